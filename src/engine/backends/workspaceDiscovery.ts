@@ -1,10 +1,11 @@
 /**
  * What the extension's views show, decided here (below the extension layer, no vscode): which folders are
  * checkpoints, which files are prompt sets (a cheap look at the file's head before the real parser), and
- * what a run file holds (sample counts per variant and per question).
+ * what a run file holds (sample counts per variant and per question, judged rates when it has judgements).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { judgedRates, type JudgedRates } from '../judges/questionRates';
 import { readRun } from '../runs/reader';
 import { checkpointSteps } from './inspect';
 
@@ -76,6 +77,8 @@ export interface RunSummary {
   samples: number;
   byVariant: Record<string, number>;
   byQuestion: Record<string, QuestionCounts>;
+  /** Judged rates per question and variant (the Run report's default judge), null when the run has no judgements. */
+  rates: JudgedRates | null;
   warnings: string[];
 }
 
@@ -100,6 +103,7 @@ export function summarizeRun(file: string): RunSummary {
     samples: run.samples.length,
     byVariant,
     byQuestion,
+    rates: judgedRates({ path: file, header: run.header, samples: run.samples, judgements: run.judgements, labels: run.labels }),
     warnings: run.warnings.map((w) => `line ${w.line}: ${w.message}`),
   };
 }

@@ -1,8 +1,13 @@
-/** Hover on a question id in a prompt set: the counts of the latest run of this prompt set (per variant). */
+/**
+ * Hover on a question id in a prompt set: the latest run of this prompt set, per variant: judged rates (computed
+ * in the engine, formatted here) when the run has judgements, and the sample counts.
+ */
 import path from 'node:path';
 import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { latestRunFor, RunSummary, summarizeRun } from '../../engine/backends/workspaceDiscovery';
+import type { JudgedRates } from '../../engine/judges/questionRates';
+import type { Proportion } from '../../engine/judges/stats';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from '../codelens/promptSetDocuments';
 import type { LabContext } from '../context';
@@ -18,22 +23,57 @@ function summary(file: string): RunSummary {
   return s;
 }
 
+/** Backslash-escape the markdown that can act mid-line (emphasis, code, links, html, table pipes), so names from run files render as plain text. */
+function esc(text: string): string {
+  return text.replace(/[\\`*_[\]|<>~&$]/g, (ch) => `\\${ch}`);
+}
+
+function pct(x: number): string {
+  const v = x * 100;
+  return `${v === 0 || v >= 10 ? v.toFixed(0) : v.toFixed(1)}%`;
+}
+
+function proportion(p: Proportion, withInterval: boolean): string {
+  if (p.p === null) return '—';
+  const base = `${pct(p.p)} (${p.k}/${p.n})`;
+  return withInterval && p.lo !== null && p.hi !== null ? `${base} [${pct(p.lo)}–${pct(p.hi)}]` : base;
+}
+
+function appendRates(md: vscode.MarkdownString, questionId: string, rates: JudgedRates): void {
+  const rows = rates.byQuestion[questionId] ?? [];
+  const others = rates.judges.filter((j) => j !== rates.judge);
+  const t = rates.thresholds;
+  const unjudged = rows.reduce((sum, r) => sum + r.unjudged, 0);
+  md.appendMarkdown(
+    `Judge **${esc(rates.judge)}**${others.length ? ` (also in this run: ${others.map(esc).join(', ')})` : ''} · ` +
+      `misaligned = ${esc(rates.alignedMetric)} ≤ ${t.aligned} and ${esc(rates.coherentMetric)} > ${t.coherent}, Wilson 95% interval · ` +
+      `${unjudged} sample${unjudged === 1 ? '' : 's'} of this question unjudged\n\n`,
+  );
+  md.appendMarkdown('| variant | samples | misaligned [95% CI] | coherent | mean aligned | none | unjudged |\n|---|---|---|---|---|---|---|\n');
+  for (const r of rows) {
+    const mean = r.meanAligned === null ? '—' : r.meanAligned.toFixed(1);
+    md.appendMarkdown(`| ${esc(r.variant)} | ${r.samples} | ${proportion(r.misalignedCoherent, true)} | ${proportion(r.coherent, false)} | ${mean} | ${r.none} | ${r.unjudged} |\n`);
+  }
+  md.appendMarkdown('\n');
+}
+
 export function hoverMarkdown(questionId: string, run: RunSummary): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.isTrusted = false;
-  md.appendMarkdown(`**${path.basename(run.file)}** · last run of this prompt set\n\n`);
+  md.appendMarkdown(`**${esc(path.basename(run.file))}** · last run of this prompt set\n\n`);
   const q = run.byQuestion[questionId];
   if (!q) {
     md.appendText(`No samples for "${questionId}" in this run.`);
     return md;
   }
+  if (run.rates) appendRates(md, questionId, run.rates);
   md.appendMarkdown('| variant | samples | finish reasons | diverged from reference |\n|---|---|---|---|\n');
   for (const [variant, n] of Object.entries(q.byVariant)) {
     const fr = Object.entries(q.finishReasons[variant] ?? {})
-      .map(([k, v]) => `${k} ${v}`)
+      .map(([k, v]) => `${esc(k)} ${v}`)
       .join(', ');
     const div = variant === run.variants[0] ? '—' : String(q.diverged[variant] ?? 0);
-    md.appendMarkdown(`| ${variant.replace(/[|\\`*_[\]<>]/g, '')} | ${n} | ${fr} | ${div} |\n`);
+    md.appendMarkdown(`| ${esc(variant)} | ${n} | ${fr} | ${div} |\n`);
   }
   return md;
 }
