@@ -102,6 +102,15 @@ suite('running a prompt set in the engine host', function () {
     const judgements = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'judgement');
     assert.equal(judgements.length, result.judged);
     assert.ok(judgements.length > 0);
+    // The question hover now shows the judged rates of this run (above the counts table).
+    const uri = vscode.Uri.file(path.join(workspaceFolder(), 'prompts/tiny.yaml'));
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const line = doc.getText().split('\n').findIndex((l) => l.includes('id: wish'));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(line, doc.lineAt(line).text.indexOf('wish') + 1));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+    assert.match(text, /Judge \*\*rule:suite\*\*/);
+    assert.match(text, /\| variant \| samples \| misaligned \[95% CI\] \|/);
+    assert.match(text, /\| variant \| samples \| finish reasons \|/);
   });
 
   test('a single question from its CodeLens command', async () => {
