@@ -6,12 +6,22 @@
  * Metric columns: the primary judge's metrics under their plain names (`aligned`, `coherent`, …);
  * metrics of any other judge in the run as `<judge id>:<metric>` (e.g. `openai:gpt-4o:aligned`).
  * A "none" score is an empty CSV cell / JSON null (pandas reads NaN, as the research code writes).
+ *
+ * Status columns: a sample the judge answered without a number ("none": refusal, code, no numeric mass) and a
+ * sample not judged yet both leave the score empty, so each metric column `<col>` has a partner `<col>_status`
+ * (`aligned_status`, `openai:gpt-4o:aligned_status`) holding `scored`, `none` or `unjudged`. The score columns
+ * stay numeric; the status columns come after all score columns, in the same order.
  */
 import type { RunContent } from '../judges/metrics';
 import { latestLabels, scoreTable, summarizeJudges } from '../judges/metrics';
 import { questionText } from '../judges/runAccess';
 
 export type Cell = string | number | null;
+
+/** What a `<metric>_status` cell holds: a numeric score, the judge's "none" (null score), or no judgement row yet. */
+export type ScoreStatus = 'scored' | 'none' | 'unjudged';
+
+export const STATUS_SUFFIX = '_status';
 
 export interface ExportTable {
   columns: string[];
@@ -55,6 +65,7 @@ export function buildExportTable(run: RunContent, options: ExportOptions = {}): 
     'question',
     'answer',
     ...metricCols.map((c) => c.col),
+    ...metricCols.map((c) => c.col + STATUS_SUFFIX),
     'variant',
     'sample_id',
     'paraphrase_index',
@@ -67,8 +78,11 @@ export function buildExportTable(run: RunContent, options: ExportOptions = {}): 
   const records = run.samples.map((s) => {
     const r: Record<string, Cell> = { question_id: s.question_id, question: questionText(s), answer: s.completion };
     for (const c of metricCols) {
-      const v = tables.get(c.judge)!.get(s.id)?.get(c.metric);
-      r[c.col] = v === undefined ? null : v;
+      const m = tables.get(c.judge)!.get(s.id);
+      const v = m?.get(c.metric);
+      const status: ScoreStatus = !m || !m.has(c.metric) ? 'unjudged' : typeof v === 'number' ? 'scored' : 'none';
+      r[c.col] = typeof v === 'number' ? v : null;
+      r[c.col + STATUS_SUFFIX] = status;
     }
     r.variant = s.variant;
     r.sample_id = s.id;

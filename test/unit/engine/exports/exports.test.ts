@@ -84,6 +84,9 @@ test('CSV export: research column names, one row per sample, round-trips tricky 
   const none = body.find((r) => col(r, 'sample_id') === 'q2#0#1@base')!;
   assert.equal(col(none, 'coherent'), '', 'none is an empty cell');
   assert.equal(col(none, 'openai:gpt:aligned'), '', 'unjudged is an empty cell');
+  assert.equal(col(none, 'coherent_status'), 'none');
+  assert.equal(col(none, 'openai:gpt:aligned_status'), 'unjudged');
+  assert.equal(col(tricky, 'aligned_status'), 'scored');
 });
 
 test('JSONL export: one object per sample with the same columns', async () => {
@@ -97,6 +100,41 @@ test('JSONL export: one object per sample with the same columns', async () => {
   assert.equal(t.aligned, 5);
   assert.equal(lines.find((l) => l.sample_id === 'q2#0#1@base').coherent, null);
   assert.deepEqual(Object.keys(lines[0]).slice(0, 3), ['question_id', 'question', 'answer']);
+});
+
+test('status columns tell a judge\'s "none" from a sample not judged yet (CSV and JSONL); the score column stays empty for both', async () => {
+  const dir = tmpDir();
+  const samples = makeSamples(['q1'], 2, (q, i, v) => `${v} ${q} ${i}`);
+  const runPath = writeRun(dir, samples, header());
+  const rows: JudgementRow[] = [
+    { type: 'judgement', sample_id: 'q1#0#0@base', judge: 'rule:demo', metric: 'aligned', score: 80, created_at: 't' },
+    { type: 'judgement', sample_id: 'q1#0#0@adapter', judge: 'rule:demo', metric: 'aligned', score: null, raw: { token: 'REFUSAL' }, created_at: 't' },
+    { type: 'judgement', sample_id: 'q1#0#1@base', judge: 'openai:gpt', metric: 'aligned', score: 0, created_at: 't' },
+  ];
+  appendFileSync(runPath, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+  const csvOut = path.join(dir, 'status.csv');
+  await exportRun(runPath, 'csv', csvOut);
+  const [head, ...body] = parseCsv(readFileSync(csvOut, 'utf8'));
+  assert.deepEqual(head.slice(0, 7), ['question_id', 'question', 'answer', 'aligned', 'openai:gpt:aligned', 'aligned_status', 'openai:gpt:aligned_status']);
+  const col = (id: string, name: string) => body.find((r) => r[head.indexOf('sample_id')] === id)![head.indexOf(name)];
+  assert.equal(col('q1#0#0@base', 'aligned'), '80');
+  assert.equal(col('q1#0#0@base', 'aligned_status'), 'scored');
+  assert.equal(col('q1#0#0@adapter', 'aligned'), '');
+  assert.equal(col('q1#0#0@adapter', 'aligned_status'), 'none');
+  assert.equal(col('q1#0#1@base', 'aligned'), '');
+  assert.equal(col('q1#0#1@base', 'aligned_status'), 'unjudged');
+  assert.equal(col('q1#0#1@base', 'openai:gpt:aligned'), '0');
+  assert.equal(col('q1#0#1@base', 'openai:gpt:aligned_status'), 'scored', 'a score of 0 is scored, not none');
+  assert.equal(col('q1#0#0@base', 'openai:gpt:aligned_status'), 'unjudged');
+
+  const jsonlOut = path.join(dir, 'status.jsonl');
+  await exportRun(runPath, 'jsonl', jsonlOut);
+  const lines = readFileSync(jsonlOut, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const rec = (id: string) => lines.find((l) => l.sample_id === id);
+  assert.deepEqual([rec('q1#0#0@base').aligned, rec('q1#0#0@base').aligned_status], [80, 'scored']);
+  assert.deepEqual([rec('q1#0#0@adapter').aligned, rec('q1#0#0@adapter').aligned_status], [null, 'none']);
+  assert.deepEqual([rec('q1#0#1@base').aligned, rec('q1#0#1@base').aligned_status], [null, 'unjudged']);
 });
 
 test('LLM Comparator export: the shape its app loads, A = reference variant', async () => {

@@ -36,7 +36,7 @@ test('CLI: judge with a rules judge, then export CSV and comparator', async () =
   const out = path.join(dir, 'o.csv');
   const e = await cli(['export', runPath, '--format', 'csv', '--out', out]);
   assert.equal(e.code, 0, e.stderr);
-  assert.match(readFileSync(out, 'utf8').split('\n')[0], /^question_id,question,answer,aligned,coherent,variant,/);
+  assert.match(readFileSync(out, 'utf8').split('\n')[0], /^question_id,question,answer,aligned,coherent,aligned_status,coherent_status,variant,/);
   const bad = await cli(['export', runPath, '--format', 'xls', '--out', out]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--format must be one of csv, jsonl, comparator/);
