@@ -122,7 +122,8 @@ export async function main(argv: string[]): Promise<number> {
 
 export const EXPORT_HELP = `usage: organism-lab export RUNFILE --format csv|jsonl|comparator --out FILE [options]
 
-  --format F        csv: one row per sample (question_id, question, answer, one column per metric, variant, sample columns)
+  --format F        csv: one row per sample (question_id, question, answer, one column per metric, then
+                    <metric>_status = scored / none / unjudged for each, variant, sample columns)
                     jsonl: the same records as JSON lines
                     comparator: LLM Comparator JSON (model A = --variant-a, model B = --variant-b)
   --out FILE        output file (written atomically)
