@@ -40,6 +40,19 @@ export function formatDirection(r: DirectionReport): string {
     ...r.layers.map((l) => `${String(l).padEnd(5)}  ${r.norms[l].toFixed(4).padEnd(9)}  ${f(r.aucTrain[l]).padEnd(9)}  ${f(r.aucTest[l])}`),
     `best layer ${r.bestLayer}${r.out ? `; written to ${r.out}` : ''}`,
   ];
+  const al = r.adapterAlignment;
+  if (al !== undefined) {
+    lines.push('', `alignment with the adapter's write directions (LoRA B of down_proj / o_proj vs the direction at that layer's output)`);
+    if (al.length === 0) lines.push(`  none: the adapter has no LoRA on down_proj or o_proj`);
+    else {
+      lines.push('adapter               layer  module     rank  ‖v‖        alignment');
+      for (const a of al) {
+        const value = a.cosine === null ? '- (zero vector)' : a.signed ? `cos ${a.cosine >= 0 ? '+' : ''}${a.cosine.toFixed(3)}` : `${a.cosine.toFixed(3)} of ‖v‖ in span(B)`;
+        lines.push(`${a.adapter.padEnd(20)}  ${String(a.layer).padEnd(5)}  ${a.module.padEnd(9)}  ${String(a.rank).padEnd(4)}  ${a.directionNorm.toFixed(4).padEnd(9)}  ${value}`);
+      }
+      if (al.some((a) => a.signed)) lines.push('(rank 1: signed cosine, its sign is arbitrary; rank > 1: ‖P_B v‖/‖v‖ in [0, 1])');
+    }
+  }
   return lines.join('\n') + '\n';
 }
 

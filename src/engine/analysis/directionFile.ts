@@ -10,8 +10,11 @@
  */
 import path from 'node:path';
 import { SafetensorsFile } from '../checkpoint/safetensors';
+import type { AdapterAlignment } from './adapterAlignment';
 
 export const DIRECTION_FORMAT = 'organism-lab-direction';
+/** Metadata key (JSON array of AdapterAlignment) for the alignment with the adapter's write directions; absent in older files. */
+export const ADAPTER_ALIGNMENT_KEY = 'adapter_alignment';
 export const directionTensorName = (layer: number): string => `layer.${layer}`;
 
 export interface DirectionFileInfo {
@@ -109,4 +112,30 @@ export function alignedLevel(file: string, layer: number): { projection: number;
     throw new Error(`${info.file}: no aligned_projection/norms metadata for layer ${layer}; mean-ablation needs a direction file written by "organism-lab direction" (use ablate: for other files)`);
   }
   return { projection: proj[layer], norm: norms[layer] };
+}
+
+/**
+ * The alignment with the adapter's write directions that `organism-lab direction` stored in the file's
+ * metadata; null when the file has none (older files, variants without an adapter, other tools' vectors).
+ */
+export function readAdapterAlignment(file: string): AdapterAlignment[] | null {
+  const info = inspectDirectionFile(file);
+  const raw = info.metadata[ADAPTER_ALIGNMENT_KEY];
+  if (raw === undefined) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`${info.file}: metadata "${ADAPTER_ALIGNMENT_KEY}" is not valid JSON (${(e as Error).message}); rewrite the file with organism-lab direction`);
+  }
+  const ok = (x: unknown): x is AdapterAlignment => {
+    if (typeof x !== 'object' || x === null) return false;
+    const o = x as Record<string, unknown>;
+    return typeof o.adapter === 'string' && Number.isInteger(o.layer) && typeof o.module === 'string' && Number.isInteger(o.rank)
+      && (o.cosine === null || typeof o.cosine === 'number') && typeof o.signed === 'boolean' && typeof o.directionNorm === 'number';
+  };
+  if (!Array.isArray(v) || !v.every(ok)) {
+    throw new Error(`${info.file}: metadata "${ADAPTER_ALIGNMENT_KEY}" is not a list of {adapter, layer, module, rank, cosine, signed, directionNorm}; rewrite the file with organism-lab direction`);
+  }
+  return v;
 }

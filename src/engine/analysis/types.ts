@@ -4,8 +4,9 @@
  */
 import type { Trajectory } from './trajectory';
 import type { AdapterStats } from './adapterStats';
+import type { AdapterAlignment } from './adapterAlignment';
 
-export type { Trajectory, AdapterStats };
+export type { Trajectory, AdapterStats, AdapterAlignment };
 
 export interface TokenChangeInfo {
   id: number;
@@ -67,6 +68,12 @@ export interface DirectionReport {
   projections: { id: string; label: 'misaligned' | 'aligned'; split: 'train' | 'test' | 'unused'; values: number[] }[];
   seed: number;
   testFraction: number;
+  /**
+   * How the direction lines up with the variant's adapter's write directions (LoRA B of down_proj / o_proj,
+   * compared with the direction at that layer's output): r = 1 signed cosine, r > 1 fraction in span(B).
+   * Absent when the variant has no adapter (and in reports from before this field existed).
+   */
+  adapterAlignment?: AdapterAlignment[];
 }
 
 /** What an inspected folder is, with its statistics. */

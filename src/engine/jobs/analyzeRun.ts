@@ -9,7 +9,8 @@
 import { basename, resolve } from 'node:path';
 import { writeSafetensors, type WritableTensor } from '../checkpoint/safetensorsWriter';
 import { meanResponseActivations } from '../analysis/activationMeans';
-import { DIRECTION_FORMAT, directionTensorName } from '../analysis/directionFile';
+import { adapterAlignmentFromDir, type AdapterAlignment } from '../analysis/adapterAlignment';
+import { ADAPTER_ALIGNMENT_KEY, DIRECTION_FORMAT, directionTensorName } from '../analysis/directionFile';
 import { computeDirections, deriveLabels, splitHeldOut, type LabelSource, type SampleActivation } from '../analysis/directions';
 import { teacherForced, teacherForcedPairs, type TeacherForcedPair } from '../analysis/teacherForced';
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../analysis/types';
@@ -239,6 +240,14 @@ export async function runDirection(model: AnalysisModel, run: RunContents, runPa
   let bestLayer = 0;
   for (let l = 1; l < L; l++) if (score(l) > score(bestLayer)) bestLayer = l;
   const labelSource = source === 'human' ? 'human labels' : judge ? `judge ${judge}${source === 'both' ? ' (human labels override)' : ''}` : 'human labels';
+  // The variant's adapter (any scale: NAME@S has the same B) against the direction at its write layers.
+  const adapterName = run.header.variants.find((v) => v.name === vName)?.adapter ?? null;
+  let alignment: AdapterAlignment[] | undefined;
+  if (adapterName) {
+    const a = model.adapters.find((x) => x.name === adapterName);
+    if (!a) throw new Error(`${runPath}: variant "${vName}" uses adapter "${adapterName}", which the loaded model does not have (adapters: ${model.adapters.map((x) => x.name).join(', ') || 'none'})`);
+    alignment = adapterAlignmentFromDir(adapterName, a.dir, r.vectors);
+  }
   if (opts.out) {
     const tensors: Record<string, WritableTensor> = {};
     r.vectors.forEach((v, l) => (tensors[directionTensorName(l)] = { dtype: 'F32', shape: [v.length], data: v }));
@@ -257,6 +266,7 @@ export async function runDirection(model: AnalysisModel, run: RunContents, runPa
       aligned_projection: JSON.stringify(r.alignedProjection),
       misaligned_projection: JSON.stringify(r.misalignedProjection),
       seed: String(seed),
+      ...(alignment ? { [ADAPTER_ALIGNMENT_KEY]: JSON.stringify(alignment) } : {}),
       definition: 'per layer: mean response-token activation (output of layer l) of misaligned minus aligned samples',
     });
   }
@@ -279,5 +289,6 @@ export async function runDirection(model: AnalysisModel, run: RunContents, runPa
     projections: r.projections,
     seed,
     testFraction,
+    ...(alignment ? { adapterAlignment: alignment } : {}),
   };
 }
