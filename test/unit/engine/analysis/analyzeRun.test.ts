@@ -11,7 +11,8 @@ import { runPromptSet } from '../../../../src/engine/jobs/runPromptSet';
 import { parseVariants, variantLayers } from '../../../../src/engine/jobs/variants';
 import { analyzeSample, loadRunModel, runDirection, runLayerCurve, sampleSequence } from '../../../../src/engine/jobs/analyzeRun';
 import { meanResponseActivations } from '../../../../src/engine/analysis/activationMeans';
-import { inspectDirectionFile, readDirection } from '../../../../src/engine/analysis/directionFile';
+import { inspectDirectionFile, readAdapterAlignment, readDirection } from '../../../../src/engine/analysis/directionFile';
+import { SafetensorsFile } from '../../../../src/engine/checkpoint/safetensors';
 import { readRun } from '../../../../src/engine/runs/reader';
 
 const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
@@ -89,6 +90,21 @@ test('analyze job on a golden run', { skip }, async (t) => {
           const m = (lab: string) => used.map((p, k) => (p.label === lab ? means[k][1][i] : 0)).reduce((a, b) => a + b, 0) / used.filter((p) => p.label === lab).length;
           assert.ok(Math.abs(v[i] - (m('misaligned') - m('aligned'))) < 1e-4);
         }
+        // lora_a is a rank-1 LoRA on layer 1's down_proj: the report holds cos(v_1, B[:,0]), recomputed here
+        // from the adapter file, and the file's metadata holds the same.
+        const B = SafetensorsFile.open(path.join(GOLD, 'lora_a/adapter_model.safetensors')).readFloat32('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight');
+        let vb = 0, vv = 0, bb = 0;
+        for (let i = 0; i < v.length; i++) {
+          vb += v[i] * B[i];
+          vv += v[i] * v[i];
+          bb += B[i] * B[i];
+        }
+        assert.equal(r.adapterAlignment?.length, 1);
+        const al = r.adapterAlignment![0];
+        assert.deepEqual([al.adapter, al.layer, al.module, al.rank, al.signed], ['lora_a', 1, 'down_proj', 1, true]);
+        assert.ok(Math.abs(al.cosine! - vb / Math.sqrt(vv * bb)) < 1e-5, `cosine ${al.cosine} vs ${vb / Math.sqrt(vv * bb)}`);
+        assert.ok(Math.abs(al.directionNorm - r.norms[1]) < 1e-4);
+        assert.deepEqual(readAdapterAlignment(out), r.adapterAlignment);
         const variants = parseVariants(`base,steer:${out}@1*2`, ['lora_a']);
         assert.deepEqual(variantLayers(variants).steerLayers, [1]);
       });
