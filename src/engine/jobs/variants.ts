@@ -26,7 +26,9 @@ function splitVariantItems(text: string): string[] {
   for (const item of raw) {
     const prev = out[out.length - 1];
     if (/^\d+$/.test(item) && prev !== undefined && /(^|[+=])ablate:.*@[\d,+;]+$/.test(prev)) out[out.length - 1] = `${prev},${item}`;
-    else out.push(item);
+    else if (/^\d+$/.test(item) && prev !== undefined && /meanablate:.*@\d+$/.test(prev)) {
+      throw new Error(`variant "${prev},${item}": meanablate takes one layer (meanablate:FILE@LAYER); use ablate:FILE@L1,L2 to ablate at several layers.`);
+    } else out.push(item);
   }
   return out;
 }

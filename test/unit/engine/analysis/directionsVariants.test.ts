@@ -113,6 +113,7 @@ test('direction files: ours (per layer) and published (one vector + layer_idx/al
     assert.throws(() => parseVariants(`steer:${ours}*2`, []), /has directions for layers 0, 1; say which/);
     assert.throws(() => parseVariants(`steer:${ours}@5*2`, []), /no direction for layer 5/);
     assert.throws(() => parseVariants(`ablate:${ours}`, []), /say at which layers/);
+    assert.throws(() => parseVariants(`m=lora_a+meanablate:${ours}@1,0`, ['lora_a']), /meanablate takes one layer .*use ablate:FILE@L1,L2/);
     assert.throws(() => parseVariants(`steer:${path.join(d, 'missing.safetensors')}@1`, []), /missing\.safetensors: cannot open/);
     assert.throws(() => rowVariant(specs[2], [], 32), /variant "steer:.*": .*hidden size is 32/);
   } finally {
