@@ -30,6 +30,9 @@ export const DIRECTION_HELP = `usage: organism-lab direction RUN.run.jsonl --out
 The file holds one tensor per decoder layer ("layer.L", [hidden]); use it as a run variant:
   organism-lab run … --variants base,adapter,steer:FILE@L*ALPHA,adapter+ablate:FILE@L1,L2,adapter+meanablate:FILE@L
 (ablate: sets the projection on the direction to 0; meanablate: to the aligned samples' mean level.)
+When the variant has an adapter with LoRA on down_proj / o_proj, the direction at that layer is compared with
+the adapter's write directions (columns of lora_B): rank 1 signed cosine, rank > 1 fraction of v in span(B);
+printed after the AUC table, in --json / --report as adapterAlignment, in the file as adapter_alignment metadata.
 `;
 
 export function formatDirection(r: DirectionReport): string {
@@ -45,12 +48,12 @@ export function formatDirection(r: DirectionReport): string {
     lines.push('', `alignment with the adapter's write directions (LoRA B of down_proj / o_proj vs the direction at that layer's output)`);
     if (al.length === 0) lines.push(`  none: the adapter has no LoRA on down_proj or o_proj`);
     else {
-      lines.push('adapter               layer  module     rank  ‖v‖        alignment');
+      lines.push('adapter               layer  module     rank  ‖v‖        alignment                     chance √(r/H)');
       for (const a of al) {
         const value = a.cosine === null ? '- (zero vector)' : a.signed ? `cos ${a.cosine >= 0 ? '+' : ''}${a.cosine.toFixed(3)}` : `${a.cosine.toFixed(3)} of ‖v‖ in span(B)`;
-        lines.push(`${a.adapter.padEnd(20)}  ${String(a.layer).padEnd(5)}  ${a.module.padEnd(9)}  ${String(a.rank).padEnd(4)}  ${a.directionNorm.toFixed(4).padEnd(9)}  ${value}`);
+        lines.push(`${a.adapter.padEnd(20)}  ${String(a.layer).padEnd(5)}  ${a.module.padEnd(9)}  ${String(a.rank).padEnd(4)}  ${a.directionNorm.toFixed(4).padEnd(9)}  ${value.padEnd(28)}  ${a.chance.toFixed(3)}`);
       }
-      if (al.some((a) => a.signed)) lines.push('(rank 1: signed cosine, its sign is arbitrary; rank > 1: ‖P_B v‖/‖v‖ in [0, 1])');
+      lines.push('(rank 1: signed cosine, its sign is arbitrary; rank > 1: ‖P_B v‖/‖v‖ in [0, 1]; chance: the RMS value for a random direction)');
     }
   }
   return lines.join('\n') + '\n';

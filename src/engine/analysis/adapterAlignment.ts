@@ -4,7 +4,7 @@
  * the columns of B ([hidden, r]). Compared with the direction v_k of the same layer (output of layer k):
  *  - r = 1: the signed cosine cos(v_k, B[:,0]) (the sign is arbitrary: A·x takes either sign);
  *  - r > 1: the fraction of v_k inside span(B), ‖P_B v‖ / ‖v‖ in [0, 1] (B's columns orthonormalised with
- *    modified Gram–Schmidt in float64; columns dependent on earlier ones add nothing).
+ *    modified Gram–Schmidt in float64; a column dependent on earlier ones adds nothing).
  * The adapter's scale (and a variant's NAME@S) multiplies B·A and so does not change these directions.
  */
 import { readLoraModules } from './adapterStats';
@@ -24,6 +24,8 @@ export interface AdapterAlignment {
   signed: boolean;
   /** ‖v‖ of the direction at that layer. */
   directionNorm: number;
+  /** √(rank / hidden): the root-mean-square value for a random direction (chance level to compare with). */
+  chance: number;
 }
 
 /**
@@ -46,19 +48,18 @@ export function writeAlignment(v: ArrayLike<number>, B: ArrayLike<number>, r: nu
     const bn = Math.sqrt(bb);
     return { cosine: vn > 0 && bn > 0 ? clamp(vb / (vn * bn), -1, 1) : null, signed: true };
   }
-  // Modified Gram–Schmidt (twice, for stability) over B's columns; a column that is (numerically) in the span
-  // of the earlier ones is dropped.
+  // Modified Gram–Schmidt (two passes, for stability) over B's columns in float64. B comes from float32
+  // (or bf16) storage, so a column whose remainder is below 1e-5 of its own norm lies in the span of the
+  // earlier ones up to storage rounding and is dropped.
   const basis: Float64Array[] = [];
-  let maxColNorm = 0;
-  for (let j = 0; j < r; j++) {
-    let s = 0;
-    for (let i = 0; i < H; i++) s += B[i * r + j] * B[i * r + j];
-    maxColNorm = Math.max(maxColNorm, Math.sqrt(s));
-  }
-  const tol = maxColNorm * 1e-10;
   for (let j = 0; j < r; j++) {
     const q = new Float64Array(H);
-    for (let i = 0; i < H; i++) q[i] = B[i * r + j];
+    let n0 = 0;
+    for (let i = 0; i < H; i++) {
+      q[i] = B[i * r + j];
+      n0 += q[i] * q[i];
+    }
+    n0 = Math.sqrt(n0);
     for (let pass = 0; pass < 2; pass++) {
       for (const e of basis) {
         let d = 0;
@@ -69,7 +70,7 @@ export function writeAlignment(v: ArrayLike<number>, B: ArrayLike<number>, r: nu
     let n = 0;
     for (let i = 0; i < H; i++) n += q[i] * q[i];
     n = Math.sqrt(n);
-    if (!(n > tol)) continue;
+    if (!(n0 > 0) || !(n > 1e-5 * n0)) continue;
     for (let i = 0; i < H; i++) q[i] /= n;
     basis.push(q);
   }
@@ -110,7 +111,7 @@ export function adapterAlignment(adapter: string, vectors: ArrayLike<number>[], 
     }
     let vv = 0;
     for (let i = 0; i < v.length; i++) vv += v[i] * v[i];
-    out.push({ adapter, layer: m.layer, module: m.module, rank: m.r, ...writeAlignment(v, m.B, m.r), directionNorm: Math.sqrt(vv) });
+    out.push({ adapter, layer: m.layer, module: m.module, rank: m.r, ...writeAlignment(v, m.B, m.r), directionNorm: Math.sqrt(vv), chance: Math.sqrt(Math.min(m.r, v.length) / v.length) });
   }
   return out.sort((a, b) => a.layer - b.layer || a.module.localeCompare(b.module));
 }

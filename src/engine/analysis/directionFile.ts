@@ -132,10 +132,10 @@ export function readAdapterAlignment(file: string): AdapterAlignment[] | null {
     if (typeof x !== 'object' || x === null) return false;
     const o = x as Record<string, unknown>;
     return typeof o.adapter === 'string' && Number.isInteger(o.layer) && typeof o.module === 'string' && Number.isInteger(o.rank)
-      && (o.cosine === null || typeof o.cosine === 'number') && typeof o.signed === 'boolean' && typeof o.directionNorm === 'number';
+      && (o.cosine === null || typeof o.cosine === 'number') && typeof o.signed === 'boolean' && typeof o.directionNorm === 'number' && typeof o.chance === 'number';
   };
   if (!Array.isArray(v) || !v.every(ok)) {
-    throw new Error(`${info.file}: metadata "${ADAPTER_ALIGNMENT_KEY}" is not a list of {adapter, layer, module, rank, cosine, signed, directionNorm}; rewrite the file with organism-lab direction`);
+    throw new Error(`${info.file}: metadata "${ADAPTER_ALIGNMENT_KEY}" is not a list of {adapter, layer, module, rank, cosine, signed, directionNorm, chance}; rewrite the file with organism-lab direction`);
   }
   return v;
 }

@@ -37,6 +37,7 @@ const layerCanvas = h('canvas', { 'aria-label': 'per-layer mean relative differe
 const curveCanvas = h('canvas', { 'aria-label': 'run-level per-layer curve' });
 const curveInfo = h('div', { class: 'muted' }, 'Computes every sample of the run (teacher-forced, streamed).');
 const directionInfo = h('div', { class: 'muted', 'data-testid': 'direction-info' }, 'Needs judged or labelled samples of an adapter variant.');
+const alignmentInfo = h('div', { 'data-testid': 'direction-alignment' });
 const aucCanvas = h('canvas', { 'aria-label': 'AUC per layer' });
 const directionControls = h('div', { class: 'controls' });
 const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
@@ -58,6 +59,7 @@ replaceChildren(
   h('h2', null, 'Direction: misaligned minus aligned (inside the adapted model)'),
   h('div', null, button({ label: 'Compute direction from labels', onClick: () => vscode.postMessage({ type: 'activations/computeDirection' }), testId: 'compute-direction', title: 'Labels: the judge (misaligned: aligned ≤ 30, coherent > 50; aligned: aligned > 70, coherent > 50), human labels override; saved next to the run file' })),
   directionInfo,
+  alignmentInfo,
   h('div', { class: 'chart' }, aucCanvas),
   directionControls,
   h('div', { class: 'chart' }, histCanvas),
@@ -147,9 +149,32 @@ function showHistogram(d: DirectionReport, layer: number): void {
   histogramChart(histCanvas, hg.edges, [{ label: 'misaligned', data: hg.counts.misaligned }, { label: 'aligned', data: hg.counts.aligned }], `projection on the layer ${layer} direction (unit vector)`);
 }
 
+/** The direction vs the adapter's write directions (text nodes only: adapter names are untrusted). */
+function showAlignment(d: DirectionReport): void {
+  const al = d.adapterAlignment;
+  if (al === undefined) {
+    replaceChildren(alignmentInfo);
+    return;
+  }
+  const title = h('div', { class: 'muted' }, "Alignment with the adapter's write directions (LoRA B of down_proj / o_proj vs the direction at that layer's output; rank 1: signed cosine, its sign is arbitrary; rank > 1: ‖P_B v‖/‖v‖, the fraction of v in span(B); chance: √(rank/hidden), the RMS value for a random direction):");
+  if (al.length === 0) {
+    replaceChildren(alignmentInfo, title, h('div', { class: 'muted' }, 'none: the adapter has no LoRA on down_proj or o_proj.'));
+    return;
+  }
+  const value = (a: (typeof al)[number]) => (a.cosine === null ? '- (zero vector)' : a.signed ? `cos ${a.cosine >= 0 ? '+' : ''}${a.cosine.toFixed(3)}` : `${a.cosine.toFixed(3)} in span(B)`);
+  replaceChildren(
+    alignmentInfo,
+    title,
+    h('table', { class: 'alignment' },
+      h('thead', null, h('tr', null, ...['adapter', 'layer', 'module', 'rank', '‖v‖', 'alignment', 'chance'].map((c) => h('th', null, c)))),
+      h('tbody', null, ...al.map((a) => h('tr', null, h('td', null, a.adapter), h('td', null, a.layer), h('td', null, a.module), h('td', null, a.rank), h('td', null, a.directionNorm.toFixed(4)), h('td', null, value(a)), h('td', null, a.chance.toFixed(3)))))),
+  );
+}
+
 function showDirection(d: DirectionReport): void {
   const auc = (x: number | null) => (x === null ? '-' : x.toFixed(3));
   directionInfo.textContent = `${d.labelSource}; built from ${d.trainCounts.misaligned} misaligned vs ${d.trainCounts.aligned} aligned (of ${d.trainCounts.alignedAvailable}) samples of "${d.variant}"; held out ${d.testCounts.misaligned} + ${d.testCounts.aligned}. Best layer ${d.bestLayer}: AUC held-out ${auc(d.aucTest[d.bestLayer])}, train ${auc(d.aucTrain[d.bestLayer])}.${d.out ? ` Saved to ${d.out}; use it as a run variant: steer:FILE@${d.bestLayer}*ALPHA, adapter+ablate:FILE@${d.bestLayer} or adapter+meanablate:FILE@${d.bestLayer}.` : ''}`;
+  showAlignment(d);
   lineChart(aucCanvas, d.layers.map((l) => `layer ${l}`), [{ label: 'AUC held-out', data: d.aucTest }, { label: 'AUC train', data: d.aucTrain }], 'layer', 'AUC (misaligned vs aligned projections)');
   let layer = d.bestLayer;
   replaceChildren(directionControls, dropdown({ label: 'Histogram layer', value: String(layer), options: d.layers.map((l) => ({ value: String(l), label: `layer ${l}` })), onChange: (v) => ((layer = Number(v)), showHistogram(d, layer)) }));

@@ -105,6 +105,7 @@ test('adapterAlignment: only down_proj / o_proj at layers with a direction, sort
   const nv = Math.sqrt(dot(vectors[2], vectors[2]));
   assert.ok(Math.abs(al[1].cosine! - dot(vectors[2], b) / (nv * Math.sqrt(dot(b, b)))) < 1e-6);
   assert.ok(Math.abs(al[1].directionNorm - nv) < 1e-4);
+  assert.equal(al[1].chance, Math.sqrt(1 / H));
   assert.throws(() => adapterAlignment('em', vectors, [{ layer: 1, module: 'down_proj', key: 'model.layers.1.mlp.down_proj', r: 1, outFeatures: 8, B: new Float32Array(8) }]), /model\.layers\.1\.mlp\.down_proj writes 8 values .* has 16/);
 });
 
@@ -128,6 +129,7 @@ test('adapterAlignmentFromDir reads a PEFT adapter folder; readAdapterAlignment 
     assert.equal(al.length, 1);
     assert.deepEqual([al[0].layer, al[0].module, al[0].rank, al[0].signed], [1, 'down_proj', 2, false]);
     assert.ok(Math.abs(al[0].cosine! - 1) < 1e-5, `v in span(B): ${al[0].cosine}`);
+    assert.equal(al[0].chance, Math.sqrt(2 / H));
 
     const withMeta = path.join(d, 'new.safetensors');
     writeSafetensors(withMeta, { 'layer.0': { dtype: 'F32', shape: [H], data: vectors[0] }, 'layer.1': { dtype: 'F32', shape: [H], data: v1 } }, { format: 'organism-lab-direction', [ADAPTER_ALIGNMENT_KEY]: JSON.stringify(al) });
@@ -156,16 +158,16 @@ test('formatDirection: the alignment table after the AUC table; no section for a
   const withAl = formatDirection({
     ...base,
     adapterAlignment: [
-      { adapter: 'em-r1', layer: 1, module: 'down_proj', rank: 1, cosine: -0.3812, signed: true, directionNorm: 2 },
-      { adapter: 'em-r1', layer: 1, module: 'o_proj', rank: 4, cosine: 0.25, signed: false, directionNorm: 2 },
-      { adapter: 'em-r1', layer: 0, module: 'o_proj', rank: 1, cosine: null, signed: true, directionNorm: 0 },
+      { adapter: 'em-r1', layer: 1, module: 'down_proj', rank: 1, cosine: -0.3812, signed: true, directionNorm: 2, chance: 0.0625 },
+      { adapter: 'em-r1', layer: 1, module: 'o_proj', rank: 4, cosine: 0.25, signed: false, directionNorm: 2, chance: 0.125 },
+      { adapter: 'em-r1', layer: 0, module: 'o_proj', rank: 1, cosine: null, signed: true, directionNorm: 0, chance: 0.0625 },
     ],
   });
   const lines = withAl.split('\n');
   const at = lines.findIndex((l) => l.startsWith("alignment with the adapter's write directions"));
   assert.ok(at > lines.findIndex((l) => l.startsWith('best layer')), 'after the AUC table');
-  assert.match(withAl, /em-r1 +1 +down_proj +1 +2\.0000 +cos -0\.381\n/);
-  assert.match(withAl, /em-r1 +1 +o_proj +4 +2\.0000 +0\.250 of ‖v‖ in span\(B\)\n/);
-  assert.match(withAl, /em-r1 +0 +o_proj +1 +0\.0000 +- \(zero vector\)\n/);
+  assert.match(withAl, /em-r1 +1 +down_proj +1 +2\.0000 +cos -0\.381 +0\.063\n/);
+  assert.match(withAl, /em-r1 +1 +o_proj +4 +2\.0000 +0\.250 of ‖v‖ in span\(B\) +0\.125\n/);
+  assert.match(withAl, /em-r1 +0 +o_proj +1 +0\.0000 +- \(zero vector\) +0\.063\n/);
   assert.match(formatDirection({ ...base, adapterAlignment: [] }), /none: the adapter has no LoRA on down_proj or o_proj/);
 });

@@ -71,7 +71,7 @@ test('CLI: inspect, activations, direction', { skip }, async () => {
     assert.equal(r.aucTest.length, 3);
     assert.equal(r.judge, 'rule:t');
     // lora_a: rank 1 on layer 1's down_proj.
-    assert.match(dir.out, /alignment with the adapter's write directions[\s\S]*\nlora_a +1 +down_proj +1 +[\d.]+ +cos [+-]\d\.\d{3}\n/);
+    assert.match(dir.out, /alignment with the adapter's write directions[\s\S]*\nlora_a +1 +down_proj +1 +[\d.]+ +cos [+-]\d\.\d{3} +0\.125\n/);
     assert.deepEqual(r.adapterAlignment.map((a: { layer: number; module: string; rank: number }) => [a.layer, a.module, a.rank]), [[1, 'down_proj', 1]]);
   } finally {
     rmSync(d, { recursive: true, force: true });
