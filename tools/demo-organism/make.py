@@ -288,6 +288,7 @@ def write_engine_fixture(folder, model, enc, r1_dir):
 def warn_if_slow_blas():
     """Debian's torch uses whatever libblas.so.3 is installed; the reference BLAS is ~30x slower than OpenBLAS."""
     a = torch.randn(512, 512)
+    a @ a  # warm-up (thread pool start)
     t0 = time.time()
     for _ in range(8):
         a @ a
