@@ -16,7 +16,7 @@ export interface E2eWorkspace {
   userDataDir: string;
   extensionsDir: string;
   /** What of the demo exists (examples/ is produced by another part of the project). */
-  demo: { promptSet?: string; base?: string; adapter?: string };
+  demo: { promptSet?: string; base?: string; adapter?: string; trainingRun?: string };
   adversarialRun: string;
 }
 
@@ -27,8 +27,8 @@ export function makeWorkspace(): E2eWorkspace {
   // ORGANISM_LAB_E2E_EXAMPLES points at another examples-like folder (e.g. a freshly trained organism).
   const source = process.env.ORGANISM_LAB_E2E_EXAMPLES ?? EXAMPLES_DIR;
   if (existsSync(source)) {
-    // Training-run folders with many checkpoints are not needed by the e2e flows.
-    cpSync(source, workspace, { recursive: true, filter: (src) => !/-run\/checkpoint-\d+/.test(src) });
+    // Everything, the rank-1 training run's 30 checkpoints included (0.6 MB): the Inspector shows it.
+    cpSync(source, workspace, { recursive: true });
   }
   const settings = path.join(EXAMPLES_DIR, '.vscode/settings.json');
   if (!existsSync(path.join(workspace, '.vscode/settings.json')) && existsSync(settings)) {
@@ -49,6 +49,7 @@ export function makeWorkspace(): E2eWorkspace {
       promptSet: opt('prompts/demo.yaml'),
       base: opt('organisms/demo-base', 'config.json'),
       adapter: opt('organisms/demo-narrow-r1', 'adapter_config.json'),
+      trainingRun: opt('organisms/demo-narrow-r1-run', 'checkpoint-4/adapter_config.json'),
     },
     adversarialRun,
   };
