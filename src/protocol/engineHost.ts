@@ -23,6 +23,7 @@ import type {
   ProgressEvent,
   RunPromptSetRequest,
   RunPromptSetResult,
+  RemoteGenerationServer,
   SmokeTestRequest,
   SmokeTestResult,
 } from '../engine/backends/types';
@@ -46,6 +47,7 @@ export type {
   ProgressEvent,
   RunPromptSetRequest,
   RunPromptSetResult,
+  RemoteGenerationServer,
   SmokeTestRequest,
   SmokeTestResult,
   SmokeTestRow,
@@ -130,6 +132,11 @@ export interface JudgeRunLocalParams extends LocalJudgeRequest {
 export interface RunPromptSetParams extends RunPromptSetRequest {
   /** Caller-chosen id that tags this job's progress notifications. */
   token: string;
+  /**
+   * Run against this OpenAI-compatible server instead of the loaded local model (no model needs to be loaded;
+   * variants: base and the server's adapters at scale 1). Absent: the local backend.
+   */
+  server?: RemoteGenerationServer;
 }
 
 export interface ProgressParams extends ProgressEvent {

@@ -96,6 +96,8 @@ export interface RemoteGenerationOptions {
   table: RemoteTokenTable;
   /** Requests in flight at once (default 8). */
   concurrency?: number;
+  /** How errors word things (default REMOTE_WORDING, which speaks to the CLI user). */
+  wording?: ChatRequestWording;
 }
 
 /** What a server answer holds for one completion. */
@@ -204,7 +206,7 @@ export async function generateRemote(o: RemoteGenerationOptions, rows: Generatio
         ...(params.stop.length ? { stop: params.stop } : {}),
       };
       try {
-        const { value } = await o.client.chatRequest(payload, parseCompletion, inner.signal, REMOTE_WORDING);
+        const { value } = await o.client.chatRequest(payload, parseCompletion, inner.signal, o.wording ?? REMOTE_WORDING);
         if (inner.signal.aborted) break;
         const row = toResultRow(r.key, value, params, o.table);
         results.push(row);

@@ -61,6 +61,24 @@ export type CheckpointReport = InspectorReport;
 /** A prompt-set run as a backend accepts it: the job's own options, less the CLI-only force/plain-chat/extra. */
 export type RunPromptSetRequest = Pick<RunPromptSetOptions, 'promptSetPath' | 'variants' | 'samples' | 'sampling' | 'seed' | 'out' | 'questionIds' | 'batchSize'>;
 
+/**
+ * An OpenAI-compatible generation server (vLLM with LoRA adapters served under their own names) that a prompt set
+ * runs against instead of the local model. Base and adapters at scale 1 only: steering, ablation and other adapter
+ * scales need the local backend.
+ */
+export interface RemoteGenerationServer {
+  /** API root, e.g. http://localhost:8000/v1 */
+  baseUrl: string;
+  /** Served name of the base model. */
+  servedModel: string;
+  /** Adapters as variants name them → their served LoRA names. */
+  adapters: { name: string; servedModel: string }[];
+  /** Sent as a bearer token; never written to the run file or logs. */
+  apiKey?: string;
+  /** Requests in flight at once (default 8). */
+  concurrency?: number;
+}
+
 export interface RunPromptSetResult {
   out: string;
   /** Sample rows written by this job. */

@@ -18,6 +18,7 @@ import {
   LogParams,
 } from '../../protocol/engineHost';
 import { EngineError } from '../backends/errors';
+import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 
 export interface ServeOptions {
@@ -222,8 +223,10 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     guarded(async (params, cancel) => {
       const current = startJob('runPromptSet', params.token);
       try {
-        const { token: _token, ...request } = params;
+        const { token: _token, server, ...request } = params;
         void _token;
+        // With a generation server no local model is involved (the CLI's --backend openai path).
+        if (server) return await runRemotePromptSet(request, server, hooksFor(current, cancel));
         return await backend.runPromptSet(request, hooksFor(current, cancel));
       } finally {
         job = null;

@@ -7,7 +7,7 @@
  * "openai:<base_url>#<served name>" and each adapter's hash "openai:<served name>", so a resume against
  * another server or served model is refused like a resume with other weights.
  */
-import { OpenAICompatibleClient } from '../judges/openaiClient';
+import { OpenAICompatibleClient, type ChatRequestWording } from '../judges/openaiClient';
 import { RemoteTokenTable, generateRemote } from '../backends/remoteGeneration';
 import type { VariantSpec } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
@@ -27,6 +27,8 @@ export interface RemoteJobModelOptions {
   maxRetries?: number;
   backoffBaseMs?: number;
   fetch?: typeof fetch;
+  /** How request errors word things (default: for the CLI). */
+  wording?: ChatRequestWording;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
 
@@ -81,6 +83,6 @@ export function remoteJobModel(o: RemoteJobModelOptions): JobModel {
     steerLayers: [],
     ablateLayers: [],
     generate: (rows, params, hooks) =>
-      generateRemote({ client, baseModel: o.servedModel, adapterModels: Object.fromEntries(adapters.map((a) => [a.name, a.servedModel])), table, concurrency: o.concurrency }, rows, params, hooks),
+      generateRemote({ client, baseModel: o.servedModel, adapterModels: Object.fromEntries(adapters.map((a) => [a.name, a.servedModel])), table, concurrency: o.concurrency, wording: o.wording }, rows, params, hooks),
   };
 }
