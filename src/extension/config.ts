@@ -64,3 +64,27 @@ export function engineExecArgv(): string[] {
   const mb = section().get<number>('engine.maxMemoryMB', 0);
   return mb > 0 ? [`--max-old-space-size=${Math.floor(mb)}`] : [];
 }
+
+export type GenerationBackend = 'local' | 'openai';
+
+/** organismLab.backend and organismLab.server.*: where Run Prompt Set generates (values as typed; the engine host checks them). */
+export interface ServerSettings {
+  backend: GenerationBackend;
+  baseUrl: string;
+  model: string;
+  /** variant/adapter name → served LoRA name */
+  adapters: Record<string, string>;
+  concurrency: number;
+}
+
+export function serverSettings(): ServerSettings {
+  const c = section();
+  const adapters = c.get<Record<string, unknown>>('server.adapters', {}) ?? {};
+  return {
+    backend: c.get<string>('backend', 'local') === 'openai' ? 'openai' : 'local',
+    baseUrl: (c.get<string>('server.baseUrl', '') ?? '').trim(),
+    model: (c.get<string>('server.model', '') ?? '').trim(),
+    adapters: Object.fromEntries(Object.entries(adapters).map(([k, v]) => [k, typeof v === 'string' ? v : String(v)])),
+    concurrency: c.get<number>('server.concurrency', 8),
+  };
+}

@@ -13,6 +13,7 @@ export function run(): Promise<void> {
   require('./suite/promptSets.test');
   require('./suite/trust.test');
   require('./suite/run.test');
+  require('./suite/remoteRun.test');
   require('./suite/engineCrash.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));

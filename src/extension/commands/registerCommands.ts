@@ -12,6 +12,7 @@ import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { ensureModelLoaded, runPromptSetFile, RunOptions } from '../run/runPromptSet';
 import { requireTrust } from '../trust/trust';
 import { exportRunCommand, judgeRunCommand, setJudgeApiKeyCommand } from './runDataCommands';
+import { setServerApiKeyCommand } from './serverCommands';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 
 type Handler = (...args: unknown[]) => unknown;
@@ -182,6 +183,7 @@ export function activateCommands(ctx: LabContext, panelCommands: readonly string
     'organismLab.exportRun': (arg, options) => exportRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof exportRunCommand>[2]),
     'organismLab.judgeRun': (arg, options) => judgeRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof judgeRunCommand>[2]),
     'organismLab.setJudgeApiKey': () => setJudgeApiKeyCommand(ctx),
+    'organismLab.setServerApiKey': () => setServerApiKeyCommand(ctx),
     'organismLab.stop': () => {
       if (!ctx.engine.stopJob()) void vscode.window.setStatusBarMessage('Organism Lab: nothing is running', 3000);
     },

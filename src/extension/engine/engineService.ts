@@ -21,6 +21,7 @@ import {
   LoadedModelInfo,
   MemoryInfo,
   ProgressParams,
+  RemoteGenerationServer,
   RunPromptSetRequest,
   RunPromptSetResult,
   SmokeTestRequest,
@@ -236,7 +237,8 @@ export class EngineService implements vscode.Disposable {
     }
   }
 
-  runPromptSet(request: RunPromptSetRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<RunPromptSetResult> {
+  /** `server`: run against that OpenAI-compatible server instead of the loaded model. */
+  runPromptSet(request: RunPromptSetRequest & { server?: RemoteGenerationServer }, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<RunPromptSetResult> {
     return this.runJob(
       'Running prompt set',
       (s, own) =>

@@ -8,8 +8,9 @@ import * as vscode from 'vscode';
 import { defaultRunPath } from '../../engine/backends/workspaceDiscovery';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import type { VariantSpec } from '../../engine/runs/schema';
-import type { RunPromptSetResult } from '../../protocol/engineHost';
-import { runSettings } from '../config';
+import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineHost';
+import { runSettings, serverSettings } from '../config';
+import { SERVER_API_KEY_SECRET } from '../commands/serverCommands';
 import type { LabContext } from '../context';
 import { requireTrust } from '../trust/trust';
 import { errorMessage, showCommandError } from './args';
@@ -31,8 +32,7 @@ function variantsFor(names: string[]): VariantSpec[] {
   return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : { name: n, adapter: n, adapter_scale: 1 }));
 }
 
-async function chooseVariants(ctx: LabContext, wanted: RunOptions['variants']): Promise<VariantSpec[] | undefined> {
-  const adapters = ctx.engine.state.adapters.map((a) => a.name);
+async function chooseVariants(adapters: string[], wanted: RunOptions['variants']): Promise<VariantSpec[] | undefined> {
   if (wanted === 'base') return variantsFor(['base']);
   if (wanted === 'all') return variantsFor(['base', ...adapters]);
   if (Array.isArray(wanted)) return variantsFor(wanted);
@@ -71,8 +71,19 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
     return undefined;
   }
-  if (!(await ensureModelLoaded(ctx, options.quiet))) return undefined;
-  const variants = await chooseVariants(ctx, options.variants);
+  let server: RemoteGenerationServer | undefined;
+  if (serverSettings().backend === 'openai') {
+    try {
+      server = await generationServer(ctx);
+    } catch (err) {
+      if (options.quiet) throw err;
+      void vscode.window.showErrorMessage(`Organism Lab: ${errorMessage(err)}`, 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'organismLab.server'));
+      return undefined;
+    }
+  }
+  if (!server && !(await ensureModelLoaded(ctx, options.quiet))) return undefined;
+  const adapterNames = server ? server.adapters.map((a) => a.name) : ctx.engine.state.adapters.map((a) => a.name);
+  const variants = await chooseVariants(adapterNames, options.variants);
   if (!variants) return undefined;
   const settings = runSettings();
   const out = options.out ?? defaultRunPath(file.fsPath);
@@ -85,9 +96,10 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     out,
     questionIds: options.questionIds,
     batchSize: settings.batchSize,
+    ...(server ? { server } : {}),
   };
   const what = options.questionIds?.length === 1 ? `question "${options.questionIds[0]}"` : name;
-  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')} → ${out}`);
+  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}`);
   let result: RunPromptSetResult;
   try {
     result = await vscode.window.withProgress(
@@ -127,4 +139,23 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     });
   }
   return result;
+}
+
+/**
+ * organismLab.backend "openai": the server from organismLab.server.* and the key from SecretStorage. Throws when a
+ * required setting is missing (the message names it and how to set it); the engine host checks the rest.
+ */
+async function generationServer(ctx: LabContext): Promise<RemoteGenerationServer> {
+  const s = serverSettings();
+  const how = 'Set it in Settings (search "organismLab.server"), or set organismLab.backend to "local" to run the loaded model.';
+  if (!s.baseUrl) throw new Error(`organismLab.backend is "openai" but organismLab.server.baseUrl is empty: give the server's API root, e.g. http://localhost:8000/v1. ${how}`);
+  if (!s.model) throw new Error(`organismLab.backend is "openai" but organismLab.server.model is empty: give the base model's served name (vLLM --served-model-name). ${how}`);
+  const apiKey = await ctx.extension.secrets.get(SERVER_API_KEY_SECRET);
+  return {
+    baseUrl: s.baseUrl,
+    servedModel: s.model,
+    adapters: Object.entries(s.adapters).map(([name, servedModel]) => ({ name, servedModel })),
+    ...(apiKey ? { apiKey } : {}),
+    concurrency: s.concurrency,
+  };
 }

@@ -1,6 +1,7 @@
 /** Status-bar item: loaded model, adapters, execution provider, memory of the engine host; click for actions. */
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { serverSettings } from '../config';
 import type { LabContext } from '../context';
 import type { EngineViewState } from '../engine/engineService';
 
@@ -9,7 +10,29 @@ export function formatBytes(n: number): string {
   return `${Math.round(n / 1024 ** 2)} MB`;
 }
 
-export function statusText(s: EngineViewState): { text: string; tooltip: string } {
+/** "<host>" of a server URL (the URL as given when it does not parse). */
+function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).host || baseUrl;
+  } catch {
+    return baseUrl;
+  }
+}
+
+/** With `server` (organismLab.backend "openai"), prompt sets run there: the item says "server: <model> @ <host>". */
+export function statusText(s: EngineViewState, server?: { model: string; baseUrl: string }): { text: string; tooltip: string } {
+  if (server) {
+    const job = s.job ? `$(sync~spin) ${s.job.done}/${s.job.total} · ` : '$(cloud) ';
+    const tooltip = [
+      `Prompt sets run on the generation server ${server.baseUrl || '(organismLab.server.baseUrl not set)'}, model ${server.model || '(organismLab.server.model not set)'} (organismLab.backend "openai").`,
+      s.model ? `Loaded locally: ${s.model.dir}` : '',
+      s.job ? `${s.job.title}: ${s.job.done}/${s.job.total}` : '',
+      'Click for actions.',
+    ]
+      .filter(Boolean)
+      .join('\n');
+    return { text: `${job}server: ${server.model || '?'} @ ${hostOf(server.baseUrl) || '?'}`, tooltip };
+  }
   if (!s.running) return { text: '$(beaker) Organism Lab', tooltip: 'Organism Lab: engine host not started (it starts on first use). Click for actions.' };
   const model = s.model ? path.basename(s.model.dir) : 'no model';
   const adapters = s.adapters.length ? ` + ${s.adapters.map((a) => a.name).join(', ')}` : '';
@@ -33,12 +56,19 @@ export function activateStatusBar(ctx: LabContext): vscode.StatusBarItem {
   item.name = 'Organism Lab';
   item.command = 'organismLab.showActions';
   const render = (s: EngineViewState) => {
-    const { text, tooltip } = statusText(s);
+    const server = serverSettings();
+    const { text, tooltip } = statusText(s, server.backend === 'openai' ? { model: server.model, baseUrl: server.baseUrl } : undefined);
     item.text = text;
     item.tooltip = tooltip;
   };
   render(ctx.engine.state);
   item.show();
-  ctx.extension.subscriptions.push(item, ctx.engine.onDidChange(render));
+  ctx.extension.subscriptions.push(
+    item,
+    ctx.engine.onDidChange(render),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('organismLab.backend') || e.affectsConfiguration('organismLab.server')) render(ctx.engine.state);
+    }),
+  );
   return item;
 }
