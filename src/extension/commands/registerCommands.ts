@@ -12,7 +12,7 @@ import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { ensureModelLoaded, runPromptSetFile, RunOptions } from '../run/runPromptSet';
 import { requireTrust } from '../trust/trust';
 import { exportRunCommand, judgeRunCommand, setJudgeApiKeyCommand } from './runDataCommands';
-import { setServerApiKeyCommand } from './serverCommands';
+import { setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 
 type Handler = (...args: unknown[]) => unknown;

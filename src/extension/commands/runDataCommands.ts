@@ -6,6 +6,7 @@ import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../engine/runs/export';
 import { section } from '../config';
 import type { LabContext } from '../context';
+import { storeApiKeyFromInput } from './apiKeys';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { pickRunFile } from './pickers';
@@ -115,19 +116,6 @@ export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { ju
 }
 
 /** Stores (or, given an empty value, removes) the judge API key in SecretStorage. */
-export async function setJudgeApiKeyCommand(ctx: LabContext): Promise<void> {
-  const key = await vscode.window.showInputBox({
-    title: 'Organism Lab: API key for the OpenAI-compatible judge',
-    prompt: 'Kept in VS Code SecretStorage; never written to settings, logs or run files. Leave empty to remove the stored key.',
-    password: true,
-    ignoreFocusOut: true,
-  });
-  if (key === undefined) return;
-  if (key.trim() === '') {
-    await ctx.extension.secrets.delete(API_KEY_SECRET);
-    void vscode.window.setStatusBarMessage('Organism Lab: judge API key removed', 4000);
-  } else {
-    await ctx.extension.secrets.store(API_KEY_SECRET, key.trim());
-    void vscode.window.setStatusBarMessage('Organism Lab: judge API key stored', 4000);
-  }
+export function setJudgeApiKeyCommand(ctx: LabContext): Promise<void> {
+  return storeApiKeyFromInput(ctx, API_KEY_SECRET, 'Organism Lab: API key for the OpenAI-compatible judge', 'judge');
 }

@@ -10,7 +10,7 @@ import { parsePromptSet } from '../../engine/prompts/promptSet';
 import type { VariantSpec } from '../../engine/runs/schema';
 import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineHost';
 import { runSettings, serverSettings } from '../config';
-import { SERVER_API_KEY_SECRET } from '../commands/serverCommands';
+import { SERVER_API_KEY_SECRET } from '../commands/apiKeys';
 import type { LabContext } from '../context';
 import { requireTrust } from '../trust/trust';
 import { errorMessage, showCommandError } from './args';
