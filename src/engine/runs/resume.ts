@@ -26,7 +26,7 @@ export function headerDifferences(existing: RunHeader, wanted: RunHeader): strin
 export function assertResumable(file: string, existing: RunHeader, wanted: RunHeader, force = false): string[] {
   const diffs = headerDifferences(existing, wanted);
   if (diffs.length && !force) {
-    throw new Error(`${file} was written with different settings, so its rows cannot be completed by this run:\n  - ${diffs.join('\n  - ')}\nChoose a new --out file, or pass --force to append anyway (the header keeps the original settings).`);
+    throw new Error(`${file} was written with different settings, so its rows cannot be completed by this run:\n  - ${diffs.join('\n  - ')}\nWrite to another run file (CLI: --out), or append anyway (CLI: --force; the header keeps the original settings).`);
   }
   return diffs;
 }
