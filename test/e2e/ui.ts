@@ -75,7 +75,19 @@ export async function answerPrompts(
         }
       }
       chose = items[index];
-      await rows.nth(index).click();
+      // A click can time out on a row that is rendered but not yet "visible" to Playwright while the quick
+      // pick lays itself out (seen once in CI); then choose it with the keyboard, which the widget always takes.
+      const clicked = await rows
+        .nth(index)
+        .click({ timeout: 5_000 })
+        .then(() => true)
+        .catch(() => false);
+      if (!clicked) {
+        await page.locator('.quick-input-widget input').first().focus();
+        for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
+        await page.keyboard.press('Enter');
+        chose += ' (by keyboard)';
+      }
     }
     answers.push({ prompt, items, chose });
     await sleep(1500);
