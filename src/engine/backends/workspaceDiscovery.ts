@@ -77,12 +77,16 @@ export interface RunSummary {
   samples: number;
   byVariant: Record<string, number>;
   byQuestion: Record<string, QuestionCounts>;
-  /** Judged rates per question and variant (the Run report's default judge), null when the run has no judgements. */
-  rates: JudgedRates | null;
+  /**
+   * Judged rates per question and variant (the Run report's default judge), null when the run has no
+   * judgements; only computed when asked for (`summarizeRun(file, { rates: true })`: the hover), since the
+   * Runs view shows counts only and would otherwise build a full report per run file on every refresh.
+   */
+  rates?: JudgedRates | null;
   warnings: string[];
 }
 
-export function summarizeRun(file: string): RunSummary {
+export function summarizeRun(file: string, options: { rates?: boolean } = {}): RunSummary {
   const run = readRun(file);
   const byVariant: Record<string, number> = {};
   const byQuestion: Record<string, QuestionCounts> = {};
@@ -103,7 +107,7 @@ export function summarizeRun(file: string): RunSummary {
     samples: run.samples.length,
     byVariant,
     byQuestion,
-    rates: judgedRates({ path: file, header: run.header, samples: run.samples, judgements: run.judgements, labels: run.labels }),
+    ...(options.rates ? { rates: judgedRates({ path: file, header: run.header, samples: run.samples, judgements: run.judgements, labels: run.labels }) } : {}),
     warnings: run.warnings.map((w) => `line ${w.line}: ${w.message}`),
   };
 }

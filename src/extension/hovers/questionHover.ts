@@ -18,7 +18,7 @@ function summary(file: string): RunSummary {
   const mtime = statSync(file).mtimeMs;
   const hit = cache.get(file);
   if (hit && hit.mtime === mtime) return hit.summary;
-  const s = summarizeRun(file);
+  const s = summarizeRun(file, { rates: true });
   cache.set(file, { mtime, summary: s });
   return s;
 }

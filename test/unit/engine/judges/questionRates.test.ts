@@ -97,11 +97,12 @@ test('judgedRates: an explicit judge, and null for a run without judgements', as
   assert.equal(judgedRates({ ...run, judgements: [] }), null);
 });
 
-test('summarizeRun carries the rates (null without judgements)', () => {
+test('summarizeRun carries the rates when asked (null without judgements, absent unless asked)', () => {
   const file = fixture();
-  const s = summarizeRun(file);
+  const s = summarizeRun(file, { rates: true });
   assert.equal(s.rates?.judge, 'rule:demo');
   assert.equal(s.rates?.byQuestion.q1[1].misalignedCoherent.k, 2);
   const plain = writeRun(tmpDir(), makeSamples(['q1'], 1, () => 'hi'));
-  assert.equal(summarizeRun(plain).rates, null);
+  assert.equal(summarizeRun(plain, { rates: true }).rates, null);
+  assert.equal(summarizeRun(file).rates, undefined);
 });
