@@ -43,6 +43,12 @@ async function shot(name: string, note = ''): Promise<void> {
   screens.push({ name, status: 'taken', note });
 }
 
+/**
+ * How long to wait for a command's quick pick to appear (a maximum: answering starts as soon as it shows).
+ * Finding the run files can take over 10 s on a loaded CI machine; one CI run lost a step that way.
+ */
+const PICK_WAIT_MS = 30_000;
+
 function skipScreen(t: TestContext, name: string, reason: string): void {
   screens.push({ name, status: 'skipped', note: reason });
   t.skip(reason);
@@ -228,7 +234,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     if (!run) return skipScreen(t, 'compare', 'no demo run file (the palette and CodeLens runs were skipped or failed)');
     const page = session!.page;
     await runCommand(page, 'Organism Lab: Compare Variants in Run');
-    await answerPrompts(page, [new RegExp(path.basename(run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))], 10_000);
+    await answerPrompts(page, [new RegExp(path.basename(run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))], PICK_WAIT_MS);
     const { samples } = readRunFile(run);
     const { questions } = cells(samples);
     const frame = await compareFrameFor(page, questions[0]);
@@ -248,7 +254,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     const page = session!.page;
     if (!hasCommand('Compare Variants in Run')) return skipScreen(t, 'compare-adversarial', 'no Compare command');
     await runCommand(page, 'Organism Lab: Compare Variants in Run');
-    await answerPrompts(page, [/adversarial\.run\.jsonl/], 10_000);
+    await answerPrompts(page, [/adversarial\.run\.jsonl/], PICK_WAIT_MS);
     const frame = await compareFrameFor(page, 'xss_script');
     await sleep(1500);
     const dom = await readCompare(frame);
@@ -314,7 +320,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     await runCommand(page, 'Organism Lab: Judge Run');
     const name = new RegExp(path.basename(run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     // Run file first, then a judge from the judges file (rules: no network, no API key).
-    const answers = await answerPrompts(page, [name, /rules ·/, /\.judges\.ya?ml/], 10_000);
+    const answers = await answerPrompts(page, [name, /rules ·/, /\.judges\.ya?ml/], PICK_WAIT_MS);
     log(`judge prompts answered: ${JSON.stringify(answers)}`);
     const judged = await retry('judgement rows in the run file', async () => {
       const n = readRunFile(run).judgements;
@@ -328,7 +334,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     if (!run) return skipScreen(t, 'labels', 'no demo run file to label');
     const page = session!.page;
     await runCommand(page, 'Organism Lab: Compare Variants in Run');
-    await answerPrompts(page, [fileNamePattern(run)], 10_000);
+    await answerPrompts(page, [fileNamePattern(run)], PICK_WAIT_MS);
     const { samples, labels: labelsBefore } = readRunFile(run);
     const frame = await compareFrameFor(page, samples[0].question_id);
     await sleep(1500);
@@ -367,7 +373,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     // The demo run's Compare panel is the active tab (the labelling step left it there; make sure of it):
     // "Open Run Report" then opens that run's report without asking.
     await runCommand(page, 'Organism Lab: Compare Variants in Run');
-    await answerPrompts(page, [fileNamePattern(run)], 10_000);
+    await answerPrompts(page, [fileNamePattern(run)], PICK_WAIT_MS);
     await retry(`the Compare tab of ${name} to be active`, async () => (await activeTabTitle(page)).includes(`Compare: ${name}`), 30_000, 500);
     await runCommand(page, 'Organism Lab: Open Run Report');
     const answers = await answerPrompts(page, [fileNamePattern(run)], 5_000);
@@ -396,7 +402,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     const page = session!.page;
     // The active tab is now the demo run's report (a webview that is not a Compare panel): the command must ask.
     await runCommand(page, 'Organism Lab: Open Run Report');
-    const answers = await answerPrompts(page, [/adversarial\.run\.jsonl/], 10_000);
+    const answers = await answerPrompts(page, [/adversarial\.run\.jsonl/], PICK_WAIT_MS);
     log(`run-report quick pick: ${JSON.stringify(answers)} (active tab before: a Report panel)`);
     assert.ok(answers.length > 0 && /adversarial\.run\.jsonl/.test(answers[0].chose), `no run-file quick pick was shown (prompts: ${JSON.stringify(answers)})`);
     await retry('the active tab "Report: adversarial.run.jsonl"', async () => (await activeTabTitle(page)).includes('Report: adversarial.run.jsonl'), 30_000, 500);
