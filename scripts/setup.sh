@@ -9,11 +9,20 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/codeServer.env.sh
 source scripts/codeServer.env.sh
 
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+# SETUP_ONLY=system: only the Debian packages (the branch tests/setup test drives with stub apt-get/sudo).
+SETUP_ONLY="${SETUP_ONLY:-}"
+# onnxruntime-node's postinstall would download CUDA binaries (unreachable offline): skip it. npm's project
+# config key for this is deprecated; the environment variable is the supported way.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
+
+# As root (a fresh container) there is no sudo; otherwise every system command goes through sudo.
+# `env` carries DEBIAN_FRONTEND through either: `$SUDO VAR=value cmd` with an empty $SUDO would run
+# "VAR=value" as a command name.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_updated=""
 apt_install() { # apt_install PACKAGE...: Debian packages, one apt-get update per run
-  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  [ -n "$apt_updated" ] || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 if ! command -v chromium >/dev/null 2>&1; then
   echo "== installing Debian's chromium"
@@ -26,6 +35,7 @@ if [ ! -f /usr/include/gssapi/gssapi.h ] || ! command -v make >/dev/null 2>&1 ||
   echo "== installing build tools for code-server's native modules (build-essential, libkrb5-dev)"
   apt_install build-essential pkg-config libkrb5-dev
 fi
+if [ "$SETUP_ONLY" = system ]; then echo "== system packages done (SETUP_ONLY=system)"; exit 0; fi
 
 echo "== npm packages"
 # Skip when node_modules already satisfies package.json (re-runs, and checkouts shared by several people:

@@ -26,7 +26,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions): Pr
     throw new Error(
       'execution provider "cuda" was asked for but this onnxruntime-node has no CUDA backend (available: ' +
         availableExecutionProviders().join(', ') +
-        '). Reinstall with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` on a machine with CUDA 12, or use cpu.',
+        '). Reinstall with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` on a machine with CUDA 12, or use cpu.',
     );
   }
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) throw new Error(`threads must be a positive integer, got ${opts.threads}`);
