@@ -5,7 +5,7 @@
 #
 #   npm run demo                          # http://127.0.0.1:8080 (PORT=... or --port N to change)
 #   npm run demo -- --host 0.0.0.0        # listen on every interface (no password: trusted networks only)
-#   npm run demo -- --workspace DIR       # open another folder (with organisms/ and prompts/ like examples/)
+#   npm run demo -- --workspace DIR       # open your own folder instead (any folder; nothing is written to it)
 #   npm run demo -- --headless-check      # run the demo prompt set with the CLI, start code-server, load the
 #                                         # workbench in headless Chromium, check the extension, screenshot, exit
 set -euo pipefail
@@ -18,7 +18,9 @@ while [ $# -gt 0 ]; do
     --port) PORT="$2"; shift 2 ;;
     --host) HOST="$2"; shift 2 ;;
     --headless-check) HEADLESS_CHECK=1; shift ;;
-    --workspace) WORKSPACE="$(cd "$2" && pwd)"; shift 2 ;;
+    --workspace)
+      [ -d "${2:-}" ] || { echo "npm run demo: --workspace ${2:-(missing)}: no such folder" >&2; exit 2; }
+      WORKSPACE="$(cd "$2" && pwd)"; shift 2 ;;
     *) echo "npm run demo: unknown option $1 (known: --port N, --host H, --workspace DIR, --headless-check)" >&2; exit 2 ;;
   esac
 done
@@ -27,12 +29,16 @@ if [ ! -x "$NODE24_BIN" ] || [ ! -f "$CODE_SERVER_ENTRY" ]; then
   echo "code-server $CODE_SERVER_VERSION is not installed. Run:  npm run setup" >&2
   exit 1
 fi
-for f in prompts/demo.yaml organisms/demo-base/config.json organisms/demo-narrow-r1/adapter_config.json; do
-  [ -f "$WORKSPACE/$f" ] || { echo "The demo workspace is incomplete: $WORKSPACE/$f is missing." >&2; exit 1; }
-done
-if [ ! -f "$WORKSPACE/.vscode/settings.json" ]; then
-  # Another workspace: make the demo organism its default model and adapter, as examples/ does.
-  mkdir -p "$WORKSPACE/.vscode" && cp "$ROOT_DIR/examples/.vscode/settings.json" "$WORKSPACE/.vscode/settings.json"
+# The demo files are needed by the headless check (it runs prompts/demo.yaml on the demo organism) and by the
+# default workspace; a researcher's own folder opens as it is, and nothing is written into it.
+if [ -n "$HEADLESS_CHECK" ] || [ "$WORKSPACE" = "$ROOT_DIR/examples" ]; then
+  for f in prompts/demo.yaml organisms/demo-base/config.json organisms/demo-narrow-r1/adapter_config.json; do
+    [ -f "$WORKSPACE/$f" ] || { echo "The demo workspace is incomplete: $WORKSPACE/$f is missing (the headless check runs the demo organism on it; open your own folder without --headless-check)." >&2; exit 1; }
+  done
+  if [ ! -f "$WORKSPACE/.vscode/settings.json" ]; then
+    # A copy of the demo for the check: make the demo organism its default model and adapter, as examples/ does.
+    mkdir -p "$WORKSPACE/.vscode" && cp "$ROOT_DIR/examples/.vscode/settings.json" "$WORKSPACE/.vscode/settings.json"
+  fi
 fi
 
 echo "== build and package"
