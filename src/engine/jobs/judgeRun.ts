@@ -66,8 +66,9 @@ function isAbort(e: unknown): boolean {
 }
 
 export async function judgeRun(runPath: string, judgeSpec: JudgeSpec, options: JudgeRunOptions = {}): Promise<JudgeRunResult> {
-  // Opening the writer parses the file (and cuts off a torn last line so our rows start cleanly).
-  const writer = RunWriter.open(runPath);
+  // Opening the writer parses the file under the run's lock. Every judgement is appended under that lock
+  // too (a run or labels may be appending from another process); a torn last line is set aside then.
+  const writer = await RunWriter.openAsync(runPath, { onWarning: (m) => options.log?.(m) });
   try {
     return await judgeOpenRun(runPath, writer, judgeSpec, options);
   } finally {
@@ -157,7 +158,7 @@ async function judgeOpenRun(runPath: string, writer: RunWriter, judgeSpec: Judge
       // An answer that arrived after a cancel is still a real judgement: it is kept.
       const row: JudgementRow = { type: 'judgement', sample_id: sample.id, judge: id, metric, score: out.score, raw: out.raw, created_at: now().toISOString() };
       try {
-        writer.append(row); // synchronous write + fsync: on disk before the next cell is counted
+        await writer.appendAsync(row); // lock, one write + fsync: on disk before the next cell is counted
       } catch (e) {
         fatal ??= new Error(`Cannot append judgements to ${runPath}: ${(e as Error).message}. Check that the file is writable and the disk is not full.`);
         inner.abort();

@@ -174,7 +174,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
   let writer: RunWriter;
   let existingRows: SampleRow[] = [];
   if (existsSync(opts.out)) {
-    writer = RunWriter.open(opts.out);
+    writer = RunWriter.open(opts.out, { onWarning: warn });
     const existing = writer.existing!;
     for (const w of existing.warnings) warn(w.message);
     try {
@@ -186,7 +186,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     }
     existingRows = existing.samples;
   } else {
-    writer = RunWriter.create(opts.out, header);
+    writer = RunWriter.create(opts.out, header, { onWarning: warn });
   }
 
   const refVariant = opts.variants[0].name;
