@@ -9,10 +9,14 @@
  *          layer L's output before steering; zeros = off).
  * Outputs: logits [B,S-logits_from,V], present.{i}.key|value [B,kvh,T,hd], hidden_states.{i} [B,S,H] (i = 0..L).
  * Weights are external initializers pointing into the checkpoint's safetensors files; non-F32 weights
- * are cast to float32 inside the graph (constant-folded when the session is created).
+ * are cast to float32 inside the graph (constant-folded when the session is created). With `quant`, the
+ * projections, the LM head and the embedding are block-quantized (MatMulNBits, GatherBlockQuantized) and every
+ * weight comes from the quantized cache file; the LoRA branch, steering and ablation stay float32.
  */
 import { linearParent, linearShape, LinearModule, ModelSpec, RopeSpec } from '../checkpoint/modelSpec';
-import type { SafetensorsCheckpoint } from '../checkpoint/safetensors';
+import type { SafetensorsCheckpoint, SafetensorsFile } from '../checkpoint/safetensors';
+import type { QuantBits } from '../quant/blockQuantize';
+import { qscalesName, qweightName } from '../quant/quantCache';
 import { externalDataLayout } from './externalData';
 import { GraphBuilder, MS_DOMAIN } from './graphBuilder';
 import { OnnxDtype } from './onnxProto';
@@ -31,6 +35,12 @@ export interface DecoderGraphOptions {
   lora?: LoraSlot[];
   steerLayers?: number[];
   ablateLayers?: number[];
+  /**
+   * Weight-only quantized projections, embedding and LM head (MatMulNBits / GatherBlockQuantized), read from
+   * the cache file of ../quant/quantCache, which then holds every weight of the graph (norms and biases as
+   * float32). Absent: the checkpoint's own tensors, in float32 (bit for bit as before).
+   */
+  quant?: { bits: QuantBits; blockSize: number; accuracyLevel: number; weights: SafetensorsFile };
 }
 
 export interface DecoderGraph {
@@ -54,7 +64,8 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   const { spec, checkpoint: ckpt } = opts;
   const g = new GraphBuilder();
   // Real paths: checkpoints in the Hugging Face cache are symlinks into ../../blobs (see ./externalData).
-  const layout = externalDataLayout(ckpt.files.map((f) => f.file));
+  const quant = opts.quant;
+  const layout = externalDataLayout(quant ? [quant.weights.file] : ckpt.files.map((f) => f.file));
   const folder = layout.folder;
   const H = spec.hiddenSize;
   const nh = spec.numHeads;
@@ -78,15 +89,30 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   /** The stored tensor as an external initializer (its own dtype). */
   const rawWeight = (name: string): string => {
     let v = rawCache.get(name);
-    if (!v) rawCache.set(name, (v = g.external(name, ckpt.byteRange(name), folder, layout.location)));
+    if (!v) rawCache.set(name, (v = g.external(name, quant ? quant.weights.byteRange(name) : ckpt.byteRange(name), folder, layout.location)));
     return v;
+  };
+  /** A [N, K] matrix's MatMulNBits blocks and scales in the quantized weights file (shape checked). */
+  const quantWeight = (name: string, N: number, K: number): { B: string; scales: string } => {
+    if (!quant) throw new Error('quantWeight without quantized weights');
+    const B = rawWeight(qweightName(name));
+    const scales = rawWeight(qscalesName(name));
+    const kb = Math.ceil(K / quant.blockSize);
+    const bs = quant.weights.info(qweightName(name)).shape;
+    if (bs.join() !== [N, kb, (quant.blockSize * quant.bits) / 8].join()) throw new Error(`${quant.weights.file}: "${qweightName(name)}" has shape [${bs.join(', ')}], expected [${N}, ${kb}, ${(quant.blockSize * quant.bits) / 8}]; delete the file to quantize again`);
+    return { B, scales };
+  };
+  /** x [..., K] times the transposed [N, K] weight, quantized (MatMulNBits). */
+  const matMulNBits = (x: string, name: string, N: number, K: number, hint: string): string => {
+    const q = quantWeight(name, N, K);
+    return g.o('MatMulNBits', [x, q.B, q.scales], { K, N, bits: quant!.bits, block_size: quant!.blockSize, accuracy_level: quant!.accuracyLevel }, hint, MS_DOMAIN);
   };
   const f32Cache = new Map<string, string>();
   /** float32 value of a checkpoint tensor (shape checked). */
   const weight = (name: string, shape: number[]): string => {
     const hit = f32Cache.get(name);
     if (hit) return hit;
-    const info = ckpt.info(name);
+    const info = quant ? quant.weights.info(name) : ckpt.info(name);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new Error(`${ckpt.fileOf(name).file}: tensor "${name}" has shape [${info.shape.join(', ')}] but ${spec.configPath} implies [${shape.join(', ')}]; the weights do not belong to this config`);
     }
@@ -138,7 +164,9 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
     const [out, inn] = linearShape(spec, module);
     // FusedMatMul with transB reads the [out, in] weight as stored (no transposed copy is folded at
     // load) and takes [B,S,in] as it is (no reshapes to 2-D and back around a Gemm).
-    let y = g.o('FusedMatMul', [x, weight(`${prefix}.weight`, [out, inn])], { transB: 1 }, `${module}_${layer}`, MS_DOMAIN);
+    let y = quant
+      ? matMulNBits(x, `${prefix}.weight`, out, inn, `${module}_${layer}`)
+      : g.o('FusedMatMul', [x, weight(`${prefix}.weight`, [out, inn])], { transB: 1 }, `${module}_${layer}`, MS_DOMAIN);
     if (hasBias) y = g.o('Add', [y, weight(`${prefix}.bias`, [out])]);
     const slot = loraSlots.get(`${layer}.${module}`);
     if (slot) {
@@ -205,10 +233,20 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   const embName = 'model.embed_tokens.weight';
   // The lookup gathers from the stored tensor and casts only the gathered rows, so the float32 copy of a
   // BF16/F16 embedding exists once (for the tied lm_head, if any), not once per consumer.
-  weight(embName, [spec.vocabSize, H]); // shape/dtype check
-  const embRaw = ckpt.info(embName).dtype === 'F32' ? weight(embName, [spec.vocabSize, H]) : rawWeight(embName);
-  let h = g.o('Gather', [embRaw, 'input_ids'], { axis: 0 }, 'embeds_raw');
-  if (embRaw !== weight(embName, [spec.vocabSize, H])) h = g.o('Cast', [h], { to: OnnxDtype.FLOAT }, 'embeds');
+  let h: string;
+  if (quant) {
+    // GatherBlockQuantized reads the MatMulNBits bytes as uint8 [V, H·bits/8] with scales [V, kBlocks].
+    const scales = rawWeight(qscalesName(embName));
+    if (H % quant.blockSize !== 0) throw new Error(`hidden size ${H} is not a multiple of the quantization block size ${quant.blockSize}`);
+    const range = quant.weights.byteRange(qweightName(embName));
+    const data = g.external(`${embName}.gather`, { ...range, shape: [spec.vocabSize, (H * quant.bits) / 8] }, folder, layout.location);
+    h = g.o('GatherBlockQuantized', [data, 'input_ids', scales], { gather_axis: 0, quantize_axis: 1, block_size: quant.blockSize, bits: quant.bits }, 'embeds', MS_DOMAIN);
+  } else {
+    weight(embName, [spec.vocabSize, H]); // shape/dtype check
+    const embRaw = ckpt.info(embName).dtype === 'F32' ? weight(embName, [spec.vocabSize, H]) : rawWeight(embName);
+    h = g.o('Gather', [embRaw, 'input_ids'], { axis: 0 }, 'embeds_raw');
+    if (embRaw !== weight(embName, [spec.vocabSize, H])) h = g.o('Cast', [h], { to: OnnxDtype.FLOAT }, 'embeds');
+  }
   if (spec.embeddingScale !== null) h = g.o('Mul', [h, g.scalar(spec.embeddingScale)]);
   g.opTo('Identity', [h], [hiddenName(0)]);
 
@@ -283,7 +321,7 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   const hs = g.o('Slice', [hn, 'logits_from', g.i64([Number.MAX_SAFE_INTEGER]), ax(1)]);
   const flat = g.o('Reshape', [hs, g.i64([-1, H])]);
   const lmName = spec.tieWordEmbeddings ? embName : 'lm_head.weight';
-  let logits2d = g.o('Gemm', [flat, weight(lmName, [spec.vocabSize, H])], { transB: 1 });
+  let logits2d = quant ? matMulNBits(flat, lmName, spec.vocabSize, H, 'lm_head') : g.o('Gemm', [flat, weight(lmName, [spec.vocabSize, H])], { transB: 1 });
   if (spec.finalSoftcap !== null) logits2d = softcap(logits2d, spec.finalSoftcap);
   const outShape = g.o('Concat', [bDim, g.i64([-1]), g.i64([spec.vocabSize])], { axis: 0 });
   g.opTo('Reshape', [logits2d, outShape], ['logits']);

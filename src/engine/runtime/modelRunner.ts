@@ -9,6 +9,8 @@ import { SafetensorsCheckpoint } from '../checkpoint/safetensors';
 import { PeftAdapter, loadPeftAdapter } from '../checkpoint/peftAdapter';
 import { buildDecoderGraph, LoraSlot, loraInputName, steerInputName, ablateInputName, pastName, presentName, hiddenName } from '../graph/decoderGraph';
 import { createSession, ExecutionProvider } from './session';
+import { CPU_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WeightPrecision, quantBitsOf } from '../quant/weightPrecision';
+import { ensureQuantizedWeights, QuantProgress } from '../quant/quantCache';
 import { KvCache } from './kvCache';
 import type { RowVariant } from './generationTypes';
 
@@ -20,6 +22,30 @@ export interface ModelRunnerOptions {
   steerLayers?: number[];
   /** Layers where a direction can be ablated (RowVariant.ablate.layers must be among them). */
   ablateLayers?: number[];
+  /** Weight precision of the session (default f32: the checkpoint's weights upcast, exact). */
+  weights?: WeightPrecision;
+  /** Where int8/int4 weights are cached (default ~/.cache/organism-lab/weights). */
+  cacheFolder?: string;
+  /** MatMulNBits accuracy_level (default 4: int8 activations, onnxruntime's integer kernels; 0 = float32 activations). */
+  accuracyLevel?: number;
+  /** Quantization block size (default 32). */
+  blockSize?: number;
+  /** Cancels a first-load quantization. */
+  signal?: AbortSignal;
+  onQuantProgress?: (p: QuantProgress) => void;
+  /** Precomputed fingerprint of the model folder (saves hashing it again for the cache key). */
+  fingerprint?: string;
+}
+
+/** How the session's weights were made. */
+export interface WeightsInfo {
+  precision: WeightPrecision;
+  blockSize?: number;
+  /** The quantized cache file (int8/int4). */
+  cacheFile?: string;
+  /** true when this load quantized the checkpoint (cache miss). */
+  quantized?: boolean;
+  quantizeMs?: number;
 }
 
 export interface LoadedAdapter {
@@ -70,6 +96,7 @@ export class ModelRunner {
     readonly executionProvider: ExecutionProvider,
     private readonly session: ort.InferenceSession,
     private readonly slots: SlotFeed[],
+    readonly weights: WeightsInfo = { precision: 'f32' },
   ) {}
 
   static async load(modelDir: string, opts: ModelRunnerOptions = {}): Promise<ModelRunner> {
@@ -115,10 +142,22 @@ export class ModelRunner {
     }
     const steerLayers = [...new Set(opts.steerLayers ?? [])].sort((a, b) => a - b);
     const ablateLayers = [...new Set(opts.ablateLayers ?? [])].sort((a, b) => a - b);
-    const graph = buildDecoderGraph({ spec, checkpoint: ckpt, lora: slots.map((s) => s.slot), steerLayers, ablateLayers });
+    const precision = opts.weights ?? 'f32';
+    const bits = quantBitsOf(precision);
+    let weightsInfo: WeightsInfo = { precision };
+    let quant: Parameters<typeof buildDecoderGraph>[0]['quant'];
+    if (bits !== null) {
+      const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+      const q = await ensureQuantizedWeights(spec, ckpt, { bits, blockSize, cacheFolder: opts.cacheFolder, signal: opts.signal, onProgress: opts.onQuantProgress, fingerprint: opts.fingerprint });
+      quant = { bits, blockSize, accuracyLevel: opts.accuracyLevel ?? CPU_ACCURACY_LEVEL, weights: q.weights };
+      weightsInfo = { precision, blockSize, cacheFile: q.file, quantized: q.created, quantizeMs: q.ms };
+    } else if (precision !== 'f32') {
+      throw new Error(`weights "${precision}" are not implemented yet in this build (available: f32, int8, int4)`);
+    }
+    const graph = buildDecoderGraph({ spec, checkpoint: ckpt, lora: slots.map((s) => s.slot), steerLayers, ablateLayers, quant });
     const ep = opts.executionProvider ?? 'cpu';
     const session = await createSession(graph.bytes, { executionProvider: ep, threads: opts.threads, externalDataFolder: graph.externalDataFolder });
-    return new ModelRunner(ckpt.dir, spec, adapters, steerLayers, ablateLayers, ep, session, slots);
+    return new ModelRunner(ckpt.dir, spec, adapters, steerLayers, ablateLayers, ep, session, slots, weightsInfo);
   }
 
   /** Default position ids from a [B, T] mask for the last S positions (HF generate's rule). */
