@@ -23,7 +23,8 @@ try {
     extensionDevelopmentPath: root,
     extensionTestsPath,
     launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust'],
-    extensionTestsEnv: { ORGANISM_LAB_REPO_ROOT: root },
+    // ORGANISM_LAB_TEST_HOOKS: the test-only hooks (src/engine/host/testHooks.ts) exist only with it.
+    extensionTestsEnv: { ORGANISM_LAB_REPO_ROOT: root, ORGANISM_LAB_TEST_HOOKS: '1' },
   });
 } catch (err) {
   console.error(`extension tests (test-electron) failed: ${err instanceof Error ? err.message : err}`);

@@ -9,6 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { TEST_HOOKS_ENV } from '../src/engine/host/testHooks';
 import { runExtensionTests } from '../test/harness/extensionTests';
 import { RESULTS_DIR, ROOT, assertToolsInstalled } from '../test/harness/paths';
 
@@ -38,7 +39,8 @@ async function main(): Promise<number> {
     console.error(`No extension at ${extensionDevelopmentPath} (package.json missing).`);
     return 2;
   }
-  const env: Record<string, string> = { ORGANISM_LAB_REPO_ROOT: ROOT };
+  // Test hooks (the extension's `testing` export, the engine host's engine/debugCrash) exist only with this set.
+  const env: Record<string, string> = { ORGANISM_LAB_REPO_ROOT: ROOT, [TEST_HOOKS_ENV]: '1' };
   if (process.argv.includes('--fail-on-purpose')) env.RUNNER_SMOKE_FAIL = '1';
   const started = Date.now();
   const { exitCode, logDir } = await runExtensionTests({

@@ -11,21 +11,26 @@ import { activateDiagnostics } from './diagnostics/promptSetDiagnostics';
 import { activateHovers } from './hovers/questionHover';
 import { activatePanels } from './panels/index';
 import { activateStatusBar } from './statusBar/statusBar';
+import { setKeyPromptsForTests, type KeyPrompts } from './commands/apiKeys';
+import { withTestHooks } from './testHooks';
 import { activateTrust, setTrustOverrideForTests } from './trust/trust';
 import { activateViews, LabViews } from './views/activateViews';
 
-/** Commands whose handlers the panels register (package.json declares them all). */
-const PANEL_COMMANDS = ['organismLab.compare', 'organismLab.openRunReport', 'organismLab.openActivations', 'organismLab.inspectCheckpoint'] as const;
+/** Test-only hooks: exported only when the test runner sets ORGANISM_LAB_TEST_HOOKS=1 (src/extension/testHooks.ts). */
+export interface OrganismLabTestHooks {
+  /** Pretend the workspace is (un)trusted; undefined restores the real state. */
+  setTrustOverride: (trusted: boolean | undefined) => void;
+  /** Answer the API-key prompts (input boxes, confirmations); undefined restores the real UI. */
+  setKeyPrompts: (prompts: KeyPrompts | undefined) => void;
+}
 
 /** What activate() returns: used by the extension test suite (and other extensions, if ever). */
 export interface OrganismLabApi {
   ctx: LabContext;
   views: LabViews;
   activationMs: number;
-  /** Resolves when every contributed command answers (fallbacks for panel commands are registered after activation). */
-  ready: Promise<void>;
-  /** Hooks for the extension test suite (its bundle has its own copies of these modules). */
-  testing: { setTrustOverride: (trusted: boolean | undefined) => void };
+  /** Hooks for the extension test suite (its bundle has its own copies of these modules); absent in normal use. */
+  testing?: OrganismLabTestHooks;
 }
 
 function activateEditorContext(ctx: LabContext): void {
@@ -47,7 +52,7 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   activateStatusBar(ctx);
   const views = activateViews(ctx);
   activatePanels(context, { log });
-  const fallbacks = activateCommands(ctx, PANEL_COMMANDS);
+  activateCommands(ctx);
   activateCodeLens(ctx);
   activateDiagnostics(ctx);
   activateHovers(ctx);
@@ -55,8 +60,10 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
 
   const activationMs = performance.now() - started;
   log.info(`Organism Lab ${context.extension.packageJSON.version} activated in ${activationMs.toFixed(1)} ms (engine host not started; it starts on first use)`);
-  void fallbacks.catch((err) => log.error(`registering fallback commands: ${err}`));
-  return { ctx, views, activationMs, ready: fallbacks, testing: { setTrustOverride: setTrustOverrideForTests } };
+  return withTestHooks<OrganismLabApi, OrganismLabTestHooks>({ ctx, views, activationMs }, () => {
+    log.warn(`test hooks are on (ORGANISM_LAB_TEST_HOOKS=1): for the test suites only`);
+    return { setTrustOverride: setTrustOverrideForTests, setKeyPrompts: setKeyPromptsForTests };
+  });
 }
 
 /** Asks the engine host to leave (it is killed after a timeout; it also leaves on its own when this process goes). */

@@ -20,10 +20,13 @@ import {
 import { EngineError } from '../backends/errors';
 import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
+import { testHooksEnabled } from './testHooks';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
   exit?: (code: number) => void;
+  /** Serve the test-only engine/debugCrash; default: ORGANISM_LAB_TEST_HOOKS=1 in the environment (testHooks.ts). */
+  testHooks?: boolean;
 }
 
 /** Converts any thrown value into the ResponseError the client sees (message + code + hint). */
@@ -257,11 +260,14 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     }),
   );
 
-  connection.onRequest(
-    EngineMethods.debugCrash,
-    guarded((p) => {
-      // Test-only: die without answering, as a native crash or the OOM killer would.
-      exit(p.exitCode);
-    }),
-  );
+  // Test-only, and absent otherwise (the client gets "method not found"): die without answering, as a native
+  // crash or the OOM killer would.
+  if (options.testHooks ?? testHooksEnabled()) {
+    connection.onRequest(
+      EngineMethods.debugCrash,
+      guarded((p) => {
+        exit(p.exitCode);
+      }),
+    );
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * The one place that registers Organism Lab's commands (except the panel commands, which activatePanels
- * registers: compare, openRunReport, openActivations, inspectCheckpoint — fallbacks are added for any of those
- * the panels did not register, so every contributed command answers).
+ * registers: compare, openRunReport, openActivations, inspectCheckpoint; there are no stand-ins for those: a
+ * panel that fails to register is an error, and fails the extension test suite).
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
@@ -11,8 +11,8 @@ import type { LabContext } from '../context';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { ensureModelLoaded, runPromptSetFile, RunOptions } from '../run/runPromptSet';
 import { requireTrust } from '../trust/trust';
-import { exportRunCommand, judgeRunCommand, setJudgeApiKeyCommand } from './runDataCommands';
-import { setServerApiKeyCommand } from './apiKeys';
+import { exportRunCommand, judgeRunCommand } from './runDataCommands';
+import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 
 type Handler = (...args: unknown[]) => unknown;
@@ -138,22 +138,6 @@ async function openRun(arg?: unknown): Promise<void> {
   }
 }
 
-async function inspectFallback(ctx: LabContext, arg?: unknown): Promise<unknown> {
-  if (!(await requireTrust('Inspect Checkpoint'))) return undefined;
-  const uri = uriFromArg(arg) ?? (await pickFolder('checkpoint', 'Organism Lab: inspect which checkpoint?'));
-  if (!uri) return undefined;
-  try {
-    const report = await ctx.engine.inspectCheckpoint(uri.fsPath);
-    const text = [`${report.kind}: ${report.dir}`, JSON.stringify({ model: report.model, adapter: report.adapter && { ...report.adapter, modules: report.adapter.modules.length }, trajectory: report.trajectory && { steps: report.trajectory.steps, cosToFinalB: report.trajectory.cosToFinalB } }, null, 2), ...report.problems.map((p) => `problem: ${p}`)].join('\n');
-    ctx.log.info(text);
-    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' }), { preview: true });
-    return report;
-  } catch (err) {
-    void showCommandError('Organism Lab: inspect failed', err);
-    return undefined;
-  }
-}
-
 async function showActions(ctx: LabContext): Promise<void> {
   const s = ctx.engine.state;
   const actions: { label: string; command: string; description?: string }[] = [
@@ -170,7 +154,7 @@ async function showActions(ctx: LabContext): Promise<void> {
   if (pick) await vscode.commands.executeCommand(pick.command);
 }
 
-export function activateCommands(ctx: LabContext, panelCommands: readonly string[]): Promise<void> {
+export function activateCommands(ctx: LabContext): void {
   const table: Record<string, Handler> = {
     'organismLab.loadModel': (arg) => loadModel(ctx, arg),
     'organismLab.loadAdapter': (arg) => loadAdapter(ctx, arg),
@@ -194,24 +178,4 @@ export function activateCommands(ctx: LabContext, panelCommands: readonly string
     'organismLab.refreshViews': () => ctx.refreshViews(),
   };
   for (const [id, fn] of Object.entries(table)) ctx.extension.subscriptions.push(vscode.commands.registerCommand(id, fn));
-
-  // Panel commands: registered by activatePanels; answer the ones a build of the panels does not provide.
-  // (Asking for the command list is a round trip to the workbench: done after activation, not during it.)
-  return registerFallbacks(ctx, panelCommands);
-}
-
-async function registerFallbacks(ctx: LabContext, panelCommands: readonly string[]): Promise<void> {
-  const registered = new Set(await vscode.commands.getCommands(true));
-  const fallbacks: Record<string, Handler> = {
-    'organismLab.inspectCheckpoint': (arg) => inspectFallback(ctx, arg),
-    'organismLab.compare': (arg) => openRun(arg),
-    'organismLab.openRunReport': (arg) => openRun(arg),
-    'organismLab.openActivations': () => vscode.window.showInformationMessage('Organism Lab: the Activations panel is not part of this build yet.'),
-  };
-  for (const id of panelCommands) {
-    if (!registered.has(id) && fallbacks[id]) {
-      ctx.log.info(`${id}: no panel registered it; using the built-in fallback`);
-      ctx.extension.subscriptions.push(vscode.commands.registerCommand(id, fallbacks[id]));
-    }
-  }
 }

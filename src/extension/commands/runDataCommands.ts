@@ -6,12 +6,11 @@ import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../engine/runs/export';
 import { section } from '../config';
 import type { LabContext } from '../context';
-import { storeApiKeyFromInput } from './apiKeys';
+import { apiKeyForRequest, judgeSettingUrl, type KeySource } from './apiKeys';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
+import { DEFAULT_OPENAI_BASE_URL } from './keyOrigin';
 import { pickRunFile } from './pickers';
-
-export const API_KEY_SECRET = 'organismLab.judge.apiKey';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', comparator: 'comparator.json' };
 
@@ -47,41 +46,49 @@ interface ChosenJudge {
   spec: JudgeSpec;
   /** The judges file's folder (a local judge's relative model path is resolved against it). */
   baseDir?: string;
+  /** Where the judge (and so its base URL) came from: named when its API key is asked for. */
+  source: KeySource;
 }
 
 async function chooseJudge(ctx: LabContext): Promise<ChosenJudge | undefined> {
   const files = await vscode.workspace.findFiles('**/*.judges.{yaml,yml}', '{**/node_modules/**,**/.git/**}', 200);
-  const items: { label: string; description: string; spec: JudgeSpec; baseDir?: string }[] = [];
+  const items: { label: string; description: string; spec: JudgeSpec; baseDir?: string; source: KeySource }[] = [];
   for (const f of files) {
     try {
       const jf = await loadJudgesFile(f.fsPath);
-      for (const j of jf.judges) items.push({ label: j.name, description: `${j.type} · ${vscode.workspace.asRelativePath(f)}`, spec: j, baseDir: path.dirname(f.fsPath) });
+      const file = vscode.workspace.asRelativePath(f);
+      for (const j of jf.judges) items.push({ label: j.name, description: `${j.type} · ${file}`, spec: j, baseDir: path.dirname(f.fsPath), source: { label: `judges file ${file}, judge '${j.name}'${j.type === 'openai' && !j.baseUrl ? ' (no base_url: the OpenAI default)' : ''}`, fromWorkspace: true } });
     } catch (err) {
       ctx.log.warn(`judges file ${f.fsPath}: ${errorMessage(err)}`);
     }
   }
   const c = section();
   const model = c.get<string>('judge.model', 'gpt-4o-2024-08-06');
-  items.push({ label: model, description: `openai-compatible · ${c.get<string>('judge.baseUrl', '')} (settings)`, spec: { type: 'openai', name: model, model, baseUrl: c.get<string>('judge.baseUrl') || undefined } });
+  const fromSettings = judgeSettingUrl();
+  items.push({ label: model, description: `openai-compatible · ${fromSettings.baseUrl} (settings)`, spec: { type: 'openai', name: model, model, baseUrl: c.get<string>('judge.baseUrl') || undefined }, source: fromSettings.source });
   const pick = await vscode.window.showQuickPick(items, { title: 'Organism Lab: judge with', placeHolder: 'Judges from *.judges.yaml files, or the OpenAI-compatible judge in settings' });
-  return pick && { spec: pick.spec, baseDir: pick.baseDir };
+  return pick && { spec: pick.spec, baseDir: pick.baseDir, source: pick.source };
 }
 
 export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { judge?: JudgeSpec; baseDir?: string } = {}): Promise<unknown> {
   if (!(await requireTrust('Judge Run'))) return undefined;
   const run = uriFromArg(arg) ?? (await pickRunFile('Organism Lab: judge which run?'));
   if (!run) return undefined;
-  const chosen = opts.judge ? { spec: opts.judge, baseDir: opts.baseDir } : await chooseJudge(ctx);
+  const chosen = opts.judge ? { spec: opts.judge, baseDir: opts.baseDir, source: { label: `judge '${opts.judge.name}' given to organismLab.judgeRun`, fromWorkspace: false } } : await chooseJudge(ctx);
   if (!chosen) return undefined;
   const spec = chosen.spec;
   let apiKey: string | undefined;
   if (spec.type === 'openai') {
-    apiKey = await ctx.extension.secrets.get(API_KEY_SECRET);
-    if (!apiKey) {
-      apiKey = await vscode.window.showInputBox({ title: `API key for ${spec.baseUrl ?? 'https://api.openai.com/v1'}`, prompt: 'Kept in VS Code SecretStorage; never written to settings, logs or run files.', password: true, ignoreFocusOut: true });
-      if (!apiKey) return undefined;
-      await ctx.extension.secrets.store(API_KEY_SECRET, apiKey);
+    // Bound to the judge URL's origin: a judges file naming another host never gets a key stored for this one.
+    let key: { apiKey?: string } | undefined;
+    try {
+      key = await apiKeyForRequest(ctx, 'judge', spec.baseUrl || DEFAULT_OPENAI_BASE_URL, chosen.source);
+    } catch (err) {
+      void showCommandError('Organism Lab: judging failed', err);
+      return undefined;
     }
+    if (!key) return undefined;
+    apiKey = key.apiKey;
   }
   try {
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Organism Lab: judging ${path.basename(run.fsPath)} with ${spec.name}`, cancellable: true }, async (progress, token) => {
@@ -113,9 +120,4 @@ export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { ju
     void showCommandError('Organism Lab: judging failed', err);
     return undefined;
   }
-}
-
-/** Stores (or, given an empty value, removes) the judge API key in SecretStorage. */
-export function setJudgeApiKeyCommand(ctx: LabContext): Promise<void> {
-  return storeApiKeyFromInput(ctx, API_KEY_SECRET, 'Organism Lab: API key for the OpenAI-compatible judge', 'judge');
 }

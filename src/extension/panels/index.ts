@@ -8,6 +8,7 @@
  *   vscode.commands.executeCommand('organismLab.compare', runFileUri, { focusSampleId })
  */
 import * as vscode from 'vscode';
+import { testHooksEnabled } from '../../engine/host/testHooks';
 import { VIEW_TYPES } from '../../protocol/webviews';
 import { ComparePanels, type OpenCompareOptions } from './comparePanels';
 import { CompareViewStateStore } from './compareViewStates';
@@ -18,7 +19,32 @@ import { activeRunFile, isRunFileOrSay, pickRunFile, runUriFromArgument } from '
 
 export const COMPARE_COMMAND = 'organismLab.compare';
 
+/**
+ * A panel that fails to register is logged and reported, and the other panels and features still activate; under
+ * the test runner (ORGANISM_LAB_TEST_HOOKS=1) the failure is thrown, so activation and the extension suite fail.
+ */
 export function activatePanels(context: vscode.ExtensionContext, deps: { log: vscode.LogOutputChannel }): void {
+  const failures: Error[] = [];
+  const register = (name: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      failures.push(err);
+      deps.log.error(`the ${name} panel failed to register: ${err.stack ?? err.message}`);
+      void vscode.window.showErrorMessage(`Organism Lab: the ${name} panel failed to register (${err.message}); its commands are unavailable. See the Organism Lab log.`);
+    }
+  };
+  let compare: ComparePanels | undefined;
+  const compareRun = () => compare?.activeRunUri();
+  register('Compare', () => (compare = registerCompare(context, deps)));
+  register('Run report', () => registerReportPanel(context, { log: deps.log, activeCompareRun: compareRun }));
+  register('Activations and Checkpoint inspector', () => registerMechanismPanels(context, { log: deps.log, activeCompareRun: compareRun }));
+  if (failures.length && testHooksEnabled()) throw new Error(`${failures.length} panel(s) failed to register: ${failures.map((f) => f.message).join('; ')}`);
+}
+
+/** The Compare panels, their serializer, the run-file editor and organismLab.compare. */
+function registerCompare(context: vscode.ExtensionContext, deps: { log: vscode.LogOutputChannel }): ComparePanels {
   const panelDeps = { extensionUri: context.extensionUri, log: deps.log };
   const panels = new ComparePanels({ ...panelDeps, viewStates: new CompareViewStateStore(context.workspaceState) });
   context.subscriptions.push(
@@ -38,6 +64,5 @@ export function activatePanels(context: vscode.ExtensionContext, deps: { log: vs
       }
     }),
   );
-  registerReportPanel(context, { log: deps.log, activeCompareRun: () => panels.activeRunUri() });
-  registerMechanismPanels(context, { log: deps.log, activeCompareRun: () => panels.activeRunUri() });
+  return panels;
 }

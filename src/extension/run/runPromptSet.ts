@@ -10,7 +10,7 @@ import { parsePromptSet } from '../../engine/prompts/promptSet';
 import type { VariantSpec } from '../../engine/runs/schema';
 import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineHost';
 import { runSettings, serverSettings } from '../config';
-import { SERVER_API_KEY_SECRET } from '../commands/apiKeys';
+import { apiKeyForRequest, settingSource } from '../commands/apiKeys';
 import type { LabContext } from '../context';
 import { requireTrust } from '../trust/trust';
 import { errorMessage, showCommandError } from './args';
@@ -75,6 +75,7 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
   if (serverSettings().backend === 'openai') {
     try {
       server = await generationServer(ctx);
+      if (!server) return undefined; // the API-key prompt was cancelled
     } catch (err) {
       if (options.quiet) throw err;
       void vscode.window.showErrorMessage(`Organism Lab: ${errorMessage(err)}`, 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'organismLab.server'));
@@ -142,15 +143,18 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
 }
 
 /**
- * organismLab.backend "openai": the server from organismLab.server.* and the key from SecretStorage. Throws when a
- * required setting is missing (the message names it and how to set it); the engine host checks the rest.
+ * organismLab.backend "openai": the server from organismLab.server.* and the key stored for its origin (asked for
+ * when there is none; undefined when that prompt is cancelled). Throws when a required setting is missing (the
+ * message names it and how to set it); the engine host checks the rest.
  */
-async function generationServer(ctx: LabContext): Promise<RemoteGenerationServer> {
+async function generationServer(ctx: LabContext): Promise<RemoteGenerationServer | undefined> {
   const s = serverSettings();
   const how = 'Set it in Settings (search "organismLab.server"), or set organismLab.backend to "local" to run the loaded model.';
   if (!s.baseUrl) throw new Error(`organismLab.backend is "openai" but organismLab.server.baseUrl is empty: give the server's API root, e.g. http://localhost:8000/v1. ${how}`);
   if (!s.model) throw new Error(`organismLab.backend is "openai" but organismLab.server.model is empty: give the base model's served name (vLLM --served-model-name). ${how}`);
-  const apiKey = await ctx.extension.secrets.get(SERVER_API_KEY_SECRET);
+  const key = await apiKeyForRequest(ctx, 'server', s.baseUrl, settingSource('organismLab.server.baseUrl'));
+  if (!key) return undefined;
+  const { apiKey } = key;
   return {
     baseUrl: s.baseUrl,
     servedModel: s.model,

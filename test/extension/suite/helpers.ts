@@ -3,16 +3,21 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { OrganismLabApi } from '../../../src/extension/extension';
+import type { OrganismLabApi, OrganismLabTestHooks } from '../../../src/extension/extension';
 
 export const EXTENSION_ID = 'organism-lab.organism-lab';
 
 export async function api(): Promise<OrganismLabApi> {
   const ext = vscode.extensions.getExtension<OrganismLabApi>(EXTENSION_ID);
   if (!ext) throw new Error(`extension ${EXTENSION_ID} is not installed in this extension host`);
-  const a = ext.isActive ? ext.exports : await ext.activate();
-  await a.ready;
-  return a;
+  return ext.isActive ? ext.exports : await ext.activate();
+}
+
+/** The extension's test-only hooks (exported only when the runner sets ORGANISM_LAB_TEST_HOOKS=1). */
+export async function testHooks(): Promise<OrganismLabTestHooks> {
+  const hooks = (await api()).testing;
+  if (!hooks) throw new Error('the extension exports no test hooks: run the suite with ORGANISM_LAB_TEST_HOOKS=1 (scripts/test-extension.ts sets it)');
+  return hooks;
 }
 
 export function repoRoot(): string {

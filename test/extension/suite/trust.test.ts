@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { api, EXTENSION_ID, repoRoot, waitFor, workspaceFolder } from './helpers';
+import { api, EXTENSION_ID, repoRoot, testHooks, waitFor, workspaceFolder } from './helpers';
 
 suite('workspace trust', () => {
   test('the manifest declares limited support in untrusted workspaces and restricts the engine settings', () => {
@@ -14,8 +14,9 @@ suite('workspace trust', () => {
 
   test('in an untrusted workspace, running, loading and smoke tests refuse without starting the engine host', async () => {
     const a = await api();
+    const hooks = await testHooks();
     const wasRunning = a.ctx.engine.client.running;
-    a.testing.setTrustOverride(false);
+    hooks.setTrustOverride(false);
     try {
       const promptSet = vscode.Uri.file(path.join(workspaceFolder(), 'prompts/tiny.yaml'));
       assert.equal(await vscode.commands.executeCommand('organismLab.runPromptSet', promptSet, { quiet: true, variants: 'base' }), undefined);
@@ -24,13 +25,14 @@ suite('workspace trust', () => {
       assert.equal(await vscode.commands.executeCommand('organismLab.smokeTest', { quiet: true }), undefined);
       assert.equal(a.ctx.engine.client.running, wasRunning, 'an untrusted workspace must not start the engine host');
     } finally {
-      a.testing.setTrustOverride(undefined);
+      hooks.setTrustOverride(undefined);
     }
   });
 
   test('viewing run files needs no trust: the Runs view lists them and Open Run shows the run-file editor', async () => {
     const a = await api();
-    a.testing.setTrustOverride(false);
+    const hooks = await testHooks();
+    hooks.setTrustOverride(false);
     try {
       const items = await a.views.runs.getChildren();
       assert.ok(Array.isArray(items));
@@ -43,7 +45,7 @@ suite('workspace trust', () => {
       assert.equal(tab.viewType, 'organismLab.runFile');
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     } finally {
-      a.testing.setTrustOverride(undefined);
+      hooks.setTrustOverride(undefined);
     }
   });
 });

@@ -3,13 +3,15 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { EngineHostClient, EngineHostExitedError, EngineRequestError } from '../../../src/engine/host/client';
 import { DEFAULT_SETTINGS } from '../../../src/engine/backends/local';
+import { TEST_HOOKS_ENV } from '../../../src/engine/host/testHooks';
 import { EngineErrorCodes, EngineMethods, ProgressParams } from '../../../src/protocol/engineHost';
 
 const here = __dirname;
 const root = path.resolve(here, '../../..');
 
 function client(hostModule: string, extra: Partial<ConstructorParameters<typeof EngineHostClient>[0]> = {}) {
-  return new EngineHostClient({ hostModule, execArgv: ['--import', 'tsx'], cwd: root, settings: () => ({ ...DEFAULT_SETTINGS, threads: 2 }), ...extra });
+  // Test hooks on: these tests crash the host on purpose with engine/debugCrash.
+  return new EngineHostClient({ hostModule, execArgv: ['--import', 'tsx'], cwd: root, env: { [TEST_HOOKS_ENV]: '1' }, settings: () => ({ ...DEFAULT_SETTINGS, threads: 2 }), ...extra });
 }
 
 describe('engine host client against the real host process', () => {
