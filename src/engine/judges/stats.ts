@@ -86,3 +86,75 @@ export function cohenKappa(matrix: number[][]): Kappa {
   const kappa = pe === 1 ? null : (po - pe) / (1 - pe);
   return { kappa, observed: po, expected: pe, n };
 }
+
+/**
+ * Paired binary outcomes on the same units (the same seeded cell run twice): `both` = 1 in both, `onlyFirst`
+ * = 1 in the first only, `onlySecond` = 1 in the second only, `neither` = 0 in both.
+ */
+export interface PairedCounts {
+  both: number;
+  onlyFirst: number;
+  onlySecond: number;
+  neither: number;
+}
+
+/**
+ * Newcombe's score interval for the difference of two PAIRED proportions p1 − p2 (Newcombe 1998,
+ * "Improved confidence intervals for the difference between binomial proportions based on paired data",
+ * method 10): the Wilson intervals (l, u) of each marginal combined with the continuity-corrected
+ * correlation φ̂ of the 2×2 table:
+ *   lo = d − sqrt((p1 − l1)² − 2φ̂(p1 − l1)(u2 − p2) + (u2 − p2)²)
+ *   hi = d + sqrt((u1 − p1)² − 2φ̂(u1 − p1)(p2 − l2) + (p2 − l2)²)
+ * with φ̂ = (AD − BC)* / sqrt((A+B)(C+D)(A+C)(B+D)), where (AD − BC)* = AD − BC − n/2 when AD − BC > n/2,
+ * 0 when 0 ≤ AD − BC ≤ n/2, and AD − BC when it is negative (Newcombe's continuity correction); φ̂ = 0
+ * when a margin is empty.
+ */
+export function pairedNewcombeDifference(t: PairedCounts, z = Z95): Difference {
+  const { both: A, onlyFirst: B, onlySecond: C, neither: D } = t;
+  for (const x of [A, B, C, D]) {
+    if (!Number.isInteger(x) || x < 0) throw new Error(`pairedNewcombeDifference: counts must be integers >= 0, got ${JSON.stringify(t)}`);
+  }
+  const n = A + B + C + D;
+  if (n === 0) return { d: null, lo: null, hi: null };
+  const w1 = wilson(A + B, n, z);
+  const w2 = wilson(A + C, n, z);
+  const p1 = w1.p!;
+  const p2 = w2.p!;
+  const d = p1 - p2;
+  const denom = Math.sqrt((A + B) * (C + D) * (A + C) * (B + D));
+  let phi = 0;
+  if (denom > 0) {
+    const cross = A * D - B * C;
+    const corrected = cross > n / 2 ? cross - n / 2 : cross < 0 ? cross : 0;
+    phi = corrected / denom;
+  }
+  const dl1 = p1 - w1.lo!;
+  const du1 = w1.hi! - p1;
+  const dl2 = p2 - w2.lo!;
+  const du2 = w2.hi! - p2;
+  const lo = d - Math.sqrt(Math.max(0, dl1 * dl1 - 2 * phi * dl1 * du2 + du2 * du2));
+  const hi = d + Math.sqrt(Math.max(0, du1 * du1 - 2 * phi * du1 * dl2 + dl2 * dl2));
+  return { d, lo: Math.max(-1, lo), hi: Math.min(1, hi) };
+}
+
+/**
+ * McNemar's exact test (two-sided) on the discordant pairs: under H0 the onlyFirst of the b + c discordant
+ * pairs are Binomial(b + c, 1/2); p = min(1, 2·P(X ≤ min(b, c))). 1 when there are no discordant pairs.
+ */
+export function mcnemarExact(onlyFirst: number, onlySecond: number): number {
+  for (const x of [onlyFirst, onlySecond]) {
+    if (!Number.isInteger(x) || x < 0) throw new Error(`mcnemarExact: counts must be integers >= 0, got ${onlyFirst}, ${onlySecond}`);
+  }
+  const m = onlyFirst + onlySecond;
+  if (m === 0) return 1;
+  const k = Math.min(onlyFirst, onlySecond);
+  // Sum C(m, i) / 2^m for i = 0..k in log space (m can be in the thousands).
+  let logC = 0; // log C(m, 0)
+  let tail = 0;
+  const log2m = m * Math.LN2;
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logC += Math.log(m - i + 1) - Math.log(i);
+    tail += Math.exp(logC - log2m);
+  }
+  return Math.min(1, 2 * tail);
+}
