@@ -48,12 +48,15 @@ test('waits for a line another writer is finishing, and keeps it', async () => {
   assert.deepEqual(run.warnings, []);
 });
 
-test('a stale torn last line (a crashed writer) is cut off before appending', async () => {
+test('a stale torn last line (a crashed writer) is moved to <run>.torn before appending', async () => {
   writeFileSync(file, line(header()) + line(s0) + '{"type":"sample","id":"torn');
-  await appendLabel(file, s0.id, 'skip', { settleMs: 100 });
+  const warnings: string[] = [];
+  await appendLabel(file, s0.id, 'skip', { settleMs: 100, onWarning: (m) => warnings.push(m) });
   const text = readFileSync(file, 'utf8');
   assert.ok(!text.includes('torn'));
   assert.equal(readRun(file).labels[0].label, 'skip');
+  assert.ok(readFileSync(file + '.torn', 'utf8').includes('{"type":"sample","id":"torn'), 'the torn bytes are kept aside');
+  assert.match(warnings[0] ?? '', /moved to .*\.torn/);
 });
 
 test('missing files give a clear error; writability', async () => {
