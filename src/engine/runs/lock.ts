@@ -59,7 +59,6 @@ type Attempt = { release: ReleaseLock } | { owner: RunLockOwner | null; ageMs: n
 
 function tryAcquire(runPath: string, o: Required<RunLockOptions>): Attempt {
   const lockPath = lockPathFor(runPath);
-  if (held.has(lockPath)) throw new Error(`${runPath}: the run lock is already held by this thread (a nested append); this is a bug in Organism Lab.`);
   const token = randomBytes(12).toString('hex');
   const owner: RunLockOwner = { pid: process.pid, thread: threadId, hostname: HOST, acquired_at: new Date().toISOString(), process_started_at: PROCESS_STARTED, command: COMMAND, token };
   let fd: number;
@@ -178,6 +177,8 @@ export function sleepSync(ms: number): void {
 
 export function acquireRunLockSync(runPath: string, opts: RunLockOptions = {}): ReleaseLock {
   const o = defaults(opts);
+  // Waiting synchronously for a lock this thread holds would never end.
+  if (held.has(lockPathFor(runPath))) throw new Error(`${runPath}: the run lock is already held by this thread (a nested append); this is a bug in Organism Lab.`);
   const start = Date.now();
   for (let i = 0; ; i++) {
     const a = tryAcquire(runPath, o);
