@@ -62,7 +62,12 @@ export async function main(argv: string[]): Promise<number> {
   let base = o.base;
   if (!base && existsSync(path.join(dir, 'adapter_config.json'))) {
     // The adapter's own base_model_name_or_path, when it names a local model folder (relative to the adapter).
-    const declared = readAdapterConfig(dir).baseModel;
+    let declared: string | null = null;
+    try {
+      declared = readAdapterConfig(dir).baseModel;
+    } catch {
+      // A broken adapter_config.json is reported by inspectCheckpoint below (as a problem naming the field).
+    }
     const cand = declared ? path.resolve(dir, declared) : null;
     if (cand && existsSync(path.join(cand, 'config.json'))) base = cand;
   }

@@ -9,11 +9,16 @@ import path from 'node:path';
 import { adapterStats } from '../analysis/adapterStats';
 import { computeTrajectory } from '../analysis/trajectory';
 import type { InspectorReport } from '../analysis/types';
+import { describeNonFinite, scanCheckpointNonFinite, structuralProblems } from '../checkpoint/integrity';
 import { loadModelSpec } from '../checkpoint/modelSpec';
+import { parseAdapterConfig } from '../checkpoint/peftAdapter';
 import { DTYPE_SIZE, SafetensorsCheckpoint } from '../checkpoint/safetensors';
 
-/** Models up to this size are scanned for NaN/Inf (every weight read once, in the engine host). */
-export const NAN_SCAN_LIMIT_BYTES = 2 * 1024 ** 3;
+/**
+ * Models up to this size are scanned for NaN/Inf here (loading scans every model anyway, streaming and
+ * cached per file, so inspect finds what load would refuse); larger ones are scanned when loaded.
+ */
+export const NAN_SCAN_LIMIT_BYTES = 64 * 1024 ** 3;
 
 /** checkpoint-N subfolders sorted by step. */
 export function checkpointSteps(dir: string): { step: number; dir: string }[] {
@@ -49,8 +54,10 @@ function inspectModel(dir: string, problems: string[], onProgress?: (done: numbe
   let infCount: number | null = null;
   let scannedTensors = 0;
   try {
-    const ckpt = SafetensorsCheckpoint.open(dir);
+    const ckpt = SafetensorsCheckpoint.open(dir, { verifyFinite: false });
     const names = ckpt.names();
+    // Everything ModelRunner.load would refuse: missing tensors, wrong shapes or dtypes (the same check).
+    problems.push(...structuralProblems(spec, ckpt));
     for (const name of names) {
       const t = ckpt.info(name);
       const n = t.shape.reduce((a, b) => a * b, 1);
@@ -59,19 +66,17 @@ function inspectModel(dir: string, problems: string[], onProgress?: (done: numbe
       dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + n;
     }
     if (bytes <= NAN_SCAN_LIMIT_BYTES) {
-      nanCount = 0;
-      infCount = 0;
-      for (const name of names) {
-        const v = ckpt.readFloat32(name);
-        for (let i = 0; i < v.length; i++) {
-          const x = v[i];
-          if (x !== x) nanCount++;
-          else if (x === Infinity || x === -Infinity) infCount++;
-        }
-        scannedTensors++;
-        onProgress?.(scannedTensors, names.length);
+      const bad = scanCheckpointNonFinite(ckpt, (done, total) => {
+        scannedTensors = done;
+        onProgress?.(done, total);
+      });
+      scannedTensors = names.length;
+      nanCount = bad.reduce((a, t) => a + t.nan, 0);
+      infCount = bad.reduce((a, t) => a + t.inf, 0);
+      if (nanCount > 0 || infCount > 0) {
+        problems.push(`${dir}: the weights hold ${nanCount} NaN and ${infCount} Inf values in ${bad.length} tensors; loading refuses them.`);
+        for (const t of bad.slice(0, 10)) problems.push(describeNonFinite(t));
       }
-      if (nanCount > 0 || infCount > 0) problems.push(`${dir}: the weights hold ${nanCount} NaN and ${infCount} Inf values.`);
     } else {
       problems.push(`${dir}: ${(bytes / 1024 ** 3).toFixed(1)} GB of weights; NaN/Inf scan skipped (limit ${NAN_SCAN_LIMIT_BYTES / 1024 ** 3} GB).`);
     }
@@ -109,6 +114,8 @@ export async function inspectCheckpoint(dir: string, opts: InspectOptions = {}):
   if (existsSync(path.join(dir, 'adapter_config.json'))) {
     report.kind = 'adapter';
     try {
+      // The same config checks as loading (types, ranges, patterns), before any statistics.
+      parseAdapterConfig(path.join(dir, 'adapter_config.json'));
       report.adapter = adapterStats(dir, { baseModelDir: opts.baseModelDir });
       if (report.adapter.nanCount || report.adapter.infCount) report.problems.push(`${dir}: the adapter holds ${report.adapter.nanCount} NaN and ${report.adapter.infCount} Inf values.`);
       if (report.adapter.compatibility && !report.adapter.compatibility.ok) report.problems.push(report.adapter.compatibility.message);

@@ -1,6 +1,7 @@
 /** Hugging Face config.json → typed ModelSpec for the decoder families the graph builder supports. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CONFIG_LIMITS } from '../limits/limits';
 
 export const SUPPORTED_MODEL_TYPES = ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma2', 'gemma3_text'] as const;
 export type ModelFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -56,6 +57,8 @@ export interface ModelSpec {
   eosTokenId: number | number[] | null;
   /** Data type recorded in config.json (informational; the actual tensors decide). */
   torchDtype: string | null;
+  /** max_position_embeddings: the longest sequence (prompt + completion) the model was made for. */
+  maxPositionEmbeddings: number;
 }
 
 export class ModelSpecError extends Error {
@@ -80,7 +83,36 @@ function num(cfg: Json, key: string, file: string, fallback?: number): number {
 function posInt(cfg: Json, key: string, file: string, fallback?: number): number {
   const v = num(cfg, key, file, fallback);
   if (!Number.isInteger(v) || v <= 0) throw new ModelSpecError(`${file}: field "${key}" must be a positive integer, got ${v}`);
+  const max = (CONFIG_LIMITS as Record<string, number>)[key];
+  if (max !== undefined && v > max) throw new ModelSpecError(`${file}: field "${key}" is ${v}, above the limit of ${max}; this is not a real model configuration (fix config.json)`);
   return v;
+}
+
+/** A finite number > 0 (and < `below` when given). */
+function positive(cfg: Json, key: string, file: string, fallback?: number, below?: number): number {
+  const v = num(cfg, key, file, fallback);
+  if (!(v > 0) || (below !== undefined && !(v < below))) {
+    throw new ModelSpecError(`${file}: field "${key}" must be a number above 0${below !== undefined ? ` and below ${below}` : ''}, got ${v}; fix config.json`);
+  }
+  return v;
+}
+
+/** true / false, or absent/null (= `fallback`). */
+function bool(cfg: Json, key: string, file: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new ModelSpecError(`${file}: field "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A token id (or, when `list`, a list of them) inside the vocabulary, or absent/null. */
+function tokenId(cfg: Json, key: string, file: string, vocab: number, list: boolean): number | number[] | null {
+  const v = cfg[key];
+  if (v === undefined || v === null || (key === 'pad_token_id' && v === -1)) return null; // -1: "no pad" in older configs
+  const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < vocab;
+  if (ok(v)) return v as number;
+  if (list && Array.isArray(v) && v.length > 0 && v.length <= 1024 && v.every(ok)) return v as number[];
+  throw new ModelSpecError(`${file}: field "${key}" must be a token id${list ? ' or a list of token ids' : ''} in 0..${vocab - 1} (vocab_size), got ${JSON.stringify(v).slice(0, 80)}`);
 }
 
 function parseRopeScaling(cfg: Json, file: string): RopeScaling {
@@ -89,15 +121,19 @@ function parseRopeScaling(cfg: Json, file: string): RopeScaling {
   if (typeof rs !== 'object') throw new ModelSpecError(`${file}: "rope_scaling" must be an object or null`);
   const type = (rs.rope_type ?? rs.type) as string | undefined;
   if (type === 'default') return { type: 'none' };
-  if (type === 'linear') return { type: 'linear', factor: num(rs, 'factor', `${file} rope_scaling`) };
+  if (type === 'linear') return { type: 'linear', factor: positive(rs, 'factor', `${file} rope_scaling`) };
   if (type === 'llama3') {
-    return {
+    const r: RopeScaling = {
       type: 'llama3',
-      factor: num(rs, 'factor', `${file} rope_scaling`),
-      lowFreqFactor: num(rs, 'low_freq_factor', `${file} rope_scaling`),
-      highFreqFactor: num(rs, 'high_freq_factor', `${file} rope_scaling`),
-      originalMaxPositionEmbeddings: num(rs, 'original_max_position_embeddings', `${file} rope_scaling`),
+      factor: positive(rs, 'factor', `${file} rope_scaling`),
+      lowFreqFactor: positive(rs, 'low_freq_factor', `${file} rope_scaling`),
+      highFreqFactor: positive(rs, 'high_freq_factor', `${file} rope_scaling`),
+      originalMaxPositionEmbeddings: posInt(rs, 'original_max_position_embeddings', `${file} rope_scaling`),
     };
+    if (!(r.highFreqFactor > r.lowFreqFactor)) {
+      throw new ModelSpecError(`${file} rope_scaling: "high_freq_factor" (${r.highFreqFactor}) must be above "low_freq_factor" (${r.lowFreqFactor}); fix config.json`);
+    }
+    return r;
   }
   throw new ModelSpecError(`${file}: rope_scaling type ${JSON.stringify(type)} is not supported (supported: default/none, linear, llama3)`);
 }
@@ -134,7 +170,7 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
   else throw new ModelSpecError(`${file}: activation ${JSON.stringify(act)} is not supported for ${family} (supported: silu, gelu_pytorch_tanh)`);
 
   // Rotary: global rope, and for Gemma3 a local (sliding-layer) rope.
-  const theta = num(cfg, 'rope_theta', file, 10000);
+  const theta = positive(cfg, 'rope_theta', file, 10000);
   const scaling = parseRopeScaling(cfg, file);
   const globalRope: RopeSpec = { theta, scaling };
   if (scaling.type !== 'none' && family !== 'llama' && family !== 'gemma3_text' && family !== 'qwen2' && family !== 'qwen3' && family !== 'mistral') {
@@ -170,30 +206,35 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
     }
     if (sliding && window === null) throw new ModelSpecError(`${file}: layer ${i} uses sliding attention but "sliding_window" is missing`);
     let rope = globalRope;
-    if (family === 'gemma3_text' && sliding) rope = { theta: num(cfg, 'rope_local_base_freq', file, 10000), scaling: { type: 'none' } };
+    if (family === 'gemma3_text' && sliding) rope = { theta: positive(cfg, 'rope_local_base_freq', file, 10000), scaling: { type: 'none' } };
     layers.push({ slidingWindow: sliding ? window : null, rope });
   }
 
-  const attnScale = gemma ? Math.pow(num(cfg, 'query_pre_attn_scalar', file, headDim), -0.5) : Math.pow(headDim, -0.5);
-  const softcap = (k: string): number | null => (cfg[k] === undefined || cfg[k] === null ? null : num(cfg, k, file));
+  const attnScale = gemma ? Math.pow(positive(cfg, 'query_pre_attn_scalar', file, headDim), -0.5) : Math.pow(headDim, -0.5);
+  const softcap = (k: string): number | null => (cfg[k] === undefined || cfg[k] === null ? null : positive(cfg, k, file));
 
-  const attentionBias = cfg.attention_bias === true;
+  const attentionBias = bool(cfg, 'attention_bias', file, false);
+  const vocabSize = posInt(cfg, 'vocab_size', file);
+  const maxPositionEmbeddings = posInt(cfg, 'max_position_embeddings', file, 2048);
+  if (cfg.torch_dtype !== undefined && cfg.torch_dtype !== null && typeof cfg.torch_dtype !== 'string') {
+    throw new ModelSpecError(`${file}: field "torch_dtype" must be a string such as "bfloat16", got ${JSON.stringify(cfg.torch_dtype)}`);
+  }
   return {
     family,
     configPath: file,
-    vocabSize: posInt(cfg, 'vocab_size', file),
+    vocabSize,
     hiddenSize,
     intermediateSize: posInt(cfg, 'intermediate_size', file),
     numLayers,
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: num(cfg, 'rms_norm_eps', file, 1e-6),
+    rmsNormEps: positive(cfg, 'rms_norm_eps', file, 1e-6, 1),
     // Absent means the config class's default (save_pretrained omits it only when it equals that default).
-    tieWordEmbeddings: cfg.tie_word_embeddings === undefined || cfg.tie_word_embeddings === null ? gemma : cfg.tie_word_embeddings === true,
+    tieWordEmbeddings: bool(cfg, 'tie_word_embeddings', file, gemma),
     qkvBias: family === 'qwen2' || attentionBias,
     oBias: attentionBias && family !== 'qwen2',
-    mlpBias: cfg.mlp_bias === true,
+    mlpBias: bool(cfg, 'mlp_bias', file, false),
     qkNorm: family === 'qwen3' || family === 'gemma3_text',
     gemmaNorms: gemma,
     embeddingScale: gemma ? Math.fround(Math.sqrt(hiddenSize)) : null,
@@ -202,10 +243,11 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
     attnSoftcap: family === 'gemma2' || family === 'gemma3_text' ? softcap('attn_logit_softcapping') : null,
     finalSoftcap: family === 'gemma2' || family === 'gemma3_text' ? softcap('final_logit_softcapping') : null,
     layers,
-    padTokenId: typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id : null,
-    bosTokenId: (cfg.bos_token_id as number | number[] | undefined) ?? null,
-    eosTokenId: (cfg.eos_token_id as number | number[] | undefined) ?? null,
+    padTokenId: tokenId(cfg, 'pad_token_id', file, vocabSize, false) as number | null,
+    bosTokenId: tokenId(cfg, 'bos_token_id', file, vocabSize, true),
+    eosTokenId: tokenId(cfg, 'eos_token_id', file, vocabSize, true),
     torchDtype: typeof cfg.torch_dtype === 'string' ? cfg.torch_dtype : null,
+    maxPositionEmbeddings,
   };
 }
 

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LINEAR_MODULES, LinearModule, ModelSpec, linearParent, linearShape } from './modelSpec';
 import { SafetensorsFile } from './safetensors';
+import { countNonFiniteF32 } from './integrity';
+import { compileSafeRegex, type SafeRegex } from '../limits/safeRegex';
 
 export class AdapterError extends Error {
   constructor(message: string) {
@@ -54,12 +56,32 @@ export interface PeftAdapter {
   modules: LoraModuleWeights[];
 }
 
+/** Largest LoRA rank / |lora_alpha| accepted from a config (real adapters use r ≤ 1024, alpha ≤ 1024). */
+export const MAX_LORA_RANK = 65536;
+export const MAX_LORA_ALPHA = 1e6;
+
+/**
+ * Patterns from adapter_config.json run on the linear-time matcher (src/engine/limits/safeRegex), compiled
+ * once per (pattern, field): a pattern such as ([a-z_.0-9]+)+X cannot hang loading.
+ */
+const patternCache = new Map<string, SafeRegex>();
+function safePattern(source: string, where: string): SafeRegex {
+  const k = `${where}\0${source}`;
+  let re = patternCache.get(k);
+  if (!re) {
+    re = compileSafeRegex(source, '', where, { timeoutMs: 1000 });
+    if (patternCache.size > 1000) patternCache.clear();
+    patternCache.set(k, re);
+  }
+  return re;
+}
+
 /** PEFT's check_target_module_exists for a base module key. */
 export function peftTargets(cfg: LoraConfig, key: string): boolean {
   const tm = cfg.targetModules;
   if (typeof tm === 'string') {
     if (tm === 'all-linear') return LINEAR_MODULES.some((m) => key.endsWith(`.${m}`));
-    return new RegExp(`^(?:${tm})$`).test(key);
+    return safePattern(`^(?:${tm})$`, 'adapter_config.json: target_modules').test(key);
   }
   if (tm.includes(key)) return true;
   let found = tm.some((t) => key.endsWith(`.${t}`));
@@ -73,11 +95,20 @@ export function peftTargets(cfg: LoraConfig, key: string): boolean {
       if (m) layer = Number(m[1]);
     } else {
       for (const p of pats) {
-        const m = new RegExp(`^.*\\.${p}\\.(\\d+)\\.`).exec(key);
-        if (m) {
-          layer = Number(m[1]);
-          break;
+        // PEFT's re.match(r".*\.{p}\.(\d+)\.", key), greedy (the last such number), with the pattern on the
+        // linear-time matcher: `.<p>.<digits>.` where <p> spans dot-separated parts parts[j..i], j ≥ 1.
+        const parts = key.split('.');
+        const re = safePattern(`^(?:${p})$`, 'adapter_config.json: layers_pattern');
+        for (let i = parts.length - 3; i >= 1 && layer === null; i--) {
+          if (!/^\d+$/.test(parts[i + 1])) continue;
+          for (let j = i; j >= 1; j--) {
+            if (re.test(parts.slice(j, i + 1).join('.'))) {
+              layer = Number(parts[i + 1]);
+              break;
+            }
+          }
         }
+        if (layer !== null) break;
       }
     }
     if (layer === null) found = false;
@@ -89,20 +120,30 @@ export function peftTargets(cfg: LoraConfig, key: string): boolean {
 /** PEFT's get_pattern_key: the first pattern key matching the module key, as `(^|.*\.)pattern$`. */
 function patternValue(pattern: Record<string, number>, key: string): number | undefined {
   for (const [p, v] of Object.entries(pattern)) {
-    if (p === key || new RegExp(`^(?:.*\\.)?(?:${p})$`).test(key)) return v;
+    if (p === key || safePattern(`^(?:.*\\.)?(?:${p})$`, 'adapter_config.json: rank_pattern/alpha_pattern').test(key)) return v;
   }
   return undefined;
 }
 
-function parseConfig(file: string): LoraConfig {
+/** Reads and checks adapter_config.json: every field PEFT's LoRA uses is type- and range-checked, naming the file and field. */
+export function parseAdapterConfig(file: string): LoraConfig {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new AdapterError(`${file}: cannot read adapter config (${(e as Error).message})`);
   }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new AdapterError(`${file}: expected a JSON object (a PEFT LoRA config with "r", "lora_alpha", "target_modules"), got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}; re-save the adapter with PEFT`);
+  }
+  const bad = (field: string, what: string, v: unknown): never => {
+    throw new AdapterError(`${file}: "${field}" must be ${what}, got ${JSON.stringify(v)?.slice(0, 80)}; fix adapter_config.json`);
+  };
+  const isNull = (v: unknown) => v === undefined || v === null;
   const peftType = raw.peft_type;
-  if (peftType !== undefined && peftType !== 'LORA') throw new AdapterError(`${file}: peft_type ${JSON.stringify(peftType)} is not supported (only LORA)`);
+  if (!isNull(peftType) && typeof peftType !== 'string') bad('peft_type', 'a string ("LORA")', peftType);
+  if (!isNull(peftType) && peftType !== 'LORA') throw new AdapterError(`${file}: peft_type ${JSON.stringify(peftType)} is not supported (only LORA)`);
+  for (const f of ['use_dora', 'use_rslora', 'fan_in_fan_out', 'inference_mode']) if (!isNull(raw[f]) && typeof raw[f] !== 'boolean') bad(f, 'true or false', raw[f]);
   if (raw.use_dora === true) throw new AdapterError(`${file}: use_dora: true (DoRA) is not supported yet; merge the adapter or train a plain LoRA`);
   const mts = raw.modules_to_save;
   if (Array.isArray(mts) && mts.length > 0) {
@@ -111,18 +152,41 @@ function parseConfig(file: string): LoraConfig {
   if (raw.target_parameters !== undefined && raw.target_parameters !== null && !(Array.isArray(raw.target_parameters) && raw.target_parameters.length === 0)) {
     throw new AdapterError(`${file}: target_parameters is not supported`);
   }
+  const rank = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_LORA_RANK;
+  const alphaOk = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_LORA_ALPHA;
   const r = raw.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0) throw new AdapterError(`${file}: "r" must be a positive integer, got ${JSON.stringify(r)}`);
+  if (!rank(r)) bad('r', `a positive integer up to ${MAX_LORA_RANK}`, r);
   const alpha = raw.lora_alpha ?? 8;
-  if (typeof alpha !== 'number') throw new AdapterError(`${file}: "lora_alpha" must be a number`);
+  if (!alphaOk(alpha)) bad('lora_alpha', `a finite number with |lora_alpha| ≤ ${MAX_LORA_ALPHA}`, alpha);
   const tm = raw.target_modules;
-  if (!(typeof tm === 'string' || (Array.isArray(tm) && tm.every((x) => typeof x === 'string')))) {
-    throw new AdapterError(`${file}: "target_modules" must be a list of module names or a regex string, got ${JSON.stringify(tm)}`);
+  if (!(typeof tm === 'string' || (Array.isArray(tm) && tm.length <= 10_000 && tm.every((x) => typeof x === 'string' && x.length <= 1000)))) {
+    throw new AdapterError(`${file}: "target_modules" must be a list of module names or a regex string, got ${JSON.stringify(tm)?.slice(0, 80)}`);
   }
+  if (typeof tm === 'string' && tm !== 'all-linear') compileSafeRegex(`^(?:${tm})$`, '', `${file}: target_modules`);
   const ltt = raw.layers_to_transform ?? null;
-  if (!(ltt === null || typeof ltt === 'number' || (Array.isArray(ltt) && ltt.every((x) => Number.isInteger(x))))) {
-    throw new AdapterError(`${file}: "layers_to_transform" must be an integer or a list of integers`);
+  const layerIdx = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 1_000_000;
+  if (!(ltt === null || layerIdx(ltt) || (Array.isArray(ltt) && ltt.length <= 100_000 && ltt.every(layerIdx)))) {
+    throw new AdapterError(`${file}: "layers_to_transform" must be a layer index (an integer ≥ 0) or a list of them, got ${JSON.stringify(ltt)?.slice(0, 80)}`);
   }
+  const lp = raw.layers_pattern ?? null;
+  if (!(lp === null || typeof lp === 'string' || (Array.isArray(lp) && lp.every((x) => typeof x === 'string')))) bad('layers_pattern', 'a string or a list of strings', lp);
+  for (const p of lp === null ? [] : typeof lp === 'string' ? [lp] : (lp as string[])) compileSafeRegex(`^(?:${p})$`, '', `${file}: layers_pattern`);
+  const patterns = (field: 'rank_pattern' | 'alpha_pattern'): Record<string, number> => {
+    const v = raw[field];
+    if (isNull(v)) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) bad(field, 'a mapping of module-name patterns to numbers', v);
+    const out: Record<string, number> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (field === 'rank_pattern' ? !rank(x) : !alphaOk(x)) {
+        bad(`${field}.${k}`, field === 'rank_pattern' ? `a positive integer up to ${MAX_LORA_RANK}` : `a finite number with |alpha| ≤ ${MAX_LORA_ALPHA}`, x);
+      }
+      compileSafeRegex(`^(?:.*\\.)?(?:${k})$`, '', `${file}: ${field} key ${JSON.stringify(k)}`);
+      out[k] = x as number;
+    }
+    return out;
+  };
+  const rankPattern = patterns('rank_pattern');
+  const alphaPattern = patterns('alpha_pattern');
   const warnings: string[] = [];
   if (raw.fan_in_fan_out === true) warnings.push('fan_in_fan_out is true but the target modules are nn.Linear; PEFT resets it to false for them, and so do we');
   if (raw.exclude_modules !== undefined && raw.exclude_modules !== null) {
@@ -130,19 +194,31 @@ function parseConfig(file: string): LoraConfig {
   }
   const bias = raw.bias;
   if (bias !== undefined && bias !== 'none') throw new AdapterError(`${file}: bias ${JSON.stringify(bias)} is not supported (only "none")`);
+  const base = raw.base_model_name_or_path;
+  if (!isNull(base) && typeof base !== 'string') bad('base_model_name_or_path', 'a string (a model id or folder)', base);
   return {
-    r,
-    loraAlpha: alpha,
+    r: r as number,
+    loraAlpha: alpha as number,
     useRslora: raw.use_rslora === true,
     targetModules: tm as string[] | string,
     layersToTransform: ltt as number[] | number | null,
-    layersPattern: (raw.layers_pattern as string[] | string | null | undefined) ?? null,
-    rankPattern: (raw.rank_pattern as Record<string, number> | undefined) ?? {},
-    alphaPattern: (raw.alpha_pattern as Record<string, number> | undefined) ?? {},
+    layersPattern: lp as string[] | string | null,
+    rankPattern,
+    alphaPattern,
     fanInFanOut: raw.fan_in_fan_out === true,
-    baseModelNameOrPath: typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : null,
+    baseModelNameOrPath: typeof base === 'string' ? base : null,
     warnings,
   };
+}
+
+/** A LoRA matrix as float32, refused when it holds NaN or ±Inf (they would make every adapted row's output NaN). */
+function readFinite(st: SafetensorsFile, name: string): Float32Array {
+  const v = st.readFloat32(name);
+  const c = countNonFiniteF32(v);
+  if (c.nan || c.inf) {
+    throw new AdapterError(`${st.file}: tensor "${name}" holds ${c.nan} NaN and ${c.inf} Inf values (first at element ${c.first}); the adapter is corrupt (a diverged training run?): use another checkpoint of it`);
+  }
+  return v;
 }
 
 /** Weight key candidates for one module in adapter_model.safetensors. */
@@ -155,7 +231,7 @@ export function loadPeftAdapter(dir: string, spec: ModelSpec): PeftAdapter {
   const abs = path.resolve(dir);
   const configPath = path.join(abs, 'adapter_config.json');
   if (!existsSync(configPath)) throw new AdapterError(`${abs}: no adapter_config.json; point at a PEFT adapter folder`);
-  const config = parseConfig(configPath);
+  const config = parseAdapterConfig(configPath);
   const weightsPath = path.join(abs, 'adapter_model.safetensors');
   if (!existsSync(weightsPath)) {
     const bin = path.join(abs, 'adapter_model.bin');
@@ -189,8 +265,8 @@ export function loadPeftAdapter(dir: string, spec: ModelSpec): PeftAdapter {
       modules.push({
         layer, module, key, r,
         scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r,
-        A: st.readFloat32(aKey),
-        B: st.readFloat32(bKey),
+        A: readFinite(st, aKey),
+        B: readFinite(st, bKey),
         inFeatures: inn,
         outFeatures: out,
       });
@@ -214,7 +290,7 @@ export function loadPeftAdapterStandalone(dir: string): PeftAdapter {
   const abs = path.resolve(dir);
   const configPath = path.join(abs, 'adapter_config.json');
   if (!existsSync(configPath)) throw new AdapterError(`${abs}: no adapter_config.json; point at a PEFT adapter folder`);
-  const config = parseConfig(configPath);
+  const config = parseAdapterConfig(configPath);
   const weightsPath = path.join(abs, 'adapter_model.safetensors');
   if (!existsSync(weightsPath)) throw new AdapterError(`${abs}: no adapter_model.safetensors`);
   const st = SafetensorsFile.open(weightsPath);
@@ -240,8 +316,8 @@ export function loadPeftAdapterStandalone(dir: string): PeftAdapter {
     modules.push({
       layer: p.layer, module: p.module, key, r,
       scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r,
-      A: st.readFloat32(p.A),
-      B: st.readFloat32(p.B),
+      A: readFinite(st, p.A),
+      B: readFinite(st, p.B),
       inFeatures: a.shape[1],
       outFeatures: b.shape[0],
     });

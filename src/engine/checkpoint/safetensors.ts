@@ -5,6 +5,7 @@
  */
 import { openSync, readSync, closeSync, fstatSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { describeNonFinite, scanCheckpointNonFinite } from './finiteScan';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -99,13 +100,7 @@ export class SafetensorsFile {
         }
         tensors.set(name, validateEntry(abs, name, raw, dataSize));
       }
-      // No overlaps: sort by begin and check neighbours.
-      const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
-      for (let i = 1; i < sorted.length; i++) {
-        if (sorted[i].begin < sorted[i - 1].end) {
-          fail(abs, `tensor "${sorted[i].name}" (bytes ${sorted[i].begin}..${sorted[i].end}) overlaps tensor "${sorted[i - 1].name}" (bytes ${sorted[i - 1].begin}..${sorted[i - 1].end}); the file is corrupt`);
-        }
-      }
+      checkCoverage(abs, [...tensors.values()], dataSize);
       return new SafetensorsFile(abs, hl, size, tensors, metadata);
     } finally {
       closeSync(fd);
@@ -168,6 +163,30 @@ export class SafetensorsFile {
       }
     }
     return out;
+  }
+}
+
+/**
+ * The format's own rule (as the reference reader enforces it): the tensors, sorted by offset, tile the data
+ * section exactly: no overlap, no hole, nothing after the last one. A header length that is off by a few
+ * bytes shifts every tensor and breaks this, instead of loading shifted weights.
+ */
+function checkCoverage(file: string, list: TensorInfo[], dataSize: number): void {
+  const sorted = [...list].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: TensorInfo | null = null;
+  for (const t of sorted) {
+    if (t.begin < pos) {
+      fail(file, `tensor "${t.name}" (bytes ${t.begin}..${t.end}) overlaps tensor "${prev!.name}" (bytes ${prev!.begin}..${prev!.end}); the file is corrupt`);
+    }
+    if (t.begin > pos) {
+      fail(file, `the data section has a hole: bytes ${pos}..${t.begin} before tensor "${t.name}" belong to no tensor; the header length or the data_offsets are wrong (the file is corrupt; re-save or re-download it)`);
+    }
+    pos = t.end;
+    prev = t;
+  }
+  if (pos !== dataSize) {
+    fail(file, `the tensors cover ${pos} of the ${dataSize} bytes of the data section (${dataSize - pos} bytes after ${prev ? `the last tensor "${prev.name}"` : 'the header'} belong to no tensor); the header length or the data_offsets are wrong (the file is corrupt; re-save or re-download it)`);
   }
 }
 
@@ -261,7 +280,20 @@ export function toFloat32(raw: Buffer, dtype: SafetensorsDtype): Float32Array {
 export class SafetensorsCheckpoint {
   private constructor(readonly dir: string, readonly files: SafetensorsFile[], private readonly byName: Map<string, SafetensorsFile>) {}
 
-  static open(dir: string): SafetensorsCheckpoint {
+  /**
+   * Opens and validates every shard. Unless `verifyFinite` is false, every float weight is also scanned for
+   * NaN/±Inf (streaming, cached per file: see ./finiteScan) and the first bad tensor is refused by name.
+   */
+  static open(dir: string, opts: { verifyFinite?: boolean } = {}): SafetensorsCheckpoint {
+    const ckpt = SafetensorsCheckpoint.openUnscanned(dir);
+    if (opts.verifyFinite !== false) {
+      const bad = scanCheckpointNonFinite(ckpt);
+      if (bad.length) throw new SafetensorsError(describeNonFinite(bad[0]) + (bad.length > 1 ? ` (${bad.length - 1} more tensors hold NaN/Inf too; organism-lab inspect lists them)` : ''));
+    }
+    return ckpt;
+  }
+
+  private static openUnscanned(dir: string): SafetensorsCheckpoint {
     const abs = path.resolve(dir);
     const index = path.join(abs, 'model.safetensors.index.json');
     const single = path.join(abs, 'model.safetensors');
