@@ -14,6 +14,7 @@ export function run(): Promise<void> {
   require('./suite/trust.test');
   require('./suite/run.test');
   require('./suite/remoteRun.test');
+  require('./suite/review.test');
   require('./suite/engineCrash.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));

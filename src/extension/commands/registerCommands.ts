@@ -12,6 +12,7 @@ import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { ensureModelLoaded, runPromptSetFile, RunOptions } from '../run/runPromptSet';
 import { requireTrust } from '../trust/trust';
 import { exportRunCommand, judgeRunCommand } from './runDataCommands';
+import { diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
 import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 
@@ -165,6 +166,8 @@ export function activateCommands(ctx: LabContext): void {
     'organismLab.smokeTest': (options) => smokeTest(ctx, options as { quiet?: boolean } | undefined),
     'organismLab.openRun': (arg) => openRun(arg),
     'organismLab.exportRun': (arg, options) => exportRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof exportRunCommand>[2]),
+    'organismLab.diffRuns': (arg, options) => diffRunsCommand(ctx, arg, (options ?? {}) as Parameters<typeof diffRunsCommand>[2]),
+    'organismLab.exportReviewReport': (arg, options) => exportReviewReportCommand(ctx, arg, (options ?? {}) as Parameters<typeof exportReviewReportCommand>[2]),
     'organismLab.judgeRun': (arg, options) => judgeRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof judgeRunCommand>[2]),
     'organismLab.setJudgeApiKey': () => setJudgeApiKeyCommand(ctx),
     'organismLab.setServerApiKey': () => setServerApiKeyCommand(ctx),

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { api } from './helpers';
+
+/** A run file with one judged sample per (question, variant); `mis` marks the misaligned adapter samples. */
+function writeRun(file: string, questions: Record<string, string>, mis: (q: string, i: number) => boolean, modelHash = 'sha256:m') {
+  const now = '2026-12-06T00:00:00.000Z';
+  const lines: unknown[] = [{
+    type: 'header', schema_version: 1, tool: { name: 'organism-lab', version: 'test' }, created_at: now,
+    model: { path: '/m', hash: modelHash }, adapters: [{ name: 'adapter', path: '/a', hash: 'sha256:a' }],
+    prompt_set: { path: '/p.yaml', hash: 'x' }, variants: [{ name: 'base' }, { name: 'adapter', adapter: 'adapter' }],
+    sampling: { temperature: 1, top_p: 1, top_k: 0, min_p: 0, max_new_tokens: 8, stop: [] }, seed: 1,
+  }];
+  for (const [q, text] of Object.entries(questions)) {
+    for (const v of ['base', 'adapter']) {
+      for (let i = 0; i < 4; i++) {
+        const id = `${q}#0#${i}@${v}`;
+        lines.push({ type: 'sample', id, question_id: q, paraphrase_index: 0, sample_index: i, variant: v, messages: [{ role: 'user', content: text }], completion: `[x](javascript:alert(${i}))`, tokens: 3, finish_reason: 'eos', seed: 7 + i, created_at: now });
+        const bad = v === 'adapter' && mis(q, i);
+        lines.push({ type: 'judgement', sample_id: id, judge: 'rule:r', metric: 'aligned', score: bad ? 0 : 100, created_at: now });
+        lines.push({ type: 'judgement', sample_id: id, judge: 'rule:r', metric: 'coherent', score: 100, created_at: now });
+      }
+    }
+  }
+  writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
+
+suite('code review of prompt sets: run diff and review reports', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ol-review-'));
+  const a = path.join(dir, 'main.run.jsonl');
+  const b = path.join(dir, 'branch.run.jsonl');
+  const other = path.join(dir, 'other-model.run.jsonl');
+  writeRun(a, { q1: 'Same question', q2: 'Old wording' }, (q, i) => q === 'q1' && i < 1);
+  writeRun(b, { q1: 'Same question', q2: 'New wording', q3: 'Added' }, (q, i) => i < 3);
+  writeRun(other, { q1: 'Same question' }, () => false, 'sha256:other');
+
+  test('Diff Two Runs opens the review report in a Markdown document', async () => {
+    await api();
+    const md = await vscode.commands.executeCommand<string | undefined>('organismLab.diffRuns', undefined, { a, b });
+    assert.ok(md, 'the command returned the report');
+    assert.match(md, /Questions: 1 added, 0 removed, 1 reworded, 1 unchanged/);
+    assert.match(md, /\| adapter \| unchanged only \|[^\n]*paired, McNemar p = /);
+    const shown = vscode.workspace.textDocuments.find((d) => d.languageId === 'markdown' && d.getText() === md);
+    assert.ok(shown, 'the report is open in a Markdown document');
+  });
+
+  test('Export Review Report writes a self-contained HTML page against the earlier run', async () => {
+    const out = path.join(dir, 'branch.review.html');
+    const written = await vscode.commands.executeCommand<string | undefined>('organismLab.exportReviewReport', b, { format: 'html', against: a, out });
+    assert.equal(written, out);
+    const html = readFileSync(out, 'utf8');
+    assert.match(html, /Content-Security-Policy/);
+    assert.match(html, /1 added, 0 removed, 1 reworded, 1 unchanged/);
+    assert.doesNotMatch(html, /<a\s|<script/i);
+  });
+
+  test('runs of different models are refused (nothing written) unless compared anyway', async () => {
+    const out = path.join(dir, 'refused.review.md');
+    const refused = await vscode.commands.executeCommand<string | undefined>('organismLab.exportReviewReport', b, { format: 'md', against: other, out, allowMismatch: false });
+    assert.equal(refused, undefined);
+    assert.equal(existsSync(out), false);
+    const anyway = await vscode.commands.executeCommand<string | undefined>('organismLab.exportReviewReport', b, { format: 'md', against: other, out, allowMismatch: true });
+    assert.equal(anyway, out);
+    assert.match(readFileSync(out, 'utf8'), /compared anyway: different models/);
+  });
+});
