@@ -12,6 +12,7 @@
  * Once bound, the unbound copy is deleted.
  */
 import * as vscode from 'vscode';
+import { testHooksEnabled } from '../../engine/host/testHooks';
 import { section, serverSettings } from '../config';
 import type { LabContext } from '../context';
 import { isTrusted } from '../trust/trust';
@@ -61,6 +62,7 @@ let prompts: KeyPrompts = vscodePrompts;
 
 /** Test hook (exported by activate() only with ORGANISM_LAB_TEST_HOOKS=1): answer key prompts; undefined restores the real UI. */
 export function setKeyPromptsForTests(p: KeyPrompts | undefined): void {
+  if (!testHooksEnabled()) throw new Error('setKeyPromptsForTests is a test hook (ORGANISM_LAB_TEST_HOOKS=1)');
   prompts = p ?? vscodePrompts;
 }
 

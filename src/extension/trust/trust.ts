@@ -3,14 +3,19 @@
  * files as models goes through `requireTrust`, which explains why and offers to manage trust.
  */
 import * as vscode from 'vscode';
+import { testHooksEnabled } from '../../engine/host/testHooks';
 import type { LabContext } from '../context';
 
 export const MANAGE_TRUST = 'Manage Workspace Trust';
 
 let override: boolean | undefined;
 
-/** Test hook: pretend the workspace is (un)trusted; undefined restores the real state. */
+/**
+ * Test hook: pretend the workspace is (un)trusted; undefined restores the real state. Exported by activate() only
+ * under the test runner, and refused without ORGANISM_LAB_TEST_HOOKS=1 even if reached some other way.
+ */
 export function setTrustOverrideForTests(value: boolean | undefined): void {
+  if (!testHooksEnabled()) throw new Error('setTrustOverrideForTests is a test hook (ORGANISM_LAB_TEST_HOOKS=1)');
   override = value;
 }
 
