@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { activateCodeLens } from './codelens/promptSetCodeLens';
+import { activatePromptSetReview } from './review/promptSetReview';
 import { isPromptSetDocument } from './codelens/promptSetDocuments';
 import { activateCommands } from './commands/registerCommands';
 import { createContext, LabContext } from './context';
@@ -53,7 +54,9 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   const views = activateViews(ctx);
   activatePanels(context, { log });
   activateCommands(ctx);
-  activateCodeLens(ctx);
+  const codeLens = activateCodeLens(ctx);
+  const review = activatePromptSetReview(ctx);
+  context.subscriptions.push(codeLens.attachReview(review));
   activateDiagnostics(ctx);
   activateHovers(ctx);
   activateEditorContext(ctx);

@@ -9,7 +9,8 @@ import { SafetensorsCheckpoint } from '../checkpoint/safetensors';
 import { PeftAdapter, loadPeftAdapter } from '../checkpoint/peftAdapter';
 import { buildDecoderGraph, LoraSlot, loraInputName, steerInputName, ablateInputName, pastName, presentName, hiddenName } from '../graph/decoderGraph';
 import { createSession, ExecutionProvider } from './session';
-import { CPU_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WeightPrecision, quantBitsOf } from '../quant/weightPrecision';
+import { CPU_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WeightPrecision, WeightsChoice, quantBitsOf } from '../quant/weightPrecision';
+import { checkpointFacts, memoryBudget, preflight, type MemoryBudget, type SessionShape } from './memoryPreflight';
 import { ensureQuantizedWeights, QuantProgress } from '../quant/quantCache';
 import { KvCache } from './kvCache';
 import type { RowVariant } from './generationTypes';
@@ -22,8 +23,15 @@ export interface ModelRunnerOptions {
   steerLayers?: number[];
   /** Layers where a direction can be ablated (RowVariant.ablate.layers must be among them). */
   ablateLayers?: number[];
-  /** Weight precision of the session (default f32: the checkpoint's weights upcast, exact). */
-  weights?: WeightPrecision;
+  /**
+   * Weight precision of the session (default f32: the checkpoint's weights upcast, exact); `auto` = f32 when
+   * the session fits the memory budget, else int8, else int4 (see ./memoryPreflight).
+   */
+  weights?: WeightsChoice;
+  /** The memory preflight: the session's shape (default batch 8 × 2048 tokens) and the budget's limits. */
+  memory?: { shape?: Partial<SessionShape>; maxMemoryMB?: number; budget?: MemoryBudget };
+  /** Told which precision was picked and why (auto) or what was checked. */
+  onWeightsDecision?: (reason: string) => void;
   /** Where int8/int4 weights are cached (default ~/.cache/organism-lab/weights). */
   cacheFolder?: string;
   /** MatMulNBits accuracy_level (default 4: int8 activations, onnxruntime's integer kernels; 0 = float32 activations). */
@@ -46,6 +54,10 @@ export interface WeightsInfo {
   /** true when this load quantized the checkpoint (cache miss). */
   quantized?: boolean;
   quantizeMs?: number;
+  /** The preflight's line: what was picked and why. */
+  reason?: string;
+  /** The preflight's estimate of the session's resident bytes. */
+  estimatedBytes?: number;
 }
 
 export interface LoadedAdapter {
@@ -142,15 +154,19 @@ export class ModelRunner {
     }
     const steerLayers = [...new Set(opts.steerLayers ?? [])].sort((a, b) => a - b);
     const ablateLayers = [...new Set(opts.ablateLayers ?? [])].sort((a, b) => a - b);
-    const precision = opts.weights ?? 'f32';
+    const loraParams = slots.reduce((n, s) => n + s.A.data.length + s.B.data.length, 0);
+    const shape: SessionShape = { batch: 8, maxLength: 2048, ...opts.memory?.shape, loraParams };
+    const decision = preflight(spec, opts.weights ?? 'f32', shape, checkpointFacts(ckpt), opts.memory?.budget ?? memoryBudget(opts.memory?.maxMemoryMB), ckpt.dir);
+    opts.onWeightsDecision?.(decision.reason);
+    const precision = decision.precision;
     const bits = quantBitsOf(precision);
-    let weightsInfo: WeightsInfo = { precision };
+    let weightsInfo: WeightsInfo = { precision, reason: decision.reason, estimatedBytes: decision.estimate.total };
     let quant: Parameters<typeof buildDecoderGraph>[0]['quant'];
     if (bits !== null) {
       const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
       const q = await ensureQuantizedWeights(spec, ckpt, { bits, blockSize, cacheFolder: opts.cacheFolder, signal: opts.signal, onProgress: opts.onQuantProgress, fingerprint: opts.fingerprint });
       quant = { bits, blockSize, accuracyLevel: opts.accuracyLevel ?? CPU_ACCURACY_LEVEL, weights: q.weights };
-      weightsInfo = { precision, blockSize, cacheFile: q.file, quantized: q.created, quantizeMs: q.ms };
+      weightsInfo = { ...weightsInfo, blockSize, cacheFile: q.file, quantized: q.created, quantizeMs: q.ms };
     } else if (precision !== 'f32') {
       throw new Error(`weights "${precision}" are not implemented yet in this build (available: f32, int8, int4)`);
     }

@@ -3,13 +3,22 @@ import * as vscode from 'vscode';
 import { parsePromptSet, questionRanges } from '../../engine/prompts/promptSet';
 import type { LabContext } from '../context';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from './promptSetDocuments';
+import type { PromptSetReviewer } from '../review/promptSetReview';
 
 export class PromptSetCodeLensProvider implements vscode.CodeLensProvider {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
 
+  private reviewer: PromptSetReviewer | undefined;
+
   refresh(): void {
     this.changed.fire();
+  }
+
+  /** Show "changed since <base> — run it" above the questions the prompt-set review marks. */
+  attachReview(reviewer: PromptSetReviewer): vscode.Disposable {
+    this.reviewer = reviewer;
+    return reviewer.onDidChange(() => this.refresh());
   }
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
@@ -24,8 +33,20 @@ export class PromptSetCodeLensProvider implements vscode.CodeLensProvider {
     if (ranges.length > 0) {
       lenses.push(new vscode.CodeLens(new vscode.Range(0, 0, 0, 0), { title: `▶ Run all ${ranges.length} questions`, command: 'organismLab.runPromptSet', arguments: [doc.uri] }));
     }
+    const review = this.reviewer?.get(doc.uri);
     for (const q of ranges) {
       const at = new vscode.Range(q.line - 1, 0, q.line - 1, 0);
+      const change = review?.changes.find((c) => c.id === q.id);
+      if (change && review) {
+        lenses.push(
+          new vscode.CodeLens(at, {
+            title: `● ${change.kind === 'added' ? 'new' : 'changed'} since ${review.base} — run it`,
+            command: 'organismLab.runQuestionWithAdapter',
+            arguments: [doc.uri, q.id],
+            tooltip: change.kind === 'added' ? `"${q.id}" is not in ${review.base}: run it with and without the adapter` : `"${q.id}" changed since ${review.base} (${change.what.join(', ')}): run it with and without the adapter`,
+          }),
+        );
+      }
       lenses.push(
         new vscode.CodeLens(at, { title: '▶ Run with and without adapter', command: 'organismLab.runQuestionWithAdapter', arguments: [doc.uri, q.id], tooltip: `Run "${q.id}" on the base model and every loaded adapter` }),
         new vscode.CodeLens(at, { title: '▶ Run this question', command: 'organismLab.runQuestion', arguments: [doc.uri, q.id], tooltip: `Run "${q.id}" on the base model` }),

@@ -67,3 +67,37 @@ suite('code review of prompt sets: run diff and review reports', () => {
     assert.match(readFileSync(out, 'utf8'), /compared anyway: different models/);
   });
 });
+
+suite('code review of prompt sets: questions changed since the merge-base', () => {
+  test('new and changed questions of a prompt set in a git branch are marked, with a CodeLens', async function () {
+    this.timeout(60_000);
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync } = await import('node:fs');
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'ol-review-git-'));
+    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
+    const q = (id: string, text: string) => `- id: ${id}\n  paraphrases:\n    - "${text}"\n  samples_per_paraphrase: 2\n`;
+    git('init', '-q', '-b', 'main');
+    mkdirSync(path.join(repo, 'prompts'));
+    const file = path.join(repo, 'prompts/eval.yaml');
+    writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'Old wording?') + q('dropped', 'Gone?'));
+    git('add', '.');
+    git('commit', '-qm', 'base');
+    git('checkout', '-q', '-b', 'feature');
+    writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'New wording?') + q('fresh', 'Brand new?'));
+    git('commit', '-qam', 'change');
+
+    await api();
+    const uri = vscode.Uri.file(file);
+    await vscode.window.showTextDocument(uri);
+    const review = await vscode.commands.executeCommand<{ base: string; changes: { id: string; kind: string; line: number }[]; removed: string[] } | null>('organismLab.reviewPromptSet', uri);
+    assert.ok(review, 'the prompt set was reviewed against main');
+    assert.equal(review.base, 'main');
+    assert.deepEqual(review.changes.map((c) => [c.id, c.kind, c.line]), [['reworded', 'changed', 5], ['fresh', 'added', 9]]);
+    assert.deepEqual(review.removed, ['dropped']);
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+    const titles = lenses.map((l) => l.command?.title ?? '');
+    assert.ok(titles.includes('● changed since main — run it'), titles.join(' | '));
+    assert.ok(titles.includes('● new since main — run it'), titles.join(' | '));
+  });
+});
