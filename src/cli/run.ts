@@ -18,6 +18,7 @@ import { runPromptSet, type JobModel, type RunPromptSetSummary } from '../engine
 import { parseVariants, variantLayers } from '../engine/jobs/variants';
 import { formatProblems, hasErrors } from '../engine/prompts/problems';
 import { parsePromptSet } from '../engine/prompts/promptSet';
+import type { HashProgress } from '../engine/runs/hashing';
 import type { SamplingParams, VariantSpec } from '../engine/runs/schema';
 
 export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FILE.run.jsonl [options]
@@ -223,6 +224,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
     }, {
       signal: ac.signal,
       log: (_level, m) => err.write(`organism-lab run: ${m}\n`),
+      onHashProgress: o['no-progress'] ? () => {} : hashProgressPrinter(err, showBar),
       onProgress: (e) => {
         if (bar) {
           if (!started) bar.start(e.total, e.done - 1, { cell: '', variant: '' });
@@ -245,6 +247,27 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
     return 130;
   }
   return 0;
+}
+
+/**
+ * Fingerprinting progress (a large checkpoint is read whole the first time; its hash is cached after):
+ * one updating line on a terminal, a line every 5 s otherwise. Silent for folders under 256 MiB.
+ */
+function hashProgressPrinter(err: NodeJS.WritableStream, tty: boolean): (p: HashProgress) => void {
+  let last = 0;
+  let t0 = 0;
+  return (p) => {
+    if (p.bytesTotal < 256 * 1024 * 1024) return;
+    const now = Date.now();
+    if (!t0) t0 = now;
+    const finished = p.bytesDone >= p.bytesTotal;
+    if (!finished && now - last < (tty ? 200 : 5000)) return;
+    last = now;
+    const gb = (n: number) => (n / 1e9).toFixed(1);
+    const rate = now > t0 ? ` · ${((p.bytesDone / 1e6) / ((now - t0) / 1000)).toFixed(0)} MB/s` : '';
+    const text = `fingerprinting ${p.file}: ${gb(p.bytesDone)}/${gb(p.bytesTotal)} GB${rate} (once; cached by path, size and mtime)`;
+    err.write(tty ? `\r${text}\x1b[K${finished ? '\n' : ''}` : `organism-lab run: ${text}\n`);
+  };
 }
 
 export function formatSummary(s: RunPromptSetSummary): string {

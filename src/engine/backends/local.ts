@@ -11,6 +11,7 @@ import { EngineError, noModelLoaded } from './errors';
 import { inspectCheckpoint } from './inspect';
 import { loadOnnxModel } from './onnxModel';
 import { variantLayers } from '../jobs/variants';
+import { setDefaultHashCacheDir } from '../runs/hashing';
 import type {
   AnalyzeSampleRequest,
   CheckpointReport,
@@ -76,6 +77,7 @@ export class LocalBackend implements EngineBackend {
 
   configure(settings: EngineSettings): void {
     this._settings = { ...DEFAULT_SETTINGS, ...settings };
+    setDefaultHashCacheDir(this._settings.cacheFolder ? path.join(this._settings.cacheFolder, 'hashes') : undefined); // checkpoint fingerprints (runs/hashing)
   }
 
   get settings(): EngineSettings {

@@ -15,7 +15,7 @@ import { loadPromptSetOrThrow, promptMessages } from '../prompts/promptSet';
 import type { PromptQuestion } from '../prompts/types';
 import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationHooks, GenerationParams, GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
-import { hashCheckpointDir } from '../runs/hashing';
+import { hashCheckpointDirAsync, type HashProgress } from '../runs/hashing';
 import { assertResumable, planResume, type WantedCell } from '../runs/resume';
 import { RUN_SCHEMA_VERSION, cellId, sampleId, type ChatMessage, type RunHeader, type SampleRow, type SamplingParams, type VariantSpec } from '../runs/schema';
 import { RunWriter } from '../runs/writer';
@@ -39,7 +39,7 @@ export interface JobModel {
   /** Layers the loaded graph can steer / ablate (when known, steering/ablation variants are checked against them up front). */
   steerLayers?: number[];
   ablateLayers?: number[];
-  /** Precomputed fingerprints (name → hash, "" for the model); computed with hashCheckpointDir when absent. */
+  /** Precomputed fingerprints (name → hash, "" for the model); computed with hashCheckpointDirAsync when absent. */
   hashes?: { model?: string; adapters?: Record<string, string> };
 }
 
@@ -77,6 +77,21 @@ export interface RunPromptSetHooks {
   onProgress?: (e: JobProgressEvent) => void;
   onToken?: (key: string, tokenId: number, step: number) => void;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** Reading a model or adapter to fingerprint it (large files, first time only). Without it, progress is logged every 5 s. */
+  onHashProgress?: (p: HashProgress) => void;
+}
+
+/** Logs fingerprinting progress every 5 s (the engine host's log channel). */
+function hashProgressLogger(log: RunPromptSetHooks['log']): (p: HashProgress) => void {
+  let last = Date.now();
+  const started = last;
+  return (p) => {
+    const now = Date.now();
+    if (!log || (now - last < 5000 && p.bytesDone < p.bytesTotal) || now - started < 5000) return;
+    last = now;
+    const gb = (n: number) => (n / 1e9).toFixed(1);
+    log('info', `fingerprinting ${p.file}: ${gb(p.bytesDone)}/${gb(p.bytesTotal)} GB (once; the hash is cached by path, size and modification time)`);
+  };
 }
 
 export interface VariantSummary {
@@ -156,13 +171,19 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     for (let p = 0; p < q.paraphrases.length; p++) for (let s = 0; s < n; s++) wanted.push({ questionId: q.id, paraphraseIndex: p, sampleIndex: s });
   }
 
+  // Full-content fingerprints (hashing.ts): a large checkpoint is read once, then its hash comes from the cache.
+  const hashOpts = { signal: hooks.signal, onProgress: hooks.onHashProgress ?? hashProgressLogger(hooks.log) };
+  const modelHash = model.hashes?.model ?? (await hashCheckpointDirAsync(model.modelDir, hashOpts));
+  const adapterHashes = new Map<string, string>();
+  for (const a of model.adapters) adapterHashes.set(a.name, model.hashes?.adapters?.[a.name] ?? (await hashCheckpointDirAsync(a.dir, hashOpts)));
+
   const header: RunHeader = {
     type: 'header',
     schema_version: RUN_SCHEMA_VERSION,
     tool: { name: 'organism-lab', version: TOOL_VERSION },
     created_at: new Date().toISOString(),
-    model: { path: model.backend?.kind === 'openai' ? model.modelDir : resolve(model.modelDir), hash: model.hashes?.model ?? hashCheckpointDir(model.modelDir), ...(model.modelType ? { model_type: model.modelType } : {}) },
-    adapters: model.adapters.map((a) => ({ name: a.name, path: model.backend?.kind === 'openai' ? a.dir : resolve(a.dir), hash: model.hashes?.adapters?.[a.name] ?? hashCheckpointDir(a.dir) })),
+    model: { path: model.backend?.kind === 'openai' ? model.modelDir : resolve(model.modelDir), hash: modelHash, ...(model.modelType ? { model_type: model.modelType } : {}) },
+    adapters: model.adapters.map((a) => ({ name: a.name, path: model.backend?.kind === 'openai' ? a.dir : resolve(a.dir), hash: adapterHashes.get(a.name)! })),
     prompt_set: { path: resolve(opts.promptSetPath), hash: set.hash },
     variants: opts.variants,
     sampling: opts.sampling,

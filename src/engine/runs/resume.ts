@@ -9,9 +9,21 @@ import { cellId, sampleId } from './schema';
 export function headerDifferences(existing: RunHeader, wanted: RunHeader): string[] {
   const diffs: string[] = [];
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (existing.model.hash !== wanted.model.hash) diffs.push(`model hash ${existing.model.hash.slice(0, 12)} (${existing.model.path}) ≠ ${wanted.model.hash.slice(0, 12)} (${wanted.model.path})`);
+  if (existing.model.hash !== wanted.model.hash) {
+    diffs.push(
+      sampledFingerprint(existing.model.hash, wanted.model.hash)
+        ? `model fingerprint scheme changed: this run file's model hash ${existing.model.hash.slice(0, 19)} (${existing.model.path}) was computed by an older Organism Lab that sampled weight files over 64 MiB (64 blocks of 64 KiB, which can miss a fine-tune merged into one matrix); the model is now hashed by its full content (${wanted.model.hash.slice(0, 24)}, ${wanted.model.path}), so whether it is the same model cannot be checked. Start a new run file, or, if you are sure it is the same model, append anyway`
+        : `model hash ${existing.model.hash.slice(0, 12)} (${existing.model.path}) ≠ ${wanted.model.hash.slice(0, 12)} (${wanted.model.path})`,
+    );
+  }
   const adapters = (h: RunHeader) => Object.fromEntries(h.adapters.map((a) => [a.name, a.hash]));
-  if (!same(adapters(existing), adapters(wanted))) diffs.push(`adapters ${JSON.stringify(adapters(existing))} ≠ ${JSON.stringify(adapters(wanted))}`);
+  if (!same(adapters(existing), adapters(wanted))) {
+    const rescheme = existing.adapters.filter((a) => wanted.adapters.some((b) => b.name === a.name && sampledFingerprint(a.hash, b.hash))).map((a) => a.name);
+    diffs.push(
+      `adapters ${JSON.stringify(adapters(existing))} ≠ ${JSON.stringify(adapters(wanted))}` +
+        (rescheme.length ? ` (fingerprint scheme changed for ${rescheme.join(', ')}: the run file has the older sampled hash of a weight file over 64 MiB, this version hashes the full content, so they cannot be compared)` : ''),
+    );
+  }
   if (existing.prompt_set.hash !== wanted.prompt_set.hash) diffs.push(`prompt set hash ${existing.prompt_set.hash.slice(0, 12)} (${existing.prompt_set.path}) ≠ ${wanted.prompt_set.hash.slice(0, 12)} (${wanted.prompt_set.path})`);
   const norm = (v: VariantSpec[]) => v.map((x) => ({ name: x.name, adapter: x.adapter ?? null, scale: x.adapter ? x.adapter_scale ?? 1 : 0, steer: x.steer ?? null, ablate: x.ablate ?? null }));
   if (!same(norm(existing.variants), norm(wanted.variants))) diffs.push(`variants ${existing.variants.map((v) => v.name).join(',')} ≠ ${wanted.variants.map((v) => v.name).join(',')} (or their settings)`);
@@ -20,6 +32,14 @@ export function headerDifferences(existing: RunHeader, wanted: RunHeader): strin
   }
   if (existing.seed !== wanted.seed) diffs.push(`seed ${existing.seed} ≠ ${wanted.seed}`);
   return diffs;
+}
+
+/**
+ * A run header written before full-content fingerprints (hashing.ts) has "sha256:" where the same folder
+ * now gives "sha256-full:" (a weight file over 64 MiB, which was sampled then).
+ */
+export function sampledFingerprint(existingHash: string, wantedHash: string): boolean {
+  return existingHash.startsWith('sha256:') && wantedHash.startsWith('sha256-full:');
 }
 
 /** Throws a clear error listing the differences unless `force`. */

@@ -60,7 +60,7 @@ test('writer creates header + rows, one JSON object per line, and refuses to ove
   }
 });
 
-test('a torn last line is a warning, and open() cuts it off before appending', () => {
+test('a torn last line is a warning, and the next append sets it aside (runWriterLock.test.ts: into <run>.torn)', () => {
   const d = tmp();
   try {
     const f = join(d, 'a.run.jsonl');
@@ -73,7 +73,7 @@ test('a torn last line is a warning, and open() cuts it off before appending', (
     assert.equal(run.warnings.length, 1);
     assert.equal(run.warnings[0].kind, 'torn-last-line');
     assert.equal(run.warnings[0].line, 3);
-    const w2 = RunWriter.open(f);
+    const w2 = RunWriter.open(f, { settleMs: 20 });
     assert.equal(w2.existing?.samples.length, 1);
     w2.append(sample('q', 0, 0, 'ad', { completion: 'ünï' }));
     w2.close();
@@ -155,7 +155,7 @@ test('checkpoint hashing: stable, sensitive to config and weights, clear errors'
   }
 });
 
-test('large safetensors are sampled: header + blocks (a change inside a sampled block is seen)', () => {
+test('large safetensors: a change in the data or the config changes the fingerprint (full-content hash, see hashing.test.ts)', () => {
   const d = tmp();
   try {
     const hdr = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [17 * 1024 * 1024], data_offsets: [0, 68 * 1024 * 1024] } }));
@@ -165,14 +165,15 @@ test('large safetensors are sampled: header + blocks (a change inside a sampled 
     const file = join(d, 'model.safetensors');
     writeFileSync(file, Buffer.concat([len, hdr, data]));
     writeFileSync(join(d, 'config.json'), '{"a":1}');
-    const h1 = hashCheckpointDir(d);
+    const h1 = hashCheckpointDir(d, { cacheDir: null });
+    assert.match(h1, /^sha256-full:[0-9a-f]{64}$/);
     const buf = readFileSync(file);
     buf[8 + hdr.length] = 2; // first byte of the data: inside block 0
     writeFileSync(file, buf);
-    const h2 = hashCheckpointDir(d);
+    const h2 = hashCheckpointDir(d, { cacheDir: null });
     assert.notEqual(h2, h1);
     writeFileSync(join(d, 'config.json'), '{"a":2}');
-    assert.notEqual(hashCheckpointDir(d), h2);
+    assert.notEqual(hashCheckpointDir(d, { cacheDir: null }), h2);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
