@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunPromptSetResult } from '../../../src/protocol/engineHost';
 import { statusText } from '../../../src/extension/statusBar/statusBar';
-import type { KeyPrompts } from '../../../src/extension/commands/apiKeys';
+import { apiKeyForRequest, setKeyPromptsForTests, settingSource, type KeyPrompts } from '../../../src/extension/commands/apiKeys';
+import { setTrustOverrideForTests } from '../../../src/extension/trust/trust';
 import { api, testHooks, workspaceFolder } from './helpers';
 
 /** A fake OpenAI-compatible generation server: answers srv-base / srv-narrow, records models and Authorization headers. */
@@ -217,6 +218,33 @@ suite('running a prompt set on a generation server', function () {
     assert.equal(prompts.inputs.length, 1);
     assert.ok(prompts.inputs[0].title.endsWith(`API key for ${b.origin}`), prompts.inputs[0].title);
     assert.match(prompts.inputs[0].prompt, /judge 'elsewhere'/);
+  });
+
+  test('a URL from the workspace gets no key (and no prompt) while the workspace is untrusted; a workspace setting is named as such', async () => {
+    // This bundle has its own copies of apiKeys.ts and trust.ts: their test hooks are set here directly.
+    const lab = await api();
+    setKeyPromptsForTests(prompts);
+    setTrustOverrideForTests(false);
+    try {
+      assert.deepEqual(await apiKeyForRequest(lab.ctx, 'server', a.baseUrl, { label: 'setting organismLab.server.baseUrl (workspace)', fromWorkspace: true }), {});
+      assert.deepEqual(await apiKeyForRequest(lab.ctx, 'judge', 'https://api.openai.com/v1', { label: "judges file x.judges.yaml, judge 'gpt'", fromWorkspace: true }), {});
+      assert.deepEqual([prompts.inputs, prompts.confirms], [[], []]);
+      // The same URL from the user's own settings gets the key stored for its origin.
+      assert.deepEqual(await apiKeyForRequest(lab.ctx, 'server', a.baseUrl, { label: 'setting organismLab.server.baseUrl (user)', fromWorkspace: false }), { apiKey: 'key-for-A' });
+    } finally {
+      setTrustOverrideForTests(undefined);
+      setKeyPromptsForTests(undefined);
+    }
+    assert.deepEqual(settingSource('organismLab.server.baseUrl'), { label: 'setting organismLab.server.baseUrl (user)', fromWorkspace: false });
+    const dotVscode = path.join(workspaceFolder(), '.vscode');
+    const hadDotVscode = existsSync(dotVscode);
+    await cfg().update('server.baseUrl', b.baseUrl, vscode.ConfigurationTarget.Workspace);
+    try {
+      assert.deepEqual(settingSource('organismLab.server.baseUrl'), { label: 'setting organismLab.server.baseUrl (workspace)', fromWorkspace: true });
+    } finally {
+      await cfg().update('server.baseUrl', undefined, vscode.ConfigurationTarget.Workspace);
+      if (!hadDotVscode && existsSync(dotVscode) && readdirSync(dotVscode).every((f) => f === 'settings.json')) rmSync(dotVscode, { recursive: true, force: true });
+    }
   });
 
   test('a steering variant is refused; the status text names the server', async () => {
