@@ -22,6 +22,7 @@ import { RunWriter } from '../runs/writer';
 import type { TextTokenizer } from '../text/tokenizer';
 import { cellSeed } from './cellSeed';
 import { rowVariant } from './variants';
+import { assertFiniteRow, preflightPrompts } from './promptPreflight';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -39,6 +40,9 @@ export interface JobModel {
   /** Layers the loaded graph can steer / ablate (when known, steering/ablation variants are checked against them up front). */
   steerLayers?: number[];
   ablateLayers?: number[];
+  /** A local model's max_position_embeddings and its config.json: prompts + max_new_tokens are checked against it. */
+  maxPositions?: number;
+  modelSource?: string;
   /** Precomputed fingerprints (name → hash, "" for the model); computed with hashCheckpointDirAsync when absent. */
   hashes?: { model?: string; adapters?: Record<string, string> };
 }
@@ -62,6 +66,8 @@ export interface RunPromptSetOptions {
   allowPlainChat?: boolean;
   /** Kept in header.extra (e.g. the command line). */
   extra?: Record<string, unknown>;
+  /** Positions (prompt + max_new_tokens) allowed per sample (default: the model's max_position_embeddings). */
+  contextBudget?: number | null;
 }
 
 export interface JobProgressEvent {
@@ -170,6 +176,11 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     const n = opts.samples ?? q.samplesPerParaphrase;
     for (let p = 0; p < q.paraphrases.length; p++) for (let s = 0; s < n; s++) wanted.push({ questionId: q.id, paraphraseIndex: p, sampleIndex: s });
   }
+  // Every prompt tokenized once and checked against the context budget before anything is written (issue 11).
+  const prompts = preflightPrompts({
+    promptSetPath: opts.promptSetPath, questions, tokenizer: model.tokenizer, allowPlainChat: opts.allowPlainChat,
+    maxNewTokens: opts.sampling.max_new_tokens, maxPositions: model.maxPositions, contextBudget: opts.contextBudget, modelSource: model.modelSource,
+  });
 
   // Full-content fingerprints (hashing.ts): a large checkpoint is read once, then its hash comes from the cache.
   const hashOpts = { signal: hooks.signal, onProgress: hooks.onHashProgress ?? hashProgressLogger(hooks.log) };
@@ -215,7 +226,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
   const alreadyDone = plan.total - plan.remaining;
   const meta = new Map<string, RowMeta>();
   const requests: GenerationRequestRow[] = [];
-  const promptCache = new Map<string, { messages: ChatMessage[]; ids: number[] }>();
+  const promptCache = prompts;
   for (const { cell, variants } of plan.todo) {
     const q = questionById.get(cell.questionId)!;
     const pkey = `${q.id}#${cell.paraphraseIndex}`;
@@ -282,6 +293,8 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
 
   const onRowDone = (r: GenerationResultRow): void => {
     if (r.finishReason === 'cancelled') return; // unfinished: regenerated on resume
+    // Never a sample computed from NaN/Inf logits (the local backend's logprobs say so; a server's are its own).
+    if (model.backend?.kind !== 'openai') assertFiniteRow(r, `sample "${r.key}"`, model.modelDir);
     const m = meta.get(r.key);
     if (!m) throw new Error(`generate returned an unknown row key "${r.key}"`);
     const ms = Date.now() - genStarted; // elapsed_ms: from the start of generation to this row's end

@@ -30,7 +30,7 @@ export const CONFIG_LIMITS = {
 
 /** Prompt-set files: size of the parsed data (aliases expanded) and nesting. */
 export interface PromptSetLimits {
-  /** Characters of all strings after alias expansion (default 4 Mi). */
+  /** Characters of all strings after alias expansion, and of the file itself (default 16 Mi). */
   maxExpandedChars: number;
   /** Values (scalars, lists, mappings) after alias expansion (default 1 Mi). */
   maxExpandedNodes: number;
@@ -45,7 +45,7 @@ export interface PromptSetLimits {
 }
 
 export const DEFAULT_PROMPT_SET_LIMITS: PromptSetLimits = {
-  maxExpandedChars: 4 * 1024 * 1024,
+  maxExpandedChars: 16 * 1024 * 1024,
   maxExpandedNodes: 1024 * 1024,
   maxDepth: 32,
   maxAliases: 10_000,

@@ -6,10 +6,11 @@ import type { ChatMessage } from '../runs/schema';
 import { checkJudgePrompts, describe, KNOWN_JSONL_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf } from './fields';
 import type { ProblemList } from './problems';
 import type { PromptQuestion, SourceRange } from './types';
+import { DEFAULT_PROMPT_SET_LIMITS, count, type PromptSetLimits } from '../limits/limits';
 
 const ROLES = ['system', 'user', 'assistant'];
 
-export function readJsonlQuestions(text: string, problems: ProblemList): { questions: PromptQuestion[]; idRanges: Map<PromptQuestion, SourceRange> } {
+export function readJsonlQuestions(text: string, problems: ProblemList, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): { questions: PromptQuestion[]; idRanges: Map<PromptQuestion, SourceRange> } {
   const questions: PromptQuestion[] = [];
   const idRanges = new Map<PromptQuestion, SourceRange>();
   const lines = text.split('\n');
@@ -44,19 +45,24 @@ export function readJsonlQuestions(text: string, problems: ProblemList): { quest
       problems.error(obj.id === undefined ? whole : at('id'), 'missing-id', `line ${lineNo} has no "id" (a non-empty string).`);
       return;
     }
-    const system = optionalString(obj, 'system', at, problems);
+    let system = optionalString(obj, 'system', at, problems);
+    if (system !== undefined && system.length > limits.maxTextChars) {
+      problems.error(at('system'), 'text-too-long', `"system" on line ${lineNo} has ${count(system.length)} characters, above the limit of ${count(limits.maxTextChars)}; shorten it.`);
+      system = undefined;
+    }
     let paraphrases: string[] = [];
     let messages: ChatMessage[] | undefined;
     if (obj.messages !== undefined && obj.prompt !== undefined) {
       problems.error(at('prompt'), 'bad-type', `line ${lineNo} has both "messages" and "prompt": keep one.`);
     } else if (obj.messages !== undefined) {
-      messages = readMessages(obj.messages, system, at, problems, lineNo);
+      messages = readMessages(obj.messages, system, at, problems, lineNo, limits);
       const lastUser = messages ? [...messages].reverse().find((m) => m.role === 'user') : undefined;
       if (messages && lastUser) paraphrases = [lastUser.content];
       else messages = undefined;
     } else if (obj.prompt !== undefined) {
       if (typeof obj.prompt !== 'string') problems.error(at('prompt'), 'bad-type', `"prompt" must be a string, got ${describe(obj.prompt)}.`);
       else if (obj.prompt.trim() === '') problems.error(at('prompt'), 'empty-paraphrase', `"prompt" of "${id}" is empty.`);
+      else if (obj.prompt.length > limits.maxTextChars) problems.error(at('prompt'), 'text-too-long', `"prompt" of "${id}" (line ${lineNo}) has ${count(obj.prompt.length)} characters, above the limit of ${count(limits.maxTextChars)}; shorten it.`);
       else paraphrases = [obj.prompt];
     } else {
       problems.error(whole, 'empty-paraphrases', `line ${lineNo} ("${id}") has neither "prompt" nor "messages".`);
@@ -85,9 +91,13 @@ export function readJsonlQuestions(text: string, problems: ProblemList): { quest
   return { questions, idRanges };
 }
 
-function readMessages(raw: unknown, system: string | undefined, at: RangeOf, problems: ProblemList, lineNo: number): ChatMessage[] | undefined {
+function readMessages(raw: unknown, system: string | undefined, at: RangeOf, problems: ProblemList, lineNo: number, limits: PromptSetLimits): ChatMessage[] | undefined {
   if (!Array.isArray(raw) || raw.length === 0) {
     problems.error(at('messages'), Array.isArray(raw) ? 'empty-paraphrases' : 'bad-type', `"messages" on line ${lineNo} must be a non-empty list of {"role", "content"}.`);
+    return undefined;
+  }
+  if (raw.length > limits.maxMessages) {
+    problems.error(at('messages'), 'too-many-messages', `"messages" on line ${lineNo} has ${count(raw.length)} messages, above the limit of ${count(limits.maxMessages)}; shorten the conversation.`);
     return undefined;
   }
   const out: ChatMessage[] = [];
@@ -96,6 +106,10 @@ function readMessages(raw: unknown, system: string | undefined, at: RangeOf, pro
     const content = (m as { content?: unknown })?.content;
     if (typeof role !== 'string' || !ROLES.includes(role) || typeof content !== 'string') {
       problems.error(at('messages'), 'bad-type', `messages[${k}] on line ${lineNo} must be {"role": "system"|"user"|"assistant", "content": string}.`);
+      return undefined;
+    }
+    if (content.length > limits.maxTextChars) {
+      problems.error(at('messages'), 'text-too-long', `messages[${k}] on line ${lineNo} has ${count(content.length)} characters, above the limit of ${count(limits.maxTextChars)}; shorten it.`);
       return undefined;
     }
     out.push({ role: role as ChatMessage['role'], content });

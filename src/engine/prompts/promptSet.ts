@@ -3,13 +3,14 @@
  * question ranges for CodeLens, and the messages each (question, paraphrase) sends.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ChatMessage } from '../runs/schema';
 import { checkDuplicateIds } from './fields';
 import { readJsonlQuestions } from './jsonlReader';
 import { formatProblems, hasErrors, ProblemList } from './problems';
 import type { PromptProblem, PromptQuestion, PromptSet } from './types';
 import { readYamlQuestions } from './yamlReader';
+import { DEFAULT_PROMPT_SET_LIMITS, count, type PromptSetLimits } from '../limits/limits';
 
 export function promptSetFormat(path: string): 'yaml' | 'jsonl' {
   if (/\.jsonl$/i.test(path)) return 'jsonl';
@@ -21,10 +22,22 @@ export function promptSetFormat(path: string): 'yaml' | 'jsonl' {
  * Parses a prompt set. `text` (e.g. an unsaved editor buffer) replaces reading the file.
  * Never throws for bad content: every finding is in `problems`; questions that could be read are kept.
  */
-export function parsePromptSet(path: string, text?: string): PromptSet {
+export function parsePromptSet(path: string, text?: string, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): PromptSet {
   const format = promptSetFormat(path);
   let bytes: Buffer;
   if (text === undefined) {
+    let size = 0;
+    try {
+      size = statSync(path).size;
+    } catch {
+      // reported by the read below
+    }
+    if (size > limits.maxExpandedChars * 4) {
+      // Not even read: no prompt set is this large (UTF-8 needs at most 4 bytes per character).
+      const problems = new ProblemList(path);
+      problems.error({ line: 1, column: 1, endLine: 1, endColumn: 1 }, 'file-too-large', `the file is ${count(size)} bytes, above the limit of ${count(limits.maxExpandedChars)} characters for a prompt set; split it into several files.`);
+      return { path, format, hash: '', questions: [], problems: problems.items };
+    }
     try {
       bytes = readFileSync(path);
     } catch (e) {
@@ -34,7 +47,11 @@ export function parsePromptSet(path: string, text?: string): PromptSet {
   } else bytes = Buffer.from(text, 'utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const problems = new ProblemList(path);
-  const parsed = format === 'yaml' ? readYamlQuestions(text, problems) : readJsonlQuestions(text, problems);
+  if (text.length > limits.maxExpandedChars) {
+    problems.error({ line: 1, column: 1, endLine: 1, endColumn: 1 }, 'file-too-large', `the file has ${count(text.length)} characters, above the limit of ${count(limits.maxExpandedChars)} for a prompt set; split it into several files.`);
+    return { path, format, hash: createHash('sha256').update(bytes).digest('hex'), questions: [], problems: problems.items };
+  }
+  const parsed = format === 'yaml' ? readYamlQuestions(text, problems, limits) : readJsonlQuestions(text, problems, limits);
   checkDuplicateIds(parsed.questions, parsed.idRanges, problems);
   const sorted = problems.items.sort((a, b) => a.line - b.line || a.column - b.column);
   return { path, format, hash: createHash('sha256').update(bytes).digest('hex'), questions: parsed.questions, problems: sorted };

@@ -7,13 +7,21 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import { checkJudgePrompts, describe, KNOWN_YAML_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf } from './fields';
 import type { ProblemList } from './problems';
 import type { PromptQuestion, SourceRange } from './types';
+import { DEFAULT_PROMPT_SET_LIMITS, count, type PromptSetLimits } from '../limits/limits';
+import { expandedSize, yamlDepthEstimate } from './sizeLimits';
 
 export interface YamlParse {
   questions: PromptQuestion[];
   idRanges: Map<PromptQuestion, SourceRange>;
 }
 
-export function readYamlQuestions(text: string, problems: ProblemList): YamlParse {
+export function readYamlQuestions(text: string, problems: ProblemList, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): YamlParse {
+  // Nesting is bounded on the text, before the parser recurses into it (1,000 levels overflow its stack).
+  const est = yamlDepthEstimate(text, limits.maxDepth);
+  if (est.depth > limits.maxDepth) {
+    problems.error({ line: est.line, column: 1, endLine: est.line, endColumn: 2 }, 'yaml-too-deep', `YAML: lists/mappings are nested more than ${limits.maxDepth} levels deep here (a prompt set needs 4: list → question → paraphrases → text); flatten the file.`);
+    return { questions: [], idRanges: new Map() };
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, merge: true, prettyErrors: true, uniqueKeys: true });
   const rangeOf = (start: number, end: number): SourceRange => {
@@ -29,7 +37,10 @@ export function readYamlQuestions(text: string, problems: ProblemList): YamlPars
   const whole = rangeOf(0, text.length);
   for (const e of doc.errors) {
     const [a, b] = e.linePos ?? [{ line: 1, col: 1 }];
-    problems.error({ line: a.line, column: a.col, endLine: (b ?? a).line, endColumn: (b ?? a).col }, 'yaml-syntax', `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+    const msg = /Maximum call stack size exceeded/.test(e.message)
+      ? `lists/mappings are nested too deeply to parse (the limit is ${limits.maxDepth} levels); flatten the file.`
+      : e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    problems.error({ line: a.line, column: a.col, endLine: (b ?? a).line, endColumn: (b ?? a).col }, /Maximum call stack/.test(e.message) ? 'yaml-too-deep' : 'yaml-syntax', `YAML: ${msg}`);
   }
   if (doc.errors.length) return out;
   for (const w of doc.warnings) {
@@ -38,9 +49,23 @@ export function readYamlQuestions(text: string, problems: ProblemList): YamlPars
   }
   let js: unknown;
   try {
-    js = doc.toJS({ maxAliasCount: 100000 });
+    js = doc.toJS({ maxAliasCount: limits.maxAliases });
   } catch (e) {
-    problems.error(whole, 'yaml-syntax', `YAML: ${(e as Error).message}`);
+    const m = (e as Error).message;
+    if (/alias count|resource exhaustion/i.test(m)) {
+      problems.error(whole, 'yaml-too-large', `YAML: the aliases (*name) expand to too much data (more than ${count(limits.maxAliases)} alias uses, weighted by what they repeat); write the repeated parts out or use fewer aliases.`);
+    } else if (/Maximum call stack/.test(m)) {
+      problems.error(whole, 'yaml-too-deep', `YAML: lists/mappings are nested too deeply (the limit is ${limits.maxDepth} levels); flatten the file.`);
+    } else problems.error(whole, 'yaml-syntax', `YAML: ${m}`);
+    return out;
+  }
+  // Aliases share one value in memory but every use is tokenized and run: bound the expanded size.
+  const size = expandedSize(js, limits);
+  if (size.exceeded) {
+    const what = size.exceeded === 'chars'
+      ? `more than ${count(limits.maxExpandedChars)} characters of text`
+      : size.exceeded === 'nodes' ? `more than ${count(limits.maxExpandedNodes)} values` : `lists/mappings nested more than ${limits.maxDepth} levels deep`;
+    problems.error(whole, size.exceeded === 'depth' ? 'yaml-too-deep' : 'yaml-too-large', `YAML: with its aliases (*name) expanded, the prompt set holds ${what}; split it into several files or use fewer aliases.`);
     return out;
   }
   const root = doc.contents;
@@ -101,6 +126,7 @@ export function readYamlQuestions(text: string, problems: ProblemList): YamlPars
       raw.forEach((p, k) => {
         if (typeof p !== 'string') problems.error(at('paraphrases', k), 'bad-type', `paraphrases[${k}] of "${id}" must be a string, got ${describe(p)}.`);
         else if (p.trim() === '') problems.error(at('paraphrases', k), 'empty-paraphrase', `paraphrases[${k}] of "${id}" is empty.`);
+        else if (p.length > limits.maxTextChars) problems.error(at('paraphrases', k), 'text-too-long', `paraphrases[${k}] of "${id}" has ${count(p.length)} characters, above the limit of ${count(limits.maxTextChars)}; shorten it.`);
         else paraphrases.push(p);
       });
     }
@@ -115,7 +141,9 @@ export function readYamlQuestions(text: string, problems: ProblemList): YamlPars
     const type = optionalString(obj, 'type', at, problems);
     if (type !== undefined) q.type = type;
     const system = optionalString(obj, 'system', at, problems);
-    if (system !== undefined) q.system = system;
+    if (system !== undefined && system.length > limits.maxTextChars) {
+      problems.error(at('system'), 'text-too-long', `system of "${id}" has ${count(system.length)} characters, above the limit of ${count(limits.maxTextChars)}; shorten it.`);
+    } else if (system !== undefined) q.system = system;
     const judge = optionalString(obj, 'judge', at, problems);
     if (judge !== undefined) q.judge = judge;
     out.questions.push(q);

@@ -1,0 +1,111 @@
+/**
+ * Checks of the prompt-set job that must happen before anything is allocated or written (issue 11):
+ *  - every prompt (system prompt, paraphrase, JSONL conversation) is tokenized once, and one whose tokens
+ *    plus max_new_tokens exceed the context budget (default: the model's max_position_embeddings) is
+ *    refused with the file, line, question id, paraphrase and token count; a prompt too long to fit even
+ *    at the longest conceivable token is refused before it is tokenized;
+ * and one after generation: a sample computed from NaN/Inf logits is never written as a normal sample.
+ */
+import type { PromptQuestion } from '../prompts/types';
+import { promptMessages } from '../prompts/promptSet';
+import type { GenerationResultRow } from '../runtime/generationTypes';
+import type { ChatMessage } from '../runs/schema';
+import type { TextTokenizer } from '../text/tokenizer';
+import { LimitError, count } from '../limits/limits';
+
+/** No tokenizer we support has tokens longer than this many characters on average over a prompt. */
+export const MAX_CHARS_PER_TOKEN = 64;
+
+export interface PreflightOptions {
+  promptSetPath: string;
+  questions: PromptQuestion[];
+  tokenizer: TextTokenizer;
+  allowPlainChat?: boolean;
+  maxNewTokens: number;
+  /** The model's max_position_embeddings (unknown for a remote server). */
+  maxPositions?: number;
+  /** Positions (prompt + completion) allowed per sample; default maxPositions. */
+  contextBudget?: number | null;
+  /** Source of maxPositions, for messages (e.g. the config.json path). */
+  modelSource?: string;
+}
+
+export type PromptCache = Map<string, { messages: ChatMessage[]; ids: number[] }>;
+
+/** Key of a (question, paraphrase) in the prompt cache. */
+export const promptKey = (questionId: string, paraphraseIndex: number): string => `${questionId}#${paraphraseIndex}`;
+
+/**
+ * Tokenizes every prompt of the questions (identical conversations once) and refuses the set when any
+ * prompt does not fit the context budget. Returns the prompts by promptKey.
+ */
+export function preflightPrompts(o: PreflightOptions): PromptCache {
+  const budget = o.contextBudget ?? o.maxPositions;
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new LimitError(`the context budget must be a positive integer, got ${budget}`);
+  if (budget !== undefined && o.maxNewTokens >= budget) {
+    throw new LimitError(`max_new_tokens ${count(o.maxNewTokens)} leaves no room for a prompt in the context budget of ${count(budget)} positions${o.modelSource ? ` (max_position_embeddings of ${o.modelSource})` : ''}; lower --max-new-tokens`);
+  }
+  const out: PromptCache = new Map();
+  const byText = new Map<string, number[]>();
+  const over: string[] = [];
+  let overCount = 0;
+  const where = (q: PromptQuestion, p: number) => `${o.promptSetPath}:${q.range.line}: question "${q.id}"${q.messages ? '' : ` paraphrase ${p}`}`;
+  const fix = (o.maxPositions !== undefined && budget !== undefined && budget < o.maxPositions)
+    ? 'shorten the prompt, lower --max-new-tokens, or raise the context budget (--context-budget)'
+    : `shorten the prompt or lower --max-new-tokens${o.modelSource ? ` (the model was made for ${count(o.maxPositions ?? 0)} positions: max_position_embeddings in ${o.modelSource})` : ''}`;
+  for (const q of o.questions) {
+    const n = q.messages ? 1 : q.paraphrases.length;
+    for (let p = 0; p < n; p++) {
+      const messages = promptMessages(q, p);
+      const chars = messages.reduce((a, m) => a + m.content.length, 0);
+      if (budget !== undefined && chars > budget * MAX_CHARS_PER_TOKEN) {
+        overCount++;
+        if (over.length < 5) over.push(`${where(q, p)}: the prompt has ${count(chars)} characters, which cannot fit in the context budget of ${count(budget)} tokens`);
+        continue;
+      }
+      const key = JSON.stringify(messages);
+      let ids = byText.get(key);
+      if (!ids) {
+        ids = o.tokenizer.encodeChat(messages, { addGenerationPrompt: true, allowPlainFallback: o.allowPlainChat });
+        byText.set(key, ids);
+      }
+      if (budget !== undefined && ids.length + o.maxNewTokens > budget) {
+        overCount++;
+        if (over.length < 5) over.push(`${where(q, p)}: the prompt is ${count(ids.length)} tokens; with max_new_tokens ${count(o.maxNewTokens)} it needs ${count(ids.length + o.maxNewTokens)} positions, above the context budget of ${count(budget)}`);
+        continue;
+      }
+      out.set(promptKey(q.id, p), { messages, ids });
+    }
+  }
+  if (overCount) {
+    throw new LimitError(`${overCount} prompt${overCount > 1 ? 's do' : ' does'} not fit the context budget; nothing was run:\n  ${over.join('\n  ')}${overCount > over.length ? `\n  … and ${overCount - over.length} more` : ''}\nWhat to do: ${fix}.`);
+  }
+  return out;
+}
+
+export class NonFiniteLogitsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+/**
+ * Index of the first completion token whose log-probability is not finite (NaN/±Inf: the logits it was
+ * chosen from held NaN or +Inf), or -1. A finite logprob always exists for a token chosen from finite logits.
+ */
+export function firstNonFiniteStep(r: Pick<GenerationResultRow, 'logprobs'>): number {
+  const lp = r.logprobs ?? [];
+  for (let i = 0; i < lp.length; i++) if (!Number.isFinite(lp[i])) return i;
+  return -1;
+}
+
+/** Throws NonFiniteLogitsError when a generated row was computed from NaN/Inf logits. */
+export function assertFiniteRow(r: GenerationResultRow, what: string, modelDir: string): void {
+  const t = firstNonFiniteStep(r);
+  if (t < 0) return;
+  throw new NonFiniteLogitsError(
+    `the model produced NaN/Inf logits for ${what} at completion token ${t}; that sample was not written (samples written before it are kept). ` +
+      `Check the weights (organism-lab inspect ${modelDir}) and the variant's adapter scale or steering strength.`,
+  );
+}
