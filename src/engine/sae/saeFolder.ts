@@ -1,0 +1,167 @@
+/**
+ * Sparse autoencoders in the SAELens layout: a folder with `cfg.json` and `sae_weights.safetensors`.
+ *
+ * cfg.json (current SAELens): `architecture` (standard, jumprelu, topk), `d_in`, `d_sae`, `apply_b_dec_to_input`,
+ * `normalize_activations` (none, expected_average_only_in, constant_norm_rescale, layer_norm), `k` (topk),
+ * `metadata`/`meta` with `model_name`, `hook_name` (e.g. blocks.12.hook_resid_post), `hook_layer`.
+ * Older files keep `model_name`, `hook_name` or `hook_point`, `hook_layer` at the top level and say
+ * `activation_fn_str: "topk"` with `activation_fn_kwargs: {k}` instead of the architecture.
+ * Weights: W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc [d_sae], b_dec [d_in], and for jumprelu `threshold`
+ * [d_sae] (or `log_threshold`, threshold = exp(log_threshold)).
+ *
+ * Hook names map to transformers' hidden-state indices: `blocks.L.hook_resid_post` = output of decoder layer
+ * L = hidden_states[L + 1]; `blocks.L.hook_resid_pre` = input of layer L = hidden_states[L]. Other hooks
+ * (attention, MLP outputs) are not residual-stream activations this engine exposes: refused with a message.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { SafetensorsFile, type ByteRange } from '../checkpoint/safetensors';
+
+export type SaeArchitecture = 'standard' | 'jumprelu' | 'topk';
+export type SaeNormalization = 'none' | 'expected_average_only_in' | 'constant_norm_rescale' | 'layer_norm';
+
+export interface SaeSpec {
+  dir: string;
+  architecture: SaeArchitecture;
+  dIn: number;
+  dSae: number;
+  k: number | null;
+  applyBDecToInput: boolean;
+  normalizeActivations: SaeNormalization;
+  modelName: string | null;
+  hookName: string;
+  /** transformers' hidden-state index the SAE reads (0 = embeddings, l + 1 = output of layer l). */
+  hiddenStateIndex: number;
+  /** How the hook name was mapped, in words (shown to the user). */
+  hookMapping: string;
+  weights: SafetensorsFile;
+  /** Which stored tensor holds the jumprelu threshold, and whether it is a log. */
+  threshold: { name: string; log: boolean } | null;
+  warnings: string[];
+}
+
+export class SaeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SaeError';
+  }
+}
+
+function fail(file: string, what: string): never {
+  throw new SaeError(`${file}: ${what}`);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return !!x && typeof x === 'object' && !Array.isArray(x);
+}
+
+/** Map a TransformerLens hook name to a hidden-state index; null when it is not a residual-stream hook. */
+export function hookToHiddenState(hook: string): { index: number; mapping: string } | null {
+  const m = /^blocks\.(\d+)\.hook_resid_(post|pre)$/.exec(hook);
+  if (!m) return null;
+  const layer = Number(m[1]);
+  if (m[2] === 'post') return { index: layer + 1, mapping: `${hook} = output of decoder layer ${layer} = hidden_states[${layer + 1}]` };
+  return { index: layer, mapping: `${hook} = input of decoder layer ${layer} = hidden_states[${layer}]` };
+}
+
+const MAX_D = 1 << 24;
+
+function positiveInt(cfg: Record<string, unknown>, field: string, file: string): number {
+  const v = cfg[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_D) fail(file, `"${field}" must be a positive integer (at most ${MAX_D}); got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Read and check an SAE folder against a model of `numLayers` layers and hidden size `hiddenSize` (when given). */
+export function openSaeFolder(dir: string, model?: { hiddenSize: number; numLayers: number; modelName?: string | null }): SaeSpec {
+  const cfgFile = path.join(dir, 'cfg.json');
+  const weightsFile = path.join(dir, 'sae_weights.safetensors');
+  if (!existsSync(cfgFile)) fail(dir, 'no cfg.json here: an SAE folder in the SAELens layout holds cfg.json and sae_weights.safetensors');
+  if (!existsSync(weightsFile)) fail(dir, 'no sae_weights.safetensors here: an SAE folder in the SAELens layout holds cfg.json and sae_weights.safetensors');
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+  } catch (e) {
+    fail(cfgFile, `not valid JSON (${(e as Error).message})`);
+  }
+  if (!isRecord(cfg)) fail(cfgFile, 'must be a JSON object');
+  const meta = isRecord(cfg.metadata) ? cfg.metadata : isRecord(cfg.meta) ? cfg.meta : {};
+  const warnings: string[] = [];
+
+  let architecture: SaeArchitecture;
+  const arch = cfg.architecture ?? 'standard';
+  const actFn = cfg.activation_fn_str ?? cfg.activation_fn;
+  if (arch === 'standard' || arch === 'relu') architecture = actFn === 'topk' ? 'topk' : 'standard';
+  else if (arch === 'jumprelu' || arch === 'topk') architecture = arch;
+  else fail(cfgFile, `"architecture" ${JSON.stringify(arch)} is not supported (standard, jumprelu, topk)`);
+  if (architecture === 'standard' && actFn !== undefined && actFn !== 'relu') fail(cfgFile, `"activation_fn" ${JSON.stringify(actFn)} is not supported for a standard SAE (relu, or topk)`);
+
+  const dIn = positiveInt(cfg, 'd_in', cfgFile);
+  const dSae = positiveInt(cfg, 'd_sae', cfgFile);
+  let k: number | null = null;
+  if (architecture === 'topk') {
+    const kwargs = isRecord(cfg.activation_fn_kwargs) ? cfg.activation_fn_kwargs : {};
+    const kv = cfg.k ?? kwargs.k ?? 100;
+    if (typeof kv !== 'number' || !Number.isInteger(kv) || kv < 1 || kv > dSae) fail(cfgFile, `"k" must be an integer from 1 to d_sae (${dSae}); got ${JSON.stringify(kv)}`);
+    k = kv;
+  }
+  const applyB = cfg.apply_b_dec_to_input ?? true;
+  if (typeof applyB !== 'boolean') fail(cfgFile, `"apply_b_dec_to_input" must be true or false; got ${JSON.stringify(applyB)}`);
+  const norm = cfg.normalize_activations ?? 'none';
+  if (norm !== 'none' && norm !== 'expected_average_only_in' && norm !== 'constant_norm_rescale' && norm !== 'layer_norm') {
+    fail(cfgFile, `"normalize_activations" ${JSON.stringify(norm)} is not one of none, expected_average_only_in, constant_norm_rescale, layer_norm`);
+  }
+  if (norm === 'expected_average_only_in') {
+    warnings.push(`${cfgFile}: normalize_activations "expected_average_only_in" needs a dataset scaling factor that SAELens folds into the weights when it loads a pretrained SAE; this folder's weights are used as they are`);
+  }
+  if (cfg.reshape_activations !== undefined && cfg.reshape_activations !== 'none') fail(cfgFile, `"reshape_activations" ${JSON.stringify(cfg.reshape_activations)}: only residual-stream SAEs are supported`);
+
+  const hookRaw = meta.hook_name ?? cfg.hook_name ?? cfg.hook_point;
+  if (typeof hookRaw !== 'string' || !hookRaw) fail(cfgFile, 'no hook name (metadata.hook_name, hook_name or hook_point): which activations was this SAE trained on?');
+  const mapped = hookToHiddenState(hookRaw);
+  if (!mapped) fail(cfgFile, `hook "${hookRaw}" is not a residual-stream hook (blocks.L.hook_resid_post or blocks.L.hook_resid_pre); other activations are not exposed by this engine`);
+  const modelNameRaw = meta.model_name ?? cfg.model_name ?? null;
+  const modelName = typeof modelNameRaw === 'string' ? modelNameRaw : null;
+
+  if (model) {
+    if (dIn !== model.hiddenSize) fail(cfgFile, `d_in is ${dIn} but the model's hidden size is ${model.hiddenSize}: this SAE is for another model`);
+    if (mapped.index > model.numLayers) fail(cfgFile, `hook "${hookRaw}" reads hidden_states[${mapped.index}] but the model has ${model.numLayers} layers (hidden_states 0..${model.numLayers})`);
+  }
+
+  const weights = SafetensorsFile.open(weightsFile);
+  const need: Record<string, number[]> = { W_enc: [dIn, dSae], W_dec: [dSae, dIn], b_enc: [dSae], b_dec: [dIn] };
+  let threshold: SaeSpec['threshold'] = null;
+  if (architecture === 'jumprelu') {
+    if (weights.has('threshold')) threshold = { name: 'threshold', log: false };
+    else if (weights.has('log_threshold')) threshold = { name: 'log_threshold', log: true };
+    else fail(weightsFile, 'a jumprelu SAE needs a "threshold" (or "log_threshold") tensor of shape [d_sae]');
+    need[threshold.name] = [dSae];
+  }
+  for (const [name, shape] of Object.entries(need)) {
+    if (!weights.has(name)) fail(weightsFile, `tensor "${name}" is missing (expected shape [${shape.join(', ')}])`);
+    const info = weights.info(name);
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) fail(weightsFile, `tensor "${name}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}] from cfg.json`);
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') fail(weightsFile, `tensor "${name}" has dtype ${info.dtype}; expected F32, F16 or BF16`);
+  }
+  return {
+    dir,
+    architecture,
+    dIn,
+    dSae,
+    k,
+    applyBDecToInput: applyB,
+    normalizeActivations: norm,
+    modelName,
+    hookName: hookRaw,
+    hiddenStateIndex: mapped.index,
+    hookMapping: mapped.mapping,
+    weights,
+    threshold,
+    warnings,
+  };
+}
+
+/** Byte range of a weight tensor in sae_weights.safetensors (for external data). */
+export function saeTensorRange(spec: SaeSpec, name: string): ByteRange {
+  return spec.weights.byteRange(name);
+}
