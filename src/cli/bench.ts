@@ -7,7 +7,10 @@
  *          --threads N (default 2), --new-tokens N (default 32), --prompt-len N (default 16),
  *          --repeats N (default 3), --batches 1,8,32, --quick (one repeat, fewer tokens),
  *          --profile 1,32 (also: per-operator time of decode steps at these batch sizes, from
- *          onnxruntime's profiler, with the adapter graph and half the rows adapted).
+ *          onnxruntime's profiler, with the adapter graph and half the rows adapted),
+ *          --context-scaling (only this: decode step time with 64 vs 600 tokens of context already in the
+ *          KV cache, at --batches 1,32 by default, and the ratio; --contexts 64,600 and --steps N (default 8)
+ *          change what is timed; target: a step at 600 costs at most 1.3x a step at 64).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { writeRandomLoraAdapter } from '../bench/randomAdapter';
 import { summarizeProfiles, withProfiling } from '../bench/profile';
 import { decodeWeightBytes, median, timeDecode, timePrefill, type DecodeRun } from '../bench/decodeBench';
+import { contextScaling } from '../bench/contextScaling';
 import { ModelRunner } from '../engine/runtime/modelRunner';
 import { loadModelSpec } from '../engine/checkpoint/modelSpec';
 import type { RowVariant } from '../engine/runtime/generationTypes';
@@ -30,11 +34,16 @@ interface Options {
   batches: number[];
   /** Batch sizes to profile with onnxruntime's profiler (per-operator time of decode steps). */
   profile: number[];
+  /** Only the context-scaling measurement (decode step time against cached context). */
+  contextScaling: boolean;
+  contexts: number[];
+  steps: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const root = process.cwd();
-  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [] };
+  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8 };
+  let batchesGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => {
@@ -52,7 +61,12 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--new-tokens') o.newTokens = Math.max(2, int());
     else if (a === '--prompt-len') o.promptLen = int();
     else if (a === '--repeats') o.repeats = int();
-    else if (a === '--batches') o.batches = val().split(',').map((x) => Number(x));
+    else if (a === '--batches') {
+      o.batches = val().split(',').map((x) => Number(x));
+      batchesGiven = true;
+    } else if (a === '--context-scaling') o.contextScaling = true;
+    else if (a === '--contexts') o.contexts = val().split(',').map((x) => Number(x));
+    else if (a === '--steps') o.steps = int();
     else if (a === '--profile') o.profile = val().split(',').map((x) => Number(x));
     else if (a === '--quick') {
       o.repeats = 1;
@@ -60,6 +74,8 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`bench: unknown option ${a} (see the header of src/cli/bench.ts)`);
   }
   if (o.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('bench: --batches takes positive integers, e.g. 1,8,32');
+  if (o.contexts.length < 2 || o.contexts.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('bench: --contexts takes two or more positive integers, e.g. 64,600');
+  if (o.contextScaling && !batchesGiven) o.batches = [1, 32];
   return o;
 }
 
@@ -91,6 +107,10 @@ async function main(): Promise<void> {
     log(`wrote a random rank-8 LoRA adapter on every projection to ${adapterDir}`);
   }
   const W = decodeWeightBytes(spec);
+  if (o.contextScaling) {
+    await runContextScaling(o, log);
+    return;
+  }
 
   // ---- base model
   let t0 = performance.now();
@@ -183,6 +203,30 @@ async function main(): Promise<void> {
     const vsLora = lb ? ` (${pct(m.tokensPerSecond / lb.tokensPerSecond - 1)} vs all-base rows in the adapter graph)` : '';
     log(`  mixed base+adapter batch ${B} within 10% of base-only: ${pct(vsBase)} throughput vs the base model${vsLora} ${vsBase >= -0.1 ? 'MET' : 'MISSED'}`);
   }
+}
+
+/** Decode step time against the context already cached, per batch size, contexts interleaved; ratios to the shortest. */
+async function runContextScaling(o: Options, log: (s: string) => void): Promise<void> {
+  const runner = await ModelRunner.load(o.model, { threads: o.threads });
+  const [c0, ...rest] = o.contexts;
+  const cLast = o.contexts[o.contexts.length - 1];
+  log(`context scaling: decode steps with ${o.contexts.join(' / ')} tokens already cached, ${o.steps} timed steps per measurement, ${o.repeats} interleaved repeats (medians); base model, ${o.threads} threads`);
+  const ratios: [number, number][] = [];
+  try {
+    for (const B of o.batches) {
+      await contextScaling(runner, B, o.contexts, 1, 1); // warm-up at this batch size
+      const r = await contextScaling(runner, B, o.contexts, o.steps, o.repeats);
+      const t0 = r.stepSeconds.get(c0)!;
+      const parts = o.contexts.map((c) => `${c}: ${(r.stepSeconds.get(c)! * 1000).toFixed(1)} ms`);
+      const rel = rest.map((c) => `${c}/${c0} = ${(r.stepSeconds.get(c)! / t0).toFixed(2)}x`);
+      log(`  batch ${String(B).padStart(2)}: ${parts.join(', ')}  step ratio ${rel.join(', ')}  (${((B / t0) | 0)} -> ${((B / r.stepSeconds.get(cLast)!) | 0)} tokens/s)`);
+      ratios.push([B, r.stepSeconds.get(cLast)! / t0]);
+    }
+  } finally {
+    await runner.dispose();
+  }
+  log('targets:');
+  for (const [B, q] of ratios) log(`  batch ${B}: a step at ${cLast} tokens of context <= 1.3x a step at ${c0}: ${q.toFixed(2)}x ${q <= 1.3 ? 'MET' : 'MISSED'}`);
 }
 
 main().catch((e: Error) => {

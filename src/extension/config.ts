@@ -14,6 +14,9 @@ export function engineSettings(): EngineSettings {
     executionProvider: c.get<'cpu' | 'cuda'>('executionProvider', 'cpu'),
     threads: c.get<number>('threads', 0),
     cacheFolder: c.get<string>('cacheFolder', ''),
+    weights: c.get<'auto' | 'f32' | 'f16' | 'int8' | 'int4'>('weights', 'auto'),
+    maxMemoryMB: c.get<number>('engine.maxMemoryMB', 0),
+    batchSize: c.get<number>('batchSize', 16),
   };
 }
 

@@ -78,7 +78,7 @@ export interface MemoryInfo {
 
 export interface JobInfo {
   token: string;
-  kind: 'runPromptSet' | 'smokeTest' | 'inspectCheckpoint' | 'layerCurve' | 'direction' | 'judgeRun';
+  kind: 'runPromptSet' | 'smokeTest' | 'inspectCheckpoint' | 'layerCurve' | 'direction' | 'judgeRun' | 'loadModel';
   done: number;
   total: number;
 }
@@ -95,6 +95,8 @@ export interface EngineStatus {
 
 export interface LoadModelParams {
   dir: string;
+  /** Progress token: a first load at int8/int4 quantizes the checkpoint (progress in MB read; cancellable). */
+  token?: string;
 }
 
 export interface LoadAdapterParams {

@@ -56,7 +56,7 @@ export interface InterventionLayers {
   ablateLayers: number[];
 }
 
-export type ModelLoader = (dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers) => Promise<ModelHandle>;
+export type ModelLoader = (dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers, hooks?: JobHooks) => Promise<ModelHandle>;
 
 export const DEFAULT_SETTINGS: EngineSettings = { executionProvider: 'cpu', threads: 0, cacheFolder: '' };
 
@@ -92,9 +92,9 @@ export class LocalBackend implements EngineBackend {
     return this.current?.adapters ?? [];
   }
 
-  async loadModel(dir: string): Promise<LoadedModelInfo> {
+  async loadModel(dir: string, hooks?: JobHooks): Promise<LoadedModelInfo> {
     const abs = requireFolder(dir, 'Model');
-    const handle = await this.loader(abs, [], this._settings);
+    const handle = await this.loader(abs, [], this._settings, undefined, hooks);
     await this.current?.dispose();
     this.current = handle;
     this.adapterRefs = [];

@@ -2,13 +2,14 @@
  * The real model loader of the local backend: ModelRunner (src/engine/runtime) + the folder's tokenizer, as the
  * prompt-set job's JobModel (src/engine/jobs/localJobModel.ts), plus the smoke test.
  */
+import path from 'node:path';
 import { loadLocalJobModel } from '../jobs/localJobModel';
 import { runPromptSet } from '../jobs/runPromptSet';
 import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 import { EngineError } from './errors';
 import type { AdapterRef, InterventionLayers, ModelHandle } from './local';
-import type { EngineSettings, LoadedAdapterInfo, SmokeTestRow } from './types';
+import type { EngineSettings, JobHooks, LoadedAdapterInfo, SmokeTestRow } from './types';
 
 export const SMOKE_PROMPT = 'Hello! Tell me a little about yourself.';
 
@@ -16,8 +17,9 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function loadOnnxModel(dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers): Promise<ModelHandle> {
+export async function loadOnnxModel(dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers, hooks?: JobHooks): Promise<ModelHandle> {
   const started = Date.now();
+  let lastPct = -1;
   let model: Awaited<ReturnType<typeof loadLocalJobModel>>;
   try {
     model = await loadLocalJobModel(dir, adapters, {
@@ -25,6 +27,21 @@ export async function loadOnnxModel(dir: string, adapters: AdapterRef[], setting
       threads: settings.threads > 0 ? settings.threads : undefined,
       steerLayers: layers?.steerLayers,
       ablateLayers: layers?.ablateLayers,
+      runner: {
+        weights: settings.weights ?? 'auto',
+        // quantized weights go to <cacheFolder>/weights (organismLab.cacheFolder); default ~/.cache/organism-lab/weights
+        cacheFolder: settings.cacheFolder ? path.join(settings.cacheFolder, 'weights') : undefined,
+        memory: { maxMemoryMB: settings.maxMemoryMB, shape: { batch: settings.batchSize ?? 16 } },
+        signal: hooks?.signal,
+        onWeightsDecision: (reason) => hooks?.log('info', `${dir}: ${reason}`),
+        onQuantProgress: (p) => {
+          // progress in MB of the checkpoint read; a log line every 10%
+          hooks?.onProgress({ done: Math.round(p.done / 1e6), total: Math.round(p.total / 1e6), message: `quantizing ${p.tensor}` });
+          const pct = Math.floor((10 * p.done) / p.total);
+          if (pct !== lastPct) hooks?.log('info', `quantizing ${dir}: ${pct * 10}%`);
+          lastPct = pct;
+        },
+      },
     });
   } catch (err) {
     // Loading fails on the user's files (missing tokenizer, unsupported architecture, adapter for another base …):
@@ -49,6 +66,8 @@ export async function loadOnnxModel(dir: string, adapters: AdapterRef[], setting
     hiddenSize: spec.hiddenSize,
     vocabSize: spec.vocabSize,
     dtype: spec.torchDtype,
+    weights: runner.weights.precision,
+    weightsReason: runner.weights.reason,
     loadMs: Date.now() - started,
   };
 

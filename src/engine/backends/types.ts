@@ -33,6 +33,12 @@ export interface EngineSettings {
   threads: number;
   /** Folder for quantized weights and other caches ('' = none configured). */
   cacheFolder: string;
+  /** organismLab.weights: weight precision of loaded models (default auto: f32 when it fits the memory budget, else int8, else int4). */
+  weights?: 'auto' | 'f32' | 'f16' | 'int8' | 'int4';
+  /** organismLab.engine.maxMemoryMB: the memory preflight's budget in MiB (0/absent = what the machine or container has). */
+  maxMemoryMB?: number;
+  /** organismLab.batchSize: rows per batch, sizes the KV cache in the memory preflight. */
+  batchSize?: number;
 }
 
 export interface LoadedModelInfo {
@@ -45,6 +51,9 @@ export interface LoadedModelInfo {
   /** Weight dtype as stored in the checkpoint (e.g. "BF16"), null when mixed or unknown. */
   dtype: string | null;
   loadMs: number;
+  /** Weight precision of the session (f32, int8, int4) and why it was picked. */
+  weights?: string;
+  weightsReason?: string;
 }
 
 export interface LoadedAdapterInfo {
@@ -129,7 +138,8 @@ export interface JobHooks {
 export interface EngineBackend {
   configure(settings: EngineSettings): void;
   readonly settings: EngineSettings;
-  loadModel(dir: string): Promise<LoadedModelInfo>;
+  /** `hooks`: progress and cancellation of a first-load quantization (int8/int4 weights). */
+  loadModel(dir: string, hooks?: JobHooks): Promise<LoadedModelInfo>;
   loadAdapter(dir: string, name?: string): Promise<LoadedAdapterInfo>;
   unloadAdapter(name: string): Promise<void>;
   readonly model: LoadedModelInfo | null;

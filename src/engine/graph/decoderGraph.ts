@@ -1,13 +1,17 @@
 /**
  * One decoder-only transformer graph for every supported family, with per-family switches from the ModelSpec.
  *
- * Inputs:  input_ids [B,S] int64, attention_mask [B,T] int64 (T = past + S, left padding),
- *          position_ids [B,S] int64, past_key_values.{i}.key|value [B,kvh,P,hd] float32,
+ * Inputs:  input_ids [B,S] int64, attention_mask [B,T] int64 (T = P + S: P cached columns, then the S new
+ *          ones; left padding), position_ids [B,S] int64,
+ *          past_key_values.{i}.key|value [B,kvh,C,hd] float32: the KV cache where it lies, C >= P columns
+ *          of which the first P are read (the rest, spare capacity, is masked out; see runtime/kvCache.ts),
  *          logits_from [1] int64 (first position whose logits are computed: 0 = all, S-1 = last only),
  *          lora.{L}.{module}.A [R,in], .B [out,R], .scale [B,R]  (for each adapted module),
  *          steer.{L} [B,H] (added to layer L's output), ablate.{L} [B,H] (unit vector projected out of
  *          layer L's output before steering; zeros = off).
- * Outputs: logits [B,S-logits_from,V], present.{i}.key|value [B,kvh,T,hd], hidden_states.{i} [B,S,H] (i = 0..L).
+ * Outputs: logits [B,S-logits_from,V], new_key_values.{i}.key|value [B,kvh,S,hd] (only the S new columns,
+ *          keys after rotary: the caller appends them to its cache, so no step copies the cache),
+ *          hidden_states.{i} [B,S,H] (i = 0..L).
  * Weights are external initializers pointing into the checkpoint's safetensors files; non-F32 weights
  * are cast to float32 inside the graph (constant-folded when the session is created). With `quant`, the
  * projections, the LM head and the embedding are block-quantized (MatMulNBits, GatherBlockQuantized) and every
@@ -55,7 +59,8 @@ export const loraInputName = (layer: number, module: string, part: 'A' | 'B' | '
 export const steerInputName = (layer: number): string => `steer.${layer}`;
 export const ablateInputName = (layer: number): string => `ablate.${layer}`;
 export const pastName = (layer: number, kv: 'key' | 'value'): string => `past_key_values.${layer}.${kv}`;
-export const presentName = (layer: number, kv: 'key' | 'value'): string => `present.${layer}.${kv}`;
+/** The S new key/value columns of a forward (appended to the cache by the caller). */
+export const newKvName = (layer: number, kv: 'key' | 'value'): string => `new_key_values.${layer}.${kv}`;
 export const hiddenName = (i: number): string => `hidden_states.${i}`;
 
 const FLOAT_MIN = -3.4028234663852886e38;
@@ -130,8 +135,8 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   g.input('position_ids', OnnxDtype.INT64, ['batch', 'seq']);
   g.input('logits_from', OnnxDtype.INT64, [1]);
   for (let i = 0; i < L; i++) {
-    g.input(pastName(i, 'key'), OnnxDtype.FLOAT, ['batch', kvh, 'past', hd]);
-    g.input(pastName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, 'past', hd]);
+    g.input(pastName(i, 'key'), OnnxDtype.FLOAT, ['batch', kvh, 'capacity', hd]);
+    g.input(pastName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, 'capacity', hd]);
   }
   for (const s of loraSlots.values()) {
     const [out, inn] = linearShape(spec, s.module);
@@ -183,16 +188,23 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   const softcap = (x: string, cap: number): string =>
     g.o('Mul', [g.o('Tanh', [g.o('Div', [x, g.scalar(cap)])]), g.scalar(cap)]);
 
-  // ---- dims and masks
+  // ---- dims and masks. Attention runs over K = C + S key columns: the C columns of the cache as it
+  // lies (the first P cached, the rest spare), then the S new ones. Key column j < C is column j of
+  // the cache; column C + s is new token s, at column P + s of the row. Spare columns are masked out.
   const sDim = g.o('Gather', [idsShape, ax(1)], { axis: 0 }); // [1]
   const tDim = g.o('Gather', [g.o('Shape', ['attention_mask']), ax(1)], { axis: 0 });
-  const pastDim = g.o('Sub', [tDim, sDim]);
+  const pastDim = g.o('Sub', [tDim, sDim]); // [1] P
+  const capDim = g.o('Gather', [g.o('Shape', [pastName(0, 'key')]), ax(2)], { axis: 0 }); // [1] C
   const scalarOf = (v: string): string => g.o('Squeeze', [v, ax(0)]);
   const qpos = g.o('Range', [scalarOf(pastDim), scalarOf(tDim), g.i64([1], [])]); // [S]
-  const kpos = g.o('Range', [g.i64([0], []), scalarOf(tDim), g.i64([1], [])]); // [T]
-  const diff = g.o('Sub', [g.o('Unsqueeze', [qpos, ax(1)]), g.o('Unsqueeze', [kpos, ax(0)])]); // [S,T]
-  const causal = g.o('Unsqueeze', [g.o('GreaterOrEqual', [diff, g.i64([0], [])]), ax(0, 1, 2)]); // [1,1,1,S,T]
-  const keyValid = g.o('Unsqueeze', [g.o('Cast', ['attention_mask'], { to: OnnxDtype.BOOL }), ax(1, 2, 3)]); // [B,1,1,1,T]
+  const kpos = g.o('Concat', [g.o('Range', [g.i64([0], []), scalarOf(capDim), g.i64([1], [])]), qpos], { axis: 0 }); // [C+S]
+  const diff = g.o('Sub', [g.o('Unsqueeze', [qpos, ax(1)]), g.o('Unsqueeze', [kpos, ax(0)])]); // [S,C+S]
+  const causal = g.o('Unsqueeze', [g.o('GreaterOrEqual', [diff, g.i64([0], [])]), ax(0, 1, 2)]); // [1,1,1,S,C+S]
+  const maskPast = g.o('Slice', ['attention_mask', ax(0), pastDim, ax(1)]); // [B,P]
+  const maskPastPadded = g.o('Pad', [maskPast, g.o('Concat', [ax(0, 0, 0), g.o('Sub', [capDim, pastDim])], { axis: 0 })]); // [B,C], 0 on spare columns
+  const maskNew = g.o('Slice', ['attention_mask', pastDim, tDim, ax(1)]); // [B,S]
+  const keyMask = g.o('Concat', [maskPastPadded, maskNew], { axis: 1 }); // [B,C+S]
+  const keyValid = g.o('Unsqueeze', [g.o('Cast', [keyMask], { to: OnnxDtype.BOOL }), ax(1, 2, 3)]); // [B,1,1,1,C+S]
   const allowedGlobal = g.o('And', [causal, keyValid]);
   const zero = g.scalar(0);
   const minVal = g.scalar(FLOAT_MIN);
@@ -205,7 +217,7 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
       const inWindow = g.o('Unsqueeze', [g.o('Less', [diff, g.i64([window], [])]), ax(0, 1, 2)]);
       allowed = g.o('And', [allowed, inWindow]);
     }
-    const m = g.o('Where', [allowed, zero, minVal], {}, `mask_${window ?? 'global'}`); // [B,1,1,S,T]
+    const m = g.o('Where', [allowed, zero, minVal], {}, `mask_${window ?? 'global'}`); // [B,1,1,S,C+S]
     masks.set(window, m);
     return m;
   };
@@ -226,8 +238,14 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
     return r;
   };
   /** Rotates the halves of x [B,n,S,hd] (transformers' rotate_half form) as one com.microsoft RotaryEmbedding node. */
-  const applyRope = (x: string, r: { cos: string; sin: string }): string =>
-    g.o('RotaryEmbedding', [x, ropeRows, r.cos, r.sin], { interleaved: 0 }, 'rope', MS_DOMAIN);
+  const applyRope = (x: string, r: { cos: string; sin: string }, out = g.fresh('rope')): string => {
+    g.opTo('RotaryEmbedding', [x, ropeRows, r.cos, r.sin], [out], { interleaved: 0 }, MS_DOMAIN);
+    return out;
+  };
+  // Scores [B,kvh,g*S,C+S] viewed as [B,kvh,g,S,C+S] (for the [B,1,1,S,C+S] mask) and back.
+  const kDim = g.o('Add', [capDim, sDim]);
+  const scores5Shape = g.o('Concat', [bDim, g.i64([kvh, groups]), sDim, kDim], { axis: 0 });
+  const scores4Shape = g.o('Concat', [bDim, g.i64([kvh, -1]), kDim], { axis: 0 });
 
   // ---- embeddings
   const embName = 'model.embed_tokens.weight';
@@ -273,19 +291,22 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
     const perm = { perm: [0, 2, 1, 3] };
     const r = ropeFor(layer.rope);
     const qh = applyRope(g.o('Transpose', [q], perm), r); // [B,nh,S,hd]
-    const kh = applyRope(g.o('Transpose', [k], perm), r); // [B,kvh,S,hd]
-    const vh = g.o('Transpose', [v], perm);
-    const kAll = g.o('Concat', [pastName(i, 'key'), kh], { axis: 2 });
-    const vAll = g.o('Concat', [pastName(i, 'value'), vh], { axis: 2 });
-    g.opTo('Identity', [kAll], [presentName(i, 'key')]);
-    g.opTo('Identity', [vAll], [presentName(i, 'value')]);
-    const q5 = g.o('Reshape', [qh, g.i64([0, kvh, groups, -1, hd])]); // [B,kvh,g,S,hd]
-    const k5T = g.o('Transpose', [g.o('Unsqueeze', [kAll, ax(2)])], { perm: [0, 1, 2, 4, 3] }); // [B,kvh,1,hd,T]
-    let scores = g.o('Mul', [g.o('MatMul', [q5, k5T]), g.scalar(spec.attnScale)]); // [B,kvh,g,S,T]
+    const kh = applyRope(g.o('Transpose', [k], perm), r, newKvName(i, 'key')); // [B,kvh,S,hd], a graph output
+    const vh = newKvName(i, 'value');
+    g.opTo('Transpose', [v], [vh], perm);
+    // Attention over the cache where it lies plus the new columns: no concatenation, so a step reads
+    // the cache once (the two score products and the two context products) and copies none of it.
+    const qg = g.o('Reshape', [qh, g.i64([0, kvh, -1, hd])]); // [B,kvh,g*S,hd]: one product per KV head
+    const scale = { transB: 1, alpha: { float: spec.attnScale } };
+    const sPast = g.o('FusedMatMul', [qg, pastName(i, 'key')], scale, `scores_past_${i}`, MS_DOMAIN); // [B,kvh,g*S,C]
+    const sNew = g.o('FusedMatMul', [qg, kh], scale, `scores_new_${i}`, MS_DOMAIN); // [B,kvh,g*S,S]
+    let scores = g.o('Reshape', [g.o('Concat', [sPast, sNew], { axis: 3 }), scores5Shape]); // [B,kvh,g,S,C+S]
     if (spec.attnSoftcap !== null) scores = softcap(scores, spec.attnSoftcap);
     scores = g.o('Add', [scores, maskFor(layer.slidingWindow)]);
-    const probs = g.o('Softmax', [scores], { axis: -1 });
-    const ctx = g.o('MatMul', [probs, g.o('Unsqueeze', [vAll, ax(2)])]); // [B,kvh,g,S,hd]
+    const probs = g.o('Reshape', [g.o('Softmax', [scores], { axis: -1 }), scores4Shape]); // [B,kvh,g*S,C+S]
+    const pPast = g.o('Slice', [probs, ax(0), capDim, ax(3)]);
+    const pNew = g.o('Slice', [probs, capDim, g.i64([Number.MAX_SAFE_INTEGER]), ax(3)]);
+    const ctx = g.o('Add', [g.o('MatMul', [pPast, pastName(i, 'value')]), g.o('MatMul', [pNew, vh])]); // [B,kvh,g*S,hd]
     const ctx4 = g.o('Transpose', [g.o('Reshape', [ctx, g.i64([0, nh, -1, hd])])], perm); // [B,S,nh,hd]
     const attnIn = g.o('Reshape', [ctx4, g.i64([0, 0, nh * hd])]);
     let attnOut = linear(attnIn, i, 'o_proj', spec.oBias);
@@ -328,8 +349,8 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
 
   g.output('logits', OnnxDtype.FLOAT, ['batch', 'seq_out', spec.vocabSize]);
   for (let i = 0; i < L; i++) {
-    g.output(presentName(i, 'key'), OnnxDtype.FLOAT, ['batch', kvh, 'total', hd]);
-    g.output(presentName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, 'total', hd]);
+    g.output(newKvName(i, 'key'), OnnxDtype.FLOAT, ['batch', kvh, 'seq', hd]);
+    g.output(newKvName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, 'seq', hd]);
   }
   for (let i = 0; i <= L; i++) g.output(hiddenName(i), OnnxDtype.FLOAT, ['batch', 'seq', H]);
 

@@ -137,9 +137,10 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
 
   connection.onRequest(
     EngineMethods.loadModel,
-    guarded((p) => {
+    guarded((p, cancel) => {
       refuseWhileBusy('load a model');
-      return backend.loadModel(p.dir);
+      const progress: JobInfo = { token: p.token ?? '', kind: 'loadModel', done: 0, total: 0 };
+      return backend.loadModel(p.dir, p.token ? hooksFor(progress, cancel) : undefined);
     }),
   );
   connection.onRequest(

@@ -4,7 +4,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { generate } from '../runtime/generate';
-import { ModelRunner } from '../runtime/modelRunner';
+import { ModelRunner, type ModelRunnerOptions } from '../runtime/modelRunner';
 import type { ExecutionProvider } from '../runtime/session';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer';
 import type { JobModel } from './runPromptSet';
@@ -18,6 +18,8 @@ export interface LocalJobModelOptions {
   /** Layers steering / ablation variants act on (see variantLayers in ./variants). */
   steerLayers?: number[];
   ablateLayers?: number[];
+  /** Weight precision, cache folder, memory preflight, quantization progress (see ModelRunnerOptions). */
+  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal' | 'fingerprint'>;
 }
 
 /** Adapter names default to folder basenames; a repeated basename gets a numeric suffix. */
@@ -38,7 +40,7 @@ export async function loadLocalJobModel(
   opts: LocalJobModelOptions = {},
 ): Promise<JobModel & { runner: ModelRunner; tokenizer: TextTokenizer; dispose(): Promise<void> }> {
   const tokenizer = loadTokenizer(opts.tokenizerDir ?? modelDir, { chatTemplateName: opts.chatTemplateName });
-  const runner = await ModelRunner.load(modelDir, { adapters, executionProvider: opts.executionProvider, threads: opts.threads, steerLayers: opts.steerLayers, ablateLayers: opts.ablateLayers });
+  const runner = await ModelRunner.load(modelDir, { adapters, executionProvider: opts.executionProvider, threads: opts.threads, steerLayers: opts.steerLayers, ablateLayers: opts.ablateLayers, ...opts.runner });
   if (tokenizer.vocabSize > runner.spec.vocabSize) {
     await runner.dispose();
     throw new Error(`${tokenizer.dir}: the tokenizer has ${tokenizer.vocabSize} tokens but ${runner.spec.configPath} declares vocab_size ${runner.spec.vocabSize}; this tokenizer does not belong to this model.`);
@@ -55,6 +57,7 @@ export async function loadLocalJobModel(
     steerLayers: runner.steerLayers,
     ablateLayers: runner.ablateLayers,
     backend: { kind: 'local', execution_provider: runner.executionProvider },
+    weights: { precision: runner.weights.precision, blockSize: runner.weights.blockSize },
     generate: (rows, params, hooks) => generate(runner, rows, params, hooks),
     dispose: () => runner.dispose(),
   };

@@ -35,6 +35,8 @@ export interface JobModel {
   generate(rows: GenerationRequestRow[], params: GenerationParams, hooks: GenerationHooks): Promise<GenerationResultRow[]>;
   modelType?: string;
   backend?: RunHeader['backend'];
+  /** The local session's weight precision (recorded in the run header). */
+  weights?: { precision: string; blockSize?: number };
   /** The model's hidden size, checked against steering/ablation direction files when known. */
   hiddenSize?: number;
   /** Layers the loaded graph can steer / ablate (when known, steering/ablation variants are checked against them up front). */
@@ -200,6 +202,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     sampling: opts.sampling,
     seed: opts.seed,
     ...(model.backend ? { backend: model.backend } : {}),
+    ...(model.weights ? { weights: model.weights.precision, ...(model.weights.blockSize ? { weights_block_size: model.weights.blockSize } : {}) } : {}),
     extra: { ...(opts.samples ? { samples: opts.samples } : {}), ...(opts.questionIds?.length ? { question_ids: opts.questionIds } : {}), ...opts.extra },
   };
 

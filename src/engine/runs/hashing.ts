@@ -56,11 +56,11 @@ export function setDefaultHashCacheDir(dir: string | undefined): void {
   configuredCacheDir = dir || undefined;
 }
 
-/** $ORGANISM_LAB_CACHE_DIR, the configured cache folder, or ~/.cache/organism-lab ($XDG_CACHE_HOME respected). */
+/** $ORGANISM_LAB_HASH_CACHE_DIR, the configured cache folder's `hashes`, or ~/.cache/organism-lab/hashes ($XDG_CACHE_HOME respected). */
 export function defaultHashCacheDir(): string {
-  if (process.env.ORGANISM_LAB_CACHE_DIR) return process.env.ORGANISM_LAB_CACHE_DIR;
+  if (process.env.ORGANISM_LAB_HASH_CACHE_DIR) return process.env.ORGANISM_LAB_HASH_CACHE_DIR;
   if (configuredCacheDir) return configuredCacheDir;
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'organism-lab');
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'organism-lab', 'hashes');
 }
 
 /**

@@ -44,6 +44,10 @@ export interface RunHeader {
   sampling: SamplingParams;
   seed: number;
   backend?: { kind: 'local' | 'openai'; execution_provider?: string; base_url?: string; model?: string };
+  /** Weight precision of the local session that generated the run: f32 (exact), int8, int4 (block-quantized, see engine/quant). Absent: f32 (runs before precisions existed) or a remote backend. */
+  weights?: string;
+  /** Quantization block size of int8/int4 weights. */
+  weights_block_size?: number;
   /** Anything else the writer wants to keep (e.g. the command line). */
   extra?: Record<string, unknown>;
 }

@@ -8,7 +8,6 @@ import type { GenerationHooks, GenerationParams, GenerationRequestRow, Generatio
 import { KvCache } from './kvCache';
 import type { ModelRunner } from './modelRunner';
 import { runGeneration, type StepBackend, type StepForwardArgs } from './generateLoop';
-import { kvDropLeadingColumns } from './generateKvOps';
 import { LogitsStatsKernel } from './samplingKernels';
 
 export { divergenceIndex } from './generateStop';
@@ -18,23 +17,6 @@ export type GenerationRunner = Pick<ModelRunner, 'forward' | 'spec'>;
 
 function reshape(flat: number[], B: number, n: number): number[][] {
   return Array.from({ length: B }, (_, b) => flat.slice(b * n, (b + 1) * n));
-}
-
-function dropLeadingColumns(c: KvCache, n: number): KvCache {
-  if (n === 0) return c;
-  const drop = (t: Float32Array): Float32Array => kvDropLeadingColumns({ data: t, dims: c.dims }, n).data;
-  return new KvCache(c.batch, c.pastLength - n, c.kvHeads, c.headDim, c.keys.map(drop), c.values.map(drop));
-}
-
-function leftPad(c: KvCache, n: number): KvCache {
-  if (n === 0) return c;
-  const pad = (t: Float32Array): Float32Array => {
-    const [B, H, S, D] = c.dims;
-    const out = new Float32Array(B * H * (S + n) * D);
-    for (let bh = 0; bh < B * H; bh++) out.set(t.subarray(bh * S * D, (bh + 1) * S * D), (bh * (S + n) + n) * D);
-    return out;
-  };
-  return new KvCache(c.batch, c.pastLength + n, c.kvHeads, c.headDim, c.keys.map(pad), c.values.map(pad));
 }
 
 /**
@@ -48,6 +30,16 @@ function logitsStatsKernel(): Promise<LogitsStatsKernel> {
   return statsKernel;
 }
 
+/**
+ * The loop's cache operations on a KvCache. The loop replaces its cache by each result, so these
+ * work in place (see ./kvCache).
+ */
+export const kvCacheSteps: Pick<StepBackend<KvCache>, 'keepRows' | 'concatLeftPadded' | 'dropLeadingColumns'> = {
+  keepRows: (c, rows) => c.selectRows(rows),
+  concatLeftPadded: (a, padA, b, padB) => KvCache.concatLeftPadded(a, padA, b, padB),
+  dropLeadingColumns: (c, n) => c.dropLeadingColumns(n),
+};
+
 /** The step interface of generateLoop over a ModelRunner. */
 export function runnerBackend(runner: GenerationRunner): StepBackend<KvCache> {
   return {
@@ -59,6 +51,7 @@ export function runnerBackend(runner: GenerationRunner): StepBackend<KvCache> {
         attentionMask: reshape(a.attentionMask, a.batch, T),
         positionIds: reshape(a.positionIds, a.batch, a.seqLen),
         past: a.past,
+        cacheReserve: a.reserve,
         rows: a.rows,
         lastLogitsOnly: true,
       });
@@ -66,14 +59,7 @@ export function runnerBackend(runner: GenerationRunner): StepBackend<KvCache> {
       if (B !== a.batch || S !== 1) throw new Error(`generate: the runner returned logits [${out.logitsDims.join(', ')}], expected [${a.batch}, 1, V] with lastLogitsOnly`);
       return { lastLogits: out.logits, vocab: V, present: out.present };
     },
-    keepRows: (c, rows) => c.selectRows(rows),
-    concatLeftPadded: (a, padA, b, padB) => {
-      // KvCache.concatRows pads each cache on the left up to the longest; the loop's pads agree with that.
-      const merged = KvCache.concatRows([a, b]);
-      const want = Math.max(a.pastLength + padA, b.pastLength + padB);
-      return leftPad(merged, want - merged.pastLength);
-    },
-    dropLeadingColumns,
+    ...kvCacheSteps,
   };
 }
 

@@ -51,6 +51,8 @@ export interface StepForwardArgs<C> {
   past: C | null;
   pastLength: number;
   rows: RowVariant[];
+  /** Set on prefills: the rows and columns the cache will grow to (every slot of the batch, prompt + max new tokens), so it can be allocated once. */
+  reserve?: { rows: number; columns: number };
 }
 
 export interface StepBackend<C> {
@@ -171,6 +173,7 @@ export async function runGeneration<C>(
       past: null,
       pastLength: 0,
       rows: rows.map((a) => a.req.variant),
+      reserve: { rows: maxBatch, columns: P + params.maxNewTokens },
     });
     await takeTokens(rows, out.lastLogits, out.vocab);
     return { cache: out.present, len: P };

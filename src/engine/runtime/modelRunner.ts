@@ -7,12 +7,12 @@ import * as ort from 'onnxruntime-node';
 import { ModelSpec, loadModelSpec, linearShape, LinearModule } from '../checkpoint/modelSpec';
 import { SafetensorsCheckpoint } from '../checkpoint/safetensors';
 import { PeftAdapter, loadPeftAdapter } from '../checkpoint/peftAdapter';
-import { buildDecoderGraph, LoraSlot, loraInputName, steerInputName, ablateInputName, pastName, presentName, hiddenName } from '../graph/decoderGraph';
+import { buildDecoderGraph, LoraSlot, loraInputName, steerInputName, ablateInputName, pastName, newKvName, hiddenName } from '../graph/decoderGraph';
 import { createSession, ExecutionProvider } from './session';
 import { CPU_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WeightPrecision, WeightsChoice, quantBitsOf } from '../quant/weightPrecision';
 import { checkpointFacts, memoryBudget, preflight, type MemoryBudget, type SessionShape } from './memoryPreflight';
 import { ensureQuantizedWeights, QuantProgress } from '../quant/quantCache';
-import { KvCache } from './kvCache';
+import { KvCache, type KvReserve } from './kvCache';
 import type { RowVariant } from './generationTypes';
 
 export interface ModelRunnerOptions {
@@ -69,11 +69,18 @@ export interface LoadedAdapter {
 export interface ForwardRequest {
   /** B × S token ids (left-padded). */
   inputIds: number[][];
-  /** B × (past + S): 1 = real token, 0 = padding. */
+  /** B × (past.pastLength + S): 1 = real token, 0 = padding. */
   attentionMask: number[][];
   /** B × S; default from the mask: cumsum - 1, padding = 1 (the rule of HF generate), last S columns. */
   positionIds?: number[][];
+  /**
+   * The cache of the earlier tokens. The graph reads it where it lies; the result's `present` is this
+   * cache with the S new columns appended, in place when it is the latest cache of its storage (see
+   * ./kvCache), so keep using `present` afterwards.
+   */
   past?: KvCache | null;
+  /** Rows and columns to make room for when a cache storage has to be allocated (e.g. prompt + max new tokens). */
+  cacheReserve?: KvReserve;
   /** One variant per row. */
   rows: RowVariant[];
   outputHiddenStates?: boolean;
@@ -87,6 +94,7 @@ export interface ForwardResult {
   logitsDims: [number, number, number];
   /** L+1 tensors of [B,S,H] (HF output_hidden_states: last one after the final norm), when asked. */
   hiddenStates?: Float32Array[];
+  /** `past` with the new columns appended (built on first read when there was no past). */
   present: KvCache;
 }
 
@@ -225,9 +233,11 @@ export class ModelRunner {
       position_ids: new ort.Tensor('int64', pos, [B, S]),
       logits_from: new ort.Tensor('int64', new BigInt64Array([BigInt(req.lastLogitsOnly ? S - 1 : 0)]), [1]),
     };
+    // The cache where it lies, spare columns included: [B, kvh, capacity, hd], no copy.
+    const pastDims = [B, spec.numKvHeads, past.capacity, spec.headDim];
     for (let l = 0; l < spec.numLayers; l++) {
-      feeds[pastName(l, 'key')] = new ort.Tensor('float32', past.keys[l], past.dims);
-      feeds[pastName(l, 'value')] = new ort.Tensor('float32', past.values[l], past.dims);
+      feeds[pastName(l, 'key')] = new ort.Tensor('float32', past.layerData(l, 'key'), pastDims);
+      feeds[pastName(l, 'value')] = new ort.Tensor('float32', past.layerData(l, 'value'), pastDims);
     }
     // Per-row LoRA scales.
     const known = new Set(this.adapters.map((a) => a.name));
@@ -278,21 +288,28 @@ export class ModelRunner {
     for (const [l, buf] of ablate) feeds[ablateInputName(l)] = new ort.Tensor('float32', buf, [B, H]);
 
     const fetches = ['logits'];
-    for (let l = 0; l < spec.numLayers; l++) fetches.push(presentName(l, 'key'), presentName(l, 'value'));
+    for (let l = 0; l < spec.numLayers; l++) fetches.push(newKvName(l, 'key'), newKvName(l, 'value'));
     if (req.outputHiddenStates) for (let i = 0; i <= spec.numLayers; i++) fetches.push(hiddenName(i));
     const out = await this.session.run(feeds, fetches);
     const logitsT = out.logits;
-    const keys: Float32Array[] = [];
-    const values: Float32Array[] = [];
+    const newKeys: Float32Array[] = [];
+    const newValues: Float32Array[] = [];
     for (let l = 0; l < spec.numLayers; l++) {
-      keys.push(out[presentName(l, 'key')].data as Float32Array);
-      values.push(out[presentName(l, 'value')].data as Float32Array);
+      newKeys.push(out[newKvName(l, 'key')].data as Float32Array);
+      newValues.push(out[newKvName(l, 'value')].data as Float32Array);
     }
-    const result: ForwardResult = {
+    const grow = (): KvCache => past.append(newKeys, newValues, req.cacheReserve);
+    // Without a past the cache is built on first read (callers that never decode further skip the copy);
+    // with one it is appended now, while `past` is certainly still the cache the caller passed.
+    let present: KvCache | null = req.past ? grow() : null;
+    const result = {
       logits: logitsT.data as Float32Array,
       logitsDims: logitsT.dims as unknown as [number, number, number],
-      present: new KvCache(B, T, spec.numKvHeads, spec.headDim, keys, values),
-    };
+      get present(): KvCache {
+        present ??= grow();
+        return present;
+      },
+    } as ForwardResult;
     if (req.outputHiddenStates) result.hiddenStates = Array.from({ length: spec.numLayers + 1 }, (_, i) => out[hiddenName(i)].data as Float32Array);
     return result;
   }

@@ -27,8 +27,26 @@ async function loadModel(ctx: LabContext, arg?: unknown): Promise<LoadedModelInf
   const uri = uriFromArg(arg) ?? (await pickFolder('model', 'Organism Lab: load which model?'));
   if (!uri) return undefined;
   try {
-    const info = await withBusy(`Organism Lab: loading ${path.basename(uri.fsPath)}…`, () => ctx.engine.loadModel(uri.fsPath));
-    ctx.log.info(`loaded model ${info.dir} (${info.modelType}, ${info.numLayers} layers) in ${info.loadMs} ms`);
+    // Cancellable: a first load at int8/int4 quantizes the checkpoint into the cache folder (progress in MB read).
+    const info = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Organism Lab: loading ${path.basename(uri.fsPath)}`, cancellable: true },
+      async (progress, cancel) => {
+        const ac = new AbortController();
+        cancel.onCancellationRequested(() => ac.abort());
+        let last = 0;
+        return ctx.engine.loadModel(
+          uri.fsPath,
+          (p) => {
+            if (!p.total) return;
+            const pct = (100 * p.done) / p.total;
+            progress.report({ message: `${p.message ?? 'quantizing'} (${Math.floor(pct)}%, ${p.done}/${p.total} MB)`, increment: pct - last });
+            last = pct;
+          },
+          ac.signal,
+        );
+      },
+    );
+    ctx.log.info(`loaded model ${info.dir} (${info.modelType}, ${info.numLayers} layers${info.weights ? `, weights ${info.weights}` : ''}) in ${info.loadMs} ms${info.weightsReason ? `; ${info.weightsReason}` : ''}`);
     void vscode.window.setStatusBarMessage(`Organism Lab: loaded ${path.basename(info.dir)} (${info.modelType}) in ${(info.loadMs / 1000).toFixed(1)}s`, 5000);
     return info;
   } catch (err) {

@@ -78,7 +78,7 @@ export class EngineService implements vscode.Disposable {
     });
     this.poll = setInterval(() => void this.refreshStatus(), 5000);
     this.configListener = vscode.workspace.onDidChangeConfiguration((e) => {
-      const keys = ['organismLab.executionProvider', 'organismLab.threads', 'organismLab.cacheFolder', 'organismLab.engine.maxMemoryMB'];
+      const keys = ['organismLab.executionProvider', 'organismLab.threads', 'organismLab.cacheFolder', 'organismLab.engine.maxMemoryMB', 'organismLab.weights'];
       if (!this.client.running || !keys.some((k) => e.affectsConfiguration(k))) return;
       void vscode.window.showInformationMessage('Organism Lab: engine settings changed. Restart the engine host to apply them (the loaded model is re-loaded).', 'Restart Engine').then((c) => {
         if (c) void vscode.commands.executeCommand('organismLab.restartEngine');
@@ -132,11 +132,12 @@ export class EngineService implements vscode.Disposable {
     }
   }
 
-  async loadModel(dir: string): Promise<LoadedModelInfo> {
+  /** `onProgress`/`signal`: a first load at int8/int4 quantizes the checkpoint into the cache (MB read; cancellable). */
+  async loadModel(dir: string, onProgress?: (p: ProgressParams) => void, signal?: AbortSignal): Promise<LoadedModelInfo> {
     this.loading = dir;
     let info: LoadedModelInfo;
     try {
-      info = await this.client.request(EngineMethods.loadModel, { dir });
+      info = await this.client.job(EngineMethods.loadModel, { dir, token: this.client.newJobToken('load') }, onProgress ?? (() => undefined), signal);
     } finally {
       if (this.loading === dir) this.loading = null;
     }

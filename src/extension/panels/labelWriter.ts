@@ -6,7 +6,8 @@
  * without its newline is kept; a torn one (a crashed writer) is moved to `<run>.torn` (RunWriter).
  * No vscode import (unit-tested).
  */
-import { closeSync, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { RunWriter } from '../../engine/runs/writer';
 import type { HumanLabel, LabelRow } from '../../engine/runs/schema';
 
@@ -43,12 +44,13 @@ export async function appendLabel(path: string, sampleId: string, label: HumanLa
   return row;
 }
 
-/** Whether the user may write to the file (labels are appended to it). */
+/** Whether the user may write to the file (labels are appended to it, under a lock file created next to it). */
 export function isWritable(path: string): boolean {
   try {
     const st = statSync(path);
     if (!st.isFile()) return false;
     closeSync(openSync(path, 'a'));
+    accessSync(dirname(path), constants.W_OK);
     return true;
   } catch {
     return false;

@@ -34,12 +34,13 @@ export function statusText(s: EngineViewState, server?: { model: string; baseUrl
     return { text: `${job}server: ${server.model || '?'} @ ${hostOf(server.baseUrl) || '?'}`, tooltip };
   }
   if (!s.running) return { text: '$(beaker) Organism Lab', tooltip: 'Organism Lab: engine host not started (it starts on first use). Click for actions.' };
-  const model = s.model ? path.basename(s.model.dir) : 'no model';
+  const model = s.model ? `${path.basename(s.model.dir)}${s.model.weights ? ` (${s.model.weights})` : ''}` : 'no model';
   const adapters = s.adapters.length ? ` + ${s.adapters.map((a) => a.name).join(', ')}` : '';
   const mem = s.memory ? ` · ${formatBytes(s.memory.rss)}` : '';
   const job = s.job ? `$(sync~spin) ${s.job.done}/${s.job.total} · ` : '$(beaker) ';
   const tooltip = [
     `Model: ${s.model ? s.model.dir : 'none loaded'}`,
+    s.model?.weights ? `Weights: ${s.model.weights}${s.model.weightsReason ? ` — ${s.model.weightsReason}` : ''} (organismLab.weights)` : '',
     `Adapters: ${s.adapters.map((a) => `${a.name} (r=${a.rank})`).join(', ') || 'none'}`,
     `Execution provider: ${s.executionProvider}`,
     s.memory ? `Engine host memory: ${formatBytes(s.memory.rss)} resident` : '',

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runGeneration, type StepBackend, type StepForwardArgs } from '../../../../src/engine/runtime/generateLoop';
-import { kvConcatLeftPadded, kvDropLeadingColumns, kvKeepRows, type KvTensor } from '../../../../src/engine/runtime/generateKvOps';
+import { KvCache } from '../../../../src/engine/runtime/kvCache';
+import { kvCacheSteps } from '../../../../src/engine/runtime/generate';
 import { divergenceIndex } from '../../../../src/engine/runtime/generateStop';
 import type { GenerationParams, GenerationRequestRow, RowVariant } from '../../../../src/engine/runtime/generationTypes';
 
@@ -18,45 +19,42 @@ function hash(h: number, x: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-/** Cache: [B, 1, T, 2] holding (token, position) per column. */
-class HashModel implements StepBackend<KvTensor> {
+/**
+ * Cache: the production KvCache (one layer, one head, headDim 2) holding (token, position) per column,
+ * grown by `append` and edited by the production step operations, as ModelRunner's is.
+ */
+class HashModel implements StepBackend<KvCache> {
   forwards = 0;
-  async forward(a: StepForwardArgs<KvTensor>): Promise<{ lastLogits: Float32Array; vocab: number; present: KvTensor }> {
+  keepRows = kvCacheSteps.keepRows;
+  concatLeftPadded = kvCacheSteps.concatLeftPadded;
+  dropLeadingColumns = kvCacheSteps.dropLeadingColumns;
+  async forward(a: StepForwardArgs<KvCache>): Promise<{ lastLogits: Float32Array; vocab: number; present: KvCache }> {
     this.forwards++;
     const T = a.pastLength + a.seqLen;
     assert.equal(a.attentionMask.length, a.batch * T, 'mask covers past + new columns');
     if (a.past) assert.deepEqual(a.past.dims, [a.batch, 1, a.pastLength, 2]);
-    const present = new Float32Array(a.batch * T * 2);
+    const fresh = new Float32Array(a.batch * a.seqLen * 2);
+    for (let b = 0; b < a.batch; b++) {
+      for (let s = 0; s < a.seqLen; s++) {
+        fresh[(b * a.seqLen + s) * 2] = a.inputIds[b * a.seqLen + s];
+        fresh[(b * a.seqLen + s) * 2 + 1] = a.positionIds[b * a.seqLen + s];
+      }
+    }
+    const present = (a.past ?? KvCache.empty(1, a.batch, 1, 2)).append([fresh], [fresh], a.reserve);
     const logits = new Float32Array(a.batch * V);
     for (let b = 0; b < a.batch; b++) {
-      for (let j = 0; j < a.pastLength; j++) {
-        present[(b * T + j) * 2] = a.past!.data[(b * a.pastLength + j) * 2];
-        present[(b * T + j) * 2 + 1] = a.past!.data[(b * a.pastLength + j) * 2 + 1];
-      }
-      for (let s = 0; s < a.seqLen; s++) {
-        present[(b * T + a.pastLength + s) * 2] = a.inputIds[b * a.seqLen + s];
-        present[(b * T + a.pastLength + s) * 2 + 1] = a.positionIds[b * a.seqLen + s];
-      }
       let h = 17;
       for (let j = 0; j < T; j++) {
         if (a.attentionMask[b * T + j] === 0) continue;
-        h = hash(hash(h, present[(b * T + j) * 2]), present[(b * T + j) * 2 + 1]);
+        const col = present.column(0, 'key', b, 0, j);
+        h = hash(hash(h, col[0]), col[1]);
       }
       const v: RowVariant = a.rows[b];
       for (let k = 0; k < V; k++) {
         logits[b * V + k] = (hash(h, k) / 2 ** 32) * 4 + v.adapterScale * ((hash(h ^ 0xabc, k) / 2 ** 32) - 0.5) * 3;
       }
     }
-    return { lastLogits: logits, vocab: V, present: { data: present, dims: [a.batch, 1, T, 2] } };
-  }
-  keepRows(c: KvTensor, rows: number[]): KvTensor {
-    return kvKeepRows(c, rows);
-  }
-  concatLeftPadded(a: KvTensor, pa: number, b: KvTensor, pb: number): KvTensor {
-    return kvConcatLeftPadded(a, pa, b, pb);
-  }
-  dropLeadingColumns(c: KvTensor, n: number): KvTensor {
-    return kvDropLeadingColumns(c, n);
+    return { lastLogits: logits, vocab: V, present };
   }
 }
 
