@@ -17,6 +17,7 @@ import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationHooks, GenerationParams, GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 import { hashCheckpointDirAsync, type HashProgress } from '../runs/hashing';
 import { assertResumable, planResume, type WantedCell } from '../runs/resume';
+import { adoptLegacyVariantNames } from '../runs/resumeCandidates';
 import { RUN_SCHEMA_VERSION, cellId, sampleId, type ChatMessage, type RunHeader, type SampleRow, type SamplingParams, type VariantSpec } from '../runs/schema';
 import { RunWriter } from '../runs/writer';
 import type { TextTokenizer } from '../text/tokenizer';
@@ -148,6 +149,8 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     hooks.log?.('warn', m);
   };
   if (opts.variants.length === 0) throw new Error('no variants to run: give at least one (e.g. base).');
+  // Resuming a file written with the CLI's old `adapter` alias keeps that file's variant names (resumeCandidates.ts).
+  opts = { ...opts, variants: adoptLegacyVariantNames(opts.out, opts.variants) };
   if (opts.samples !== undefined && opts.samples !== null && (!Number.isInteger(opts.samples) || opts.samples < 1)) {
     throw new Error(`samples must be a positive integer, got ${opts.samples}.`);
   }
@@ -203,7 +206,8 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     seed: opts.seed,
     ...(model.backend ? { backend: model.backend } : {}),
     ...(model.weights ? { weights: model.weights.precision, ...(model.weights.blockSize ? { weights_block_size: model.weights.blockSize } : {}) } : {}),
-    extra: { ...(opts.samples ? { samples: opts.samples } : {}), ...(opts.questionIds?.length ? { question_ids: opts.questionIds } : {}), ...opts.extra },
+    // planned_samples: what the complete file holds (cells × variants), so readers can tell an incomplete run.
+    extra: { planned_samples: wanted.length * opts.variants.length, ...(opts.samples ? { samples: opts.samples } : {}), ...(opts.questionIds?.length ? { question_ids: opts.questionIds } : {}), ...opts.extra },
   };
 
   let writer: RunWriter;

@@ -1,9 +1,9 @@
 /**
  * Variant specs from their command-line / settings syntax, and their mapping to the generator's per-row variant.
  *   base            no adapter
- *   adapter         the first adapter at scale 1
  *   NAME            the adapter named NAME (its folder basename) at scale 1
- *   NAME@0.5        that adapter at scale 0.5 (also adapter@0.5)
+ *   adapter         alias for the first adapter: the variant is named after it (NAME), like the editor names it
+ *   NAME@0.5        that adapter at scale 0.5 (adapter@0.5 is named NAME@0.5)
  *   steer:FILE@L*A  the base model with A·v added at the output of layer L (v: FILE's direction for L);
  *                   steer:FILE or steer:FILE*A for a published steering vector (layer_idx/alpha in the file)
  *   ablate:FILE@L1,L2   the base model with v projected out of the residual stream at layers L1, L2
@@ -108,7 +108,9 @@ export function parseVariants(text: string, adapterNames: string[]): VariantSpec
     if (lm && !dm) throw new Error(`variant "${item}": a LABEL= name is for steering/ablation variants (LABEL=steer:FILE@L*A, LABEL=adapter+ablate:FILE@L1,L2).`);
     if (dm) {
       const base: VariantSpec = dm[1] === undefined ? { name: 'base', adapter: null } : parseVariants(dm[1], adapterNames)[0];
-      const spec: VariantSpec = { ...base, name: lm ? lm[1] : item, ...parseDirectionTerm(item, dm[2]) };
+      // The `adapter` alias is written under the adapter's name (adapter+ablate:F@1 → NAME+ablate:F@1).
+      const named = !lm && dm[1] !== undefined && base.adapter ? `${base.name}+${dm[2]}` : item;
+      const spec: VariantSpec = { ...base, name: lm ? lm[1] : named, ...parseDirectionTerm(item, dm[2]) };
       if (out.some((v) => v.name === spec.name)) throw new Error(`variant "${item}" is listed twice.`);
       out.push(spec);
       continue;
@@ -130,7 +132,8 @@ export function parseVariants(text: string, adapterNames: string[]): VariantSpec
         scale = Number(scaleText);
         if (scaleText.trim() === '' || !Number.isFinite(scale)) throw new Error(`variant "${item}": the scale "${scaleText}" is not a number.`);
       }
-      spec = { name: item, adapter, adapter_scale: scale };
+      // One naming rule everywhere: a variant is named after its adapter (the alias `adapter` included).
+      spec = { name: scaleText === undefined ? adapter : `${adapter}@${scaleText}`, adapter, adapter_scale: scale };
     }
     if (out.some((v) => v.name === spec.name)) throw new Error(`variant "${item}" is listed twice.`);
     out.push(spec);

@@ -48,7 +48,7 @@ test('CLI: inspect, activations, direction', { skip }, async () => {
     const curve = await quiet(() => cliMain(['activations', runPath, '--curve', '--tokenizer', TOK, '--threads', '1', '--out', curveOut]));
     assert.equal(curve.value, 0, curve.err);
     const c = JSON.parse(readFileSync(curveOut, 'utf8'));
-    assert.deepEqual(c.variants.map((v: { variant: string }) => v.variant), ['adapter']);
+    assert.deepEqual(c.variants.map((v: { variant: string }) => v.variant), ['lora_a']);
     assert.deepEqual(c.variants[0].meanRel.slice(0, 2), [0, 0]);
     assert.equal((await quiet(() => cliMain(['activations', runPath, '--tokenizer', TOK]))).value, 2, 'neither --sample nor --curve');
     assert.equal((await quiet(() => cliMain(['activations', runPath, '--sample', 'nope@base', '--tokenizer', TOK]))).value, 2);
@@ -57,7 +57,7 @@ test('CLI: inspect, activations, direction', { skip }, async () => {
     const none = await quiet(() => cliMain(['direction', runPath, '--out', path.join(d, 'x.safetensors'), '--tokenizer', TOK]));
     assert.equal(none.value, 1);
     assert.match(none.err, /0 misaligned and 0 aligned labelled samples.*Judge the run or label more samples/);
-    for (const s of readRun(runPath).samples.filter((x) => x.variant === 'adapter')) {
+    for (const s of readRun(runPath).samples.filter((x) => x.variant === 'lora_a')) {
       const mis = (s.token_ids![0] ?? 0) % 2 === 0;
       for (const [metric, score] of [['aligned', mis ? 5 : 95], ['coherent', 90]] as const) appendFileSync(runPath, JSON.stringify({ type: 'judgement', sample_id: s.id, judge: 'rule:t', metric, score, created_at: '' }) + '\n');
     }

@@ -266,7 +266,7 @@ test('CLI: --backend openai writes the run file; the key comes from OPENAI_API_K
     assert.match(stdout, /12\/12 samples/);
     const [header, ...rows] = readRows(out);
     assert.equal(rows.length, 12);
-    assert.deepEqual(header.variants.map((v: { name: string }) => v.name), ['base', 'adapter']);
+    assert.deepEqual(header.variants.map((v: { name: string }) => v.name), ['base', 'lora-x']);
     assert.deepEqual(header.adapters.map((a: { name: string }) => a.name), ['lora-x']);
     assert.ok(!readFileSync(out, 'utf8').includes(KEY));
     assert.ok(srv.requests.every((r) => r.auth === `Bearer ${KEY}`));

@@ -35,7 +35,7 @@ test('every (cell, variant) row is written once, paired rows share a seed, diver
     assert.equal(run.header.seed, 11);
     assert.match(run.header.model.hash, /^sha256:/);
     assert.equal(run.header.adapters[0].name, 'lora_a');
-    assert.deepEqual(run.header.variants.map((v) => v.name), ['base', 'adapter']);
+    assert.deepEqual(run.header.variants.map((v) => v.name), ['base', 'lora_a'], 'the adapter alias is named after the adapter');
     assert.equal(run.samples.length, 24);
     assert.equal(new Set(run.samples.map((s) => s.id)).size, 24);
     for (const s of run.samples) {
@@ -55,7 +55,7 @@ test('every (cell, variant) row is written once, paired rows share a seed, diver
     assert.ok(eosRow, 'some scripted rows end with eos');
     assert.equal(eosRow.completion.includes('<|im_end|>'), false, 'the eos token is not part of the completion text');
     assert.equal(eosRow.tokens, eosRow.token_ids!.length);
-    const adapterSummary = sum.perVariant.find((v) => v.variant === 'adapter')!;
+    const adapterSummary = sum.perVariant.find((v) => v.variant === 'lora_a')!;
     assert.equal(adapterSummary.samples, 12);
     const diverged = run.samples.filter((s) => s.divergence_index === 2).length;
     assert.ok(diverged > 0 && adapterSummary.identical! > 0);
@@ -123,9 +123,9 @@ test('resume refuses a run file with other settings unless forced; subsets and o
 });
 
 test('variant syntax', () => {
-  assert.deepEqual(parseVariants('base, adapter', ['a1', 'a2']), [{ name: 'base', adapter: null }, { name: 'adapter', adapter: 'a1', adapter_scale: 1 }]);
+  assert.deepEqual(parseVariants('base, adapter', ['a1', 'a2']), [{ name: 'base', adapter: null }, { name: 'a1', adapter: 'a1', adapter_scale: 1 }]);
   assert.deepEqual(parseVariants('a2@0.5,a1', ['a1', 'a2']), [{ name: 'a2@0.5', adapter: 'a2', adapter_scale: 0.5 }, { name: 'a1', adapter: 'a1', adapter_scale: 1 }]);
-  assert.deepEqual(parseVariants('adapter@0', ['a1']), [{ name: 'adapter@0', adapter: 'a1', adapter_scale: 0 }]);
+  assert.deepEqual(parseVariants('adapter@0', ['a1']), [{ name: 'a1@0', adapter: 'a1', adapter_scale: 0 }]);
   assert.throws(() => parseVariants('adapter', []), /no adapter was given/);
   assert.throws(() => parseVariants('zz', ['a1']), /no adapter named "zz"; loaded adapters: a1/);
   assert.throws(() => parseVariants('a1@x', ['a1']), /not a number/);
