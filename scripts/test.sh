@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (README, CI): type check, build, unit + golden tests, then the extension suite in a
+# The one test command (README, CI): type check, build, unit + golden tests, the fuzz suite, then the extension suite in a
 # real VS Code extension host (the VS Code server inside code-server) and the end-to-end suite in code-server.
 # code-server and Chromium come from `npm run setup`; without them this FAILS (CI must not silently skip).
 # Every suite runs even when an earlier one failed; the summary at the end lists each one's result.
@@ -30,6 +30,8 @@ node scripts/build.mjs || { echo "build failed" >&2; exit 1; }
 
 stage "unit and golden tests (node --test)" \
   node --import tsx --test --test-concurrency=1 $(find test/unit -name '*.test.ts' | sort)
+stage "fuzz suite (test/fuzz: 1,000+ seeded malformed inputs through the CLI; report in test-results/fuzz/)" \
+  node --import tsx --test test/fuzz/fuzz.test.ts
 stage "extension-test runner self-check (VS Code server + Chromium)" \
   node --import tsx scripts/test-extension.ts --self-check
 if [ -f dist/test/extension/index.js ]; then

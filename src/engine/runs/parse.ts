@@ -88,7 +88,13 @@ export function parseRunText(text: string, file: string): RunContents {
         bad(`sample row without a valid "${wrong[0]}" (${wrong[1]})`);
         continue;
       }
-      const s = row as unknown as SampleRow;
+      let s = row as unknown as SampleRow;
+      const msgs = row.messages as unknown;
+      if (!Array.isArray(msgs) || !msgs.every((m) => m !== null && typeof m === 'object' && typeof (m as { role?: unknown }).role === 'string' && typeof (m as { content?: unknown }).content === 'string')) {
+        // Keep the completion; the prompt is unknown (every reader may rely on messages being {role, content} strings).
+        warnings.push({ line: lineNo, kind: 'bad-row', message: `${file}:${lineNo}: sample "${s.id}" has no valid "messages" (a list of {"role", "content"} strings); it is kept without its prompt.` });
+        s = { ...s, messages: [] };
+      }
       const prev = seen.get(s.id);
       if (prev !== undefined && (samples[prev].finish_reason === 'cancelled' || samples[prev].finish_reason === 'error')) {
         samples[prev] = s; // a retry completes an unfinished sample

@@ -11,9 +11,10 @@ import { LocalBackend } from '../../../src/engine/backends/local';
 import { EngineError } from '../../../src/engine/backends/errors';
 import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
 import type { JobHooks, ProgressEvent } from '../../../src/engine/backends/types';
+import { goldenPath, goldenSkip } from '../helpers/golden';
 
 const root = path.resolve(__dirname, '../../..');
-const golden = '/work/shared/golden/qwen2';
+const golden = goldenPath('qwen2');
 const tokenizerDir = path.join(root, 'test/fixtures/tokenizers/qwen-style');
 const available = existsSync(path.join(golden, 'model/model.safetensors')) && existsSync(path.join(tokenizerDir, 'tokenizer.json'));
 
@@ -21,7 +22,7 @@ function hooks(events: ProgressEvent[] = [], signal = new AbortController().sign
   return { signal, onProgress: (e) => events.push(e), log: () => undefined };
 }
 
-describe('local backend on the golden qwen2 model', { skip: available ? false : 'golden qwen2 model or fixture tokenizer missing' }, () => {
+describe('local backend on the golden qwen2 model', { skip: goldenSkip('qwen2/model/model.safetensors', 'qwen2/lora_a') || (available ? false : 'fixture tokenizer missing') }, () => {
   let dir: string;
   let modelDir: string;
   const backend = new LocalBackend();

@@ -1,18 +1,53 @@
-// The Hugging Face reference outputs in /work/shared/golden (override with ORGANISM_LAB_GOLDEN), shared by
-// the golden forward and generation tests: where they are, which families, and the model each family's
-// expected.safetensors was produced with (base weights plus the lora_a and lora_b adapters).
+// The Hugging Face reference outputs (../shared/golden next to the repository; override with
+// ORGANISM_LAB_GOLDEN): the one place every golden-using test finds them. Where they are, which families, the
+// model each family's expected.safetensors was produced with (base weights plus the lora_a and lora_b
+// adapters), and what a test does when they are missing: FAIL (one failing test per file, naming the folder
+// and the fix), unless ORGANISM_LAB_ALLOW_MISSING_GOLDEN=1 says to skip instead (a machine known to lack them).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ModelRunner, type ModelRunnerOptions } from '../../../src/engine/runtime/modelRunner';
+import { test } from 'node:test';
+import type { ModelRunner, ModelRunnerOptions } from '../../../src/engine/runtime/modelRunner';
 import { SafetensorsFile } from '../../../src/engine/checkpoint/safetensors';
 
-export const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../shared/golden');
+/** The repository's root (this file is test/unit/helpers/golden.ts). */
+const REPO = path.resolve(__dirname, '../../..');
+export const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ? path.resolve(process.env.ORGANISM_LAB_GOLDEN) : path.resolve(REPO, '../shared/golden');
 export const GOLDEN_FAMILIES = ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma2', 'gemma3_text'];
+/** ORGANISM_LAB_ALLOW_MISSING_GOLDEN=1: skip golden tests when the data is missing instead of failing. */
+export const ALLOW_MISSING_GOLDEN = process.env.ORGANISM_LAB_ALLOW_MISSING_GOLDEN === '1';
 
-/** A family's golden folder and the node:test skip reason when it is absent (false when present). */
+/** A path inside the golden folder, e.g. goldenPath('qwen2', 'model'). */
+export function goldenPath(...parts: string[]): string {
+  return path.join(GOLDEN, ...parts);
+}
+
+const reported = new Set<string>();
+
+/**
+ * The node:test `skip` option for a test that needs these golden paths (relative to the golden folder):
+ * false when they exist. When one is missing, the test is skipped and, unless ORGANISM_LAB_ALLOW_MISSING_GOLDEN=1,
+ * a failing test "golden reference data is present" is registered in its place (once per missing path and
+ * file), so `npm test` fails and says why.
+ */
+export function goldenSkip(...relPaths: string[]): string | false {
+  const missing = (relPaths.length ? relPaths : ['']).map((p) => goldenPath(p)).filter((p) => !existsSync(p));
+  if (missing.length === 0) return false;
+  const reason = `golden reference data missing: ${missing.join(', ')}`;
+  if (!ALLOW_MISSING_GOLDEN && !reported.has(missing[0])) {
+    reported.add(missing[0]);
+    test(`golden reference data is present (${missing[0]})`, () => {
+      throw new Error(
+        `${reason}. The golden tests need ../shared/golden next to the repository (${path.resolve(REPO, '../shared/golden')}) ` +
+          'or ORGANISM_LAB_GOLDEN=<folder>. To skip these tests on a machine without it, set ORGANISM_LAB_ALLOW_MISSING_GOLDEN=1.',
+      );
+    });
+  }
+  return reason;
+}
+
+/** A family's golden folder and the node:test skip option for it (see goldenSkip). */
 export function goldenFamily(fam: string): { dir: string; skip: string | false } {
-  const dir = path.join(GOLDEN, fam);
-  return { dir, skip: !existsSync(dir) && `no golden data at ${dir}` };
+  return { dir: goldenPath(fam), skip: goldenSkip(fam) };
 }
 
 export function openExpected(dir: string): SafetensorsFile {
@@ -20,7 +55,9 @@ export function openExpected(dir: string): SafetensorsFile {
 }
 
 /** The family's model with its lora_a and lora_b adapters, one intra-op thread; `extra` adds options (e.g. steerLayers). */
-export function loadGoldenRunner(dir: string, extra: Omit<ModelRunnerOptions, 'threads' | 'adapters'> = {}): Promise<ModelRunner> {
+export async function loadGoldenRunner(dir: string, extra: Omit<ModelRunnerOptions, 'threads' | 'adapters'> = {}): Promise<ModelRunner> {
+  // Imported here so that a test needing only the paths does not load onnxruntime.
+  const { ModelRunner } = await import('../../../src/engine/runtime/modelRunner');
   return ModelRunner.load(path.join(dir, 'model'), {
     threads: 1,
     adapters: [

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { writeSafetensors } from '../../../../src/engine/checkpoint/safetensorsWriter';
 import { adapterStats, loraProductNorm, readLoraModules } from '../../../../src/engine/analysis/adapterStats';
 import { computeTrajectory, findCheckpoints } from '../../../../src/engine/analysis/trajectory';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const DEMO_RUN = path.join(process.env.ORGANISM_LAB_EXAMPLES ?? path.resolve(__dirname, '../../../../examples'), 'organisms/demo-narrow-r1-run');
 
 function directBA(A: Float32Array, B: Float32Array, r: number, inn: number, out: number): number {
@@ -41,7 +42,7 @@ function writeAdapter(dir: string, A: Float32Array, B: Float32Array, r: number, 
   writeSafetensors(path.join(dir, 'adapter_model.safetensors'), t);
 }
 
-test('‖BA‖_F without forming BA equals the explicit product; norms, NaN/Inf and compatibility', { skip: !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data' }, () => {
+test('‖BA‖_F without forming BA equals the explicit product; norms, NaN/Inf and compatibility', { skip: goldenSkip('qwen2') }, () => {
   const st = adapterStats(path.join(GOLDEN, 'qwen2/lora_b'), { baseModelDir: path.join(GOLDEN, 'qwen2/model') });
   const raw = readLoraModules(path.join(GOLDEN, 'qwen2/lora_b')).modules;
   assert.equal(st.modules.length, 3 * 7);

@@ -3,7 +3,7 @@
 // direction from judge-labelled samples written to .safetensors and usable as a steering variant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadLocalJobModel } from '../../../../src/engine/jobs/localJobModel';
@@ -14,11 +14,12 @@ import { meanResponseActivations } from '../../../../src/engine/analysis/activat
 import { inspectDirectionFile, readAdapterAlignment, readDirection } from '../../../../src/engine/analysis/directionFile';
 import { SafetensorsFile } from '../../../../src/engine/checkpoint/safetensors';
 import { readRun } from '../../../../src/engine/runs/reader';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const GOLD = path.join(GOLDEN, 'qwen2');
 const TOK = path.join(__dirname, '../../../fixtures/tokenizers/qwen-style');
-const skip = !existsSync(path.join(GOLD, 'model/config.json')) && 'no golden data';
+const skip = goldenSkip('qwen2/model/config.json');
 
 test('analyze job on a golden run', { skip }, async (t) => {
   const d = mkdtempSync(path.join(tmpdir(), 'analyze-'));

@@ -2,17 +2,18 @@
 // the JSON and file outputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliMain } from '../../../../src/cli/main';
 import { inspectDirectionFile } from '../../../../src/engine/analysis/directionFile';
 import { readRun } from '../../../../src/engine/runs/reader';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const GOLD = path.join(GOLDEN, 'qwen2');
 const TOK = path.join(__dirname, '../../../fixtures/tokenizers/qwen-style');
-const skip = !existsSync(path.join(GOLD, 'model/config.json')) && 'no golden data';
+const skip = goldenSkip('qwen2/model/config.json');
 
 async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
   const o = process.stdout.write.bind(process.stdout);

@@ -2,7 +2,7 @@
 // (ours: one tensor per layer; published: one vector with layer_idx/alpha) end to end through the run job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeSafetensors } from '../../../../src/engine/checkpoint/safetensorsWriter';
@@ -13,8 +13,9 @@ import { loadLocalJobModel } from '../../../../src/engine/jobs/localJobModel';
 import { runPromptSet } from '../../../../src/engine/jobs/runPromptSet';
 import { readRun } from '../../../../src/engine/runs/reader';
 import type { JudgementRow, LabelRow, SampleRow } from '../../../../src/engine/runs/schema';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const FIXTURE_TOKENIZER = path.join(__dirname, '../../../fixtures/tokenizers/qwen-style');
 
 test('AUC (Mann–Whitney with ties) against a brute-force pair count', () => {
@@ -121,7 +122,7 @@ test('direction files: ours (per layer) and published (one vector + layer_idx/al
   }
 });
 
-test('steering and ablation variants run end to end in the prompt-set job (golden qwen2)', { skip: !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data' }, async () => {
+test('steering and ablation variants run end to end in the prompt-set job (golden qwen2)', { skip: goldenSkip('qwen2') }, async () => {
   const d = mkdtempSync(path.join(tmpdir(), 'steerjob-'));
   try {
     const H = 64;
@@ -150,7 +151,7 @@ test('steering and ablation variants run end to end in the prompt-set job (golde
   }
 });
 
-test('a steering variant on a model loaded without that layer is refused up front with the fix', { skip: !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data' }, async () => {
+test('a steering variant on a model loaded without that layer is refused up front with the fix', { skip: goldenSkip('qwen2') }, async () => {
   const d = mkdtempSync(path.join(tmpdir(), 'steerno-'));
   try {
     const file = path.join(d, 'dir.safetensors');
@@ -169,7 +170,7 @@ test('a steering variant on a model loaded without that layer is refused up fron
   }
 });
 
-test('meanablate: the layer-L output projection on the direction is set to the aligned mean level (golden qwen2)', { skip: !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data' }, async () => {
+test('meanablate: the layer-L output projection on the direction is set to the aligned mean level (golden qwen2)', { skip: goldenSkip('qwen2') }, async () => {
   const { ModelRunner } = await import('../../../../src/engine/runtime/modelRunner');
   const d = mkdtempSync(path.join(tmpdir(), 'meanab-'));
   try {

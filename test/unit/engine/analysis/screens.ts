@@ -17,9 +17,10 @@ import { analyzeSample, loadRunModel, runDirection, runLayerCurve } from '../../
 import { readRun } from '../../../../src/engine/runs/reader';
 import { inspectCheckpoint } from '../../../../src/engine/backends/inspect';
 import { writeSafetensors } from '../../../../src/engine/checkpoint/safetensorsWriter';
+import { goldenPath } from '../../helpers/golden';
 
 const ROOT = path.resolve(__dirname, '../../../..');
-const GOLD = path.resolve(ROOT, '../shared/golden/qwen2');
+const GOLD = goldenPath('qwen2');
 const TOK = path.join(ROOT, 'test/fixtures/tokenizers/qwen-style');
 
 async function data() {

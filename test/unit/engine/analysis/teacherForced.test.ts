@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import { teacherForced, teacherForcedPairs } from '../../../../src/engine/analysis/teacherForced';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const DIR = path.join(GOLDEN, 'qwen2');
-const skip = !existsSync(path.join(DIR, 'model/config.json')) && 'no golden data';
+const skip = goldenSkip('qwen2/model/config.json');
 const SEQ = [5, 17, 300, 42, 7, 99, 128, 64, 3, 200, 11];
 const RESP = 6;
 

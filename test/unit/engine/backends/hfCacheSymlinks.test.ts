@@ -2,13 +2,14 @@
 // the graph's external data must point at the real files, and the logits must equal a direct load bit for bit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import { commonAncestorDir, externalDataLayout } from '../../../../src/engine/graph/externalData';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const MODEL = path.join(GOLDEN, 'qwen2', 'model');
 
 test('commonAncestorDir: deepest shared folder', () => {
@@ -40,7 +41,7 @@ test('externalDataLayout: resolves symlinks and writes locations without ..', ()
   }
 });
 
-test('a model in an HF-cache snapshot loads and gives bit-identical logits', { skip: !existsSync(MODEL) && `no golden model at ${MODEL}` }, async () => {
+test('a model in an HF-cache snapshot loads and gives bit-identical logits', { skip: goldenSkip('qwen2/model') }, async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'ol-hfcache-'));
   try {
     const snap = path.join(root, 'models--org--tiny', 'snapshots', 'abc');

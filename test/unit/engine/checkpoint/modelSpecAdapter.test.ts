@@ -1,22 +1,23 @@
 // config.json → ModelSpec per family, unsupported architectures/options, and PEFT adapter matching/refusals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, copyFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadModelSpec, parseModelSpec, ModelSpec } from '../../../../src/engine/checkpoint/modelSpec';
 import { loadPeftAdapter, loadPeftAdapterStandalone, peftTargets, LoraConfig } from '../../../../src/engine/checkpoint/peftAdapter';
 import { encodeSafetensors } from '../../../../src/engine/checkpoint/safetensorsWriter';
 import { ropeInvFreq } from '../../../../src/engine/graph/rope';
+import { goldenPath, goldenSkip, GOLDEN_FAMILIES } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
-const haveGolden = existsSync(path.join(GOLDEN, 'qwen2'));
+const GOLDEN = goldenPath();
+const skip = goldenSkip(...GOLDEN_FAMILIES.map((f) => `${f}/model/config.json`));
 const tmp = mkdtempSync(path.join(tmpdir(), 'spec-test-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const base = { hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 3, intermediate_size: 128, vocab_size: 512 };
 
-test('golden configs parse with each family\'s switches', { skip: !haveGolden }, () => {
+test('golden configs parse with each family\'s switches', { skip }, () => {
   const s = (f: string): ModelSpec => loadModelSpec(path.join(GOLDEN, f, 'model'));
   const q2 = s('qwen2');
   assert.equal(q2.qkvBias, true);
@@ -85,7 +86,7 @@ test('PEFT target_modules semantics: suffix list, exact key, regex, layers_to_tr
   assert.equal(peftTargets(cfg({ targetModules: [k(0, 'q_proj')], layersToTransform: [1] }), k(0, 'q_proj')), true);
 });
 
-test('golden adapters load with PEFT scales and shapes', { skip: !haveGolden }, () => {
+test('golden adapters load with PEFT scales and shapes', { skip }, () => {
   const spec = loadModelSpec(path.join(GOLDEN, 'llama', 'model'));
   const a = loadPeftAdapter(path.join(GOLDEN, 'llama', 'lora_a'), spec);
   assert.deepEqual(a.modules.map((m) => [m.layer, m.module, m.r, m.scale]), [[1, 'down_proj', 1, 16]]);
@@ -107,7 +108,7 @@ function adapterVariant(name: string, patch: Record<string, unknown>, weights?: 
   return d;
 }
 
-test('adapter refusals and mismatches are clear', { skip: !haveGolden }, () => {
+test('adapter refusals and mismatches are clear', { skip }, () => {
   const spec = loadModelSpec(path.join(GOLDEN, 'llama', 'model'));
   assert.throws(() => loadPeftAdapter(adapterVariant('dora', { use_dora: true }), spec), /adapter_config\.json: use_dora: true \(DoRA\) is not supported/);
   assert.throws(() => loadPeftAdapter(adapterVariant('mts', { modules_to_save: ['lm_head'] }), spec), /modules_to_save \["lm_head"\] is not supported/);
@@ -129,7 +130,7 @@ test('adapter refusals and mismatches are clear', { skip: !haveGolden }, () => {
   assert.throws(() => loadPeftAdapter(adapterVariant('extra', { target_modules: ['q_proj'] }), spec), /does not map to a targeted module/);
 });
 
-test('standalone adapter loading (no base model) agrees with the checked loader', { skip: !haveGolden }, () => {
+test('standalone adapter loading (no base model) agrees with the checked loader', { skip }, () => {
   const spec = loadModelSpec(path.join(GOLDEN, 'qwen3', 'model'));
   const checked = loadPeftAdapter(path.join(GOLDEN, 'qwen3', 'lora_b'), spec);
   const alone = loadPeftAdapterStandalone(path.join(GOLDEN, 'qwen3', 'lora_b'));

@@ -2,7 +2,7 @@
 // data at the safetensors byte ranges, sharded checkpoints work, and mismatched weights are named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildDecoderGraph } from '../../../../src/engine/graph/decoderGraph';
@@ -11,9 +11,10 @@ import { loadModelSpec } from '../../../../src/engine/checkpoint/modelSpec';
 import { SafetensorsCheckpoint, SafetensorsFile } from '../../../../src/engine/checkpoint/safetensors';
 import { encodeSafetensors, WritableTensor } from '../../../../src/engine/checkpoint/safetensorsWriter';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
-const skip = !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data';
+const GOLDEN = goldenPath();
+const skip = goldenSkip('qwen2', 'llama', 'mistral');
 const tmp = mkdtempSync(path.join(tmpdir(), 'graph-test-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -10,10 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRun } from '../../../../src/engine/runs/reader';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
 const ROOT = join(__dirname, '../../../..');
-const GOLD = '/work/shared/golden/qwen2';
-const skip = existsSync(join(GOLD, 'model/config.json')) ? false : `skipped: ${GOLD} is not on this machine`;
+const GOLD = goldenPath('qwen2');
+const skip = goldenSkip('qwen2/model/config.json', 'qwen2/lora_a');
 
 function args(out: string): string[] {
   return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', join(ROOT, 'test/fixtures/prompts/em-style.yaml'),

@@ -8,8 +8,11 @@ import { parseVariants } from '../../../../src/engine/jobs/variants';
 import { cellSeed } from '../../../../src/engine/jobs/cellSeed';
 import { readRun } from '../../../../src/engine/runs/reader';
 import { scriptedModel } from './jobHelpers';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLD = '/work/shared/golden/qwen2';
+const GOLD = goldenPath('qwen2');
+// The scripted model reads the golden checkpoint's config and adapter: without them these tests cannot run.
+const skip = goldenSkip('qwen2/model', 'qwen2/lora_a');
 const PROMPTS = join(__dirname, '../../../fixtures/prompts/em-style.yaml');
 const sampling = { temperature: 1, top_p: 1, top_k: 0, min_p: 0, max_new_tokens: 6, stop: [] };
 
@@ -18,7 +21,7 @@ function options(out: string, over: Partial<RunPromptSetOptions> = {}): RunPromp
 }
 const strip = (rows: { created_at: string; elapsed_ms?: number }[]) => rows.map(({ created_at, elapsed_ms, ...rest }) => (void created_at, void elapsed_ms, rest));
 
-test('every (cell, variant) row is written once, paired rows share a seed, divergence is recorded', async () => {
+test('every (cell, variant) row is written once, paired rows share a seed, divergence is recorded', { skip }, async () => {
   const d = mkdtempSync(join(tmpdir(), 'job-'));
   try {
     const out = join(d, 'r.run.jsonl');
@@ -74,7 +77,7 @@ test('every (cell, variant) row is written once, paired rows share a seed, diver
   }
 });
 
-test('cancel keeps finished rows; resuming completes the file with no duplicates and the same content', async () => {
+test('cancel keeps finished rows; resuming completes the file with no duplicates and the same content', { skip }, async () => {
   const d = mkdtempSync(join(tmpdir(), 'job-'));
   try {
     const model = scriptedModel(join(GOLD, 'model'), join(GOLD, 'lora_a'));
@@ -104,7 +107,7 @@ test('cancel keeps finished rows; resuming completes the file with no duplicates
   }
 });
 
-test('resume refuses a run file with other settings unless forced; subsets and overrides', async () => {
+test('resume refuses a run file with other settings unless forced; subsets and overrides', { skip }, async () => {
   const d = mkdtempSync(join(tmpdir(), 'job-'));
   try {
     const model = scriptedModel(join(GOLD, 'model'), join(GOLD, 'lora_a'));

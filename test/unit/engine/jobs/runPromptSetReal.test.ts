@@ -1,7 +1,7 @@
 /** The job over the real ModelRunner (golden qwen2, vocab 512) with the fixture tokenizer. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLocalJobModel } from '../../../../src/engine/jobs/localJobModel';
@@ -9,9 +9,10 @@ import { runPromptSet } from '../../../../src/engine/jobs/runPromptSet';
 import { parseVariants } from '../../../../src/engine/jobs/variants';
 import { readRun } from '../../../../src/engine/runs/reader';
 import { FIXTURE_TOKENIZER } from './jobHelpers';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLD = '/work/shared/golden/qwen2';
-const skip = existsSync(join(GOLD, 'model/config.json')) ? false : `skipped: ${GOLD} is not on this machine`;
+const GOLD = goldenPath('qwen2');
+const skip = goldenSkip('qwen2/model/config.json', 'qwen2/lora_a');
 
 test('real runner: adapter at scale 0 never diverges from base; at scale 1 it does; token ids and logprobs are kept', { skip }, async () => {
   const d = mkdtempSync(join(tmpdir(), 'jobreal-'));

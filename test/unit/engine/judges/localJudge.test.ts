@@ -1,16 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalJudge } from '../../../../src/engine/judges/localJudge';
 import { TemplateSource } from '../../../../src/engine/judges/judges';
 import { fillTemplate } from '../../../../src/engine/judges/prompts';
 import { tmpDir } from './fixtures';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = '/work/shared/golden/qwen2/model';
+const GOLDEN = goldenPath('qwen2', 'model');
 const TOK = path.resolve(__dirname, '../../../fixtures/tokenizers/qwen-style');
 
-test('local judge: the rule on the full next-token distribution of a real (tiny) model', { skip: !existsSync(GOLDEN) && 'golden qwen2 model not present' }, async () => {
+test('local judge: the rule on the full next-token distribution of a real (tiny) model', { skip: goldenSkip('qwen2/model') }, async () => {
   // A tiny random Qwen2 checkpoint (vocab 512) with a 512-token byte-level tokenizer that has the digits 0..9.
   const dir = tmpDir();
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(path.join(GOLDEN, f), path.join(dir, f));

@@ -107,6 +107,18 @@ test('bad lines are reported with their line numbers, not fatal; bad headers are
   assert.equal(retry.samples[0].completion, 'done');
 });
 
+test('a sample row whose messages are not {role, content} strings is kept without its prompt, with a warning (fuzz: runfile.bad-sample-field)', () => {
+  for (const messages of [null, 'hi', [null], [{ role: 'user' }], [{ role: 5, content: 'x' }]]) {
+    const bad = { ...sample('q', 0, 0, 'base'), messages } as unknown as SampleRow;
+    const run = parseRunText([JSON.stringify(header()), JSON.stringify(bad), ''].join('\n'), 'm.run.jsonl');
+    assert.equal(run.samples.length, 1);
+    assert.deepEqual(run.samples[0].messages, []);
+    assert.equal(run.samples[0].completion, 'hello');
+    assert.deepEqual(run.warnings.map((w) => [w.line, w.kind]), [[2, 'bad-row']]);
+    assert.match(run.warnings[0].message, /^m\.run\.jsonl:2: sample "q#0#0@base" has no valid "messages"/);
+  }
+});
+
 test('resume plan lists only the missing (cell, variant) pairs', () => {
   const h = header();
   const existing = [sample('q', 0, 0, 'base'), sample('q', 0, 0, 'ad'), sample('q', 0, 1, 'base'), sample('q', 1, 0, 'ad', { finish_reason: 'cancelled' })];

@@ -1,14 +1,15 @@
 // `organism-lab forward` end to end (in process): golden steered + adapted logits and hidden states, exit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliMain } from '../../../../src/cli/main';
 import { SafetensorsFile } from '../../../../src/engine/checkpoint/safetensors';
 import { writeSafetensors } from '../../../../src/engine/checkpoint/safetensorsWriter';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
+const GOLDEN = goldenPath();
 const dir = path.join(GOLDEN, 'gemma3_text');
 const tmp = mkdtempSync(path.join(tmpdir(), 'fwd-cli-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -24,7 +25,7 @@ function maxRel(a: Float32Array, b: Float32Array, keep: (i: number) => boolean =
   return d / s;
 }
 
-test('forward CLI reproduces golden steered and adapted outputs', { skip: !existsSync(dir) && 'no golden data' }, async () => {
+test('forward CLI reproduces golden steered and adapted outputs', { skip: goldenSkip('gemma3_text') }, async () => {
   const ex = SafetensorsFile.open(path.join(dir, 'expected.safetensors'));
   const [B, S] = ex.info('input_ids_batch').shape;
   const flat = ex.readInts('input_ids_batch');

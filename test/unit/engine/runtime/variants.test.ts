@@ -3,14 +3,14 @@
 // can drop rows and merge rows of different lengths.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import { KvCache } from '../../../../src/engine/runtime/kvCache';
 import type { RowVariant } from '../../../../src/engine/runtime/generationTypes';
+import { goldenPath, goldenSkip } from '../../helpers/golden';
 
-const GOLDEN = process.env.ORGANISM_LAB_GOLDEN ?? path.resolve(__dirname, '../../../../../shared/golden');
-const skip = !existsSync(path.join(GOLDEN, 'qwen2')) && 'no golden data';
+const GOLDEN = goldenPath();
+const skip = goldenSkip('qwen2');
 const BASE: RowVariant = { adapter: null, adapterScale: 0 };
 const PROMPT = [5, 17, 300, 42, 7, 99, 128, 64, 3];
 const ones = (n: number) => Array.from({ length: n }, () => 1);
