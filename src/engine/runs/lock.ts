@@ -16,9 +16,9 @@
  * with an error naming the holder and the lock file to delete.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
 export interface RunLockOptions {
@@ -51,8 +51,19 @@ const COMMAND = [basename(process.argv[1] ?? process.argv0 ?? 'node'), ...proces
 /** Locks this thread holds (lock path → token). */
 const held = new Map<string, string>();
 
+/** `<run>.lock` next to the real file, so two paths to one file (a symlink, a relative path) share one lock. */
 export function lockPathFor(runPath: string): string {
-  return `${runPath}.lock`;
+  let real = runPath;
+  try {
+    real = realpathSync(runPath);
+  } catch {
+    try {
+      real = join(realpathSync(dirname(runPath)), basename(runPath)); // not created yet
+    } catch {
+      /* the folder is missing: creating the lock reports it */
+    }
+  }
+  return `${real}.lock`;
 }
 
 type Attempt = { release: ReleaseLock } | { owner: RunLockOwner | null; ageMs: number; stale: boolean; raw: string };

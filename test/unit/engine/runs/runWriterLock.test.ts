@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunWriter, tornPathFor } from '../../../../src/engine/runs/writer';
@@ -195,6 +195,10 @@ test('the lock is released after each append, even when the append fails, and a 
   assert.equal(existsSync(lockPathFor(f)), false);
   const release = acquireRunLockSync(f);
   assert.throws(() => acquireRunLockSync(f), /already held by this thread/);
+  // Another path to the same file (a symlink) shares its lock.
+  const link = join(d, 'link.run.jsonl');
+  symlinkSync(f, link);
+  assert.equal(lockPathFor(link), lockPathFor(f));
   // An async waiter in the same thread waits for the holder instead.
   const later = withRunLock(f, () => 'got it', { timeoutMs: 2000 });
   setTimeout(release, 50);
