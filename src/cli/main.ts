@@ -12,6 +12,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ main:
   inspect: { summary: 'what a model / adapter / training-run folder is: sizes, LoRA norms per layer and module, NaN/Inf, trajectory', load: () => import('./inspect') },
   activations: { summary: 'teacher-forced activation diffs and KL for a run sample, or the run-level per-layer curve', load: () => import('./activations') },
   direction: { summary: 'misaligned-minus-aligned direction per layer from a labelled run (.safetensors, held-out AUC)', load: () => import('./direction') },
+  'sae-diff': { summary: 'SAE model diffing: the features an adapter turns up or down on identical tokens (SAELens-format SAEs)', load: () => import('./saeDiff') },
   diff: { summary: 'what changed between two runs of a prompt set: questions added/removed/reworded, rates with paired intervals', load: () => import('./review').then((m) => ({ main: m.diffMain })) },
   report: { summary: 'a run (optionally against another) as Markdown for a pull request or self-contained HTML', load: () => import('./review').then((m) => ({ main: m.reportMain })) },
   run: { summary: 'run a prompt set through the model and adapters into a .run.jsonl file (resumable)', load: () => import('./run') },

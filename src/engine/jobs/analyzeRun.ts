@@ -12,7 +12,7 @@ import { meanResponseActivations } from '../analysis/activationMeans';
 import { adapterAlignmentFromDir, type AdapterAlignment } from '../analysis/adapterAlignment';
 import { ADAPTER_ALIGNMENT_KEY, DIRECTION_FORMAT, directionTensorName } from '../analysis/directionFile';
 import { computeDirections, deriveLabels, splitHeldOut, type LabelSource, type SampleActivation } from '../analysis/directions';
-import { teacherForced, teacherForcedPairs, type TeacherForcedPair } from '../analysis/teacherForced';
+import { checkTeacherForcedSequence, teacherForced, teacherForcedPairs, type TeacherForcedPair } from '../analysis/teacherForced';
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../analysis/types';
 import type { RowVariant } from '../runtime/generationTypes';
 import type { ModelRunner } from '../runtime/modelRunner';
@@ -61,7 +61,7 @@ export function referenceVariant(run: RunContents, name?: string | null): { name
   return v ? { name: v.name, spec: v } : { name: 'base', spec: { name: 'base', adapter: null } };
 }
 
-function variantRow(model: AnalysisModel, run: RunContents, name: string): RowVariant {
+export function variantRow(model: AnalysisModel, run: RunContents, name: string): RowVariant {
   const spec = run.header.variants.find((v) => v.name === name) ?? (name === 'base' ? { name: 'base', adapter: null } : null);
   if (!spec) throw new Error(`no variant "${name}" in this run (variants: ${run.header.variants.map((x) => x.name).join(', ')})`);
   return rowVariant(spec, model.adapters.map((a) => a.name), model.runner.spec.hiddenSize);
@@ -97,6 +97,7 @@ export async function analyzeSample(
     variant = other.name;
   }
   const seq = sampleSequence(model.tokenizer, s);
+  checkTeacherForcedSequence(model.runner.spec, seq.tokenIds, `${runPath}: sample ${s.id}`);
   const d = await teacherForced(model.runner, seq.tokenIds, seq.responseStart, variantRow(model, run, variant), {
     reference: variantRow(model, run, ref.name),
     topK: opts.topK ?? 5,
@@ -150,8 +151,9 @@ export async function runLayerCurve(
   for (const s of todo) {
     try {
       const seq = sampleSequence(model.tokenizer, s);
+      checkTeacherForcedSequence(model.runner.spec, seq.tokenIds, `${runPath}: sample ${s.id}`); // too long / bad ids: skipped with the reason
       if (seq.tokenIds.length === seq.responseStart) skipped.push({ sampleId: s.id, reason: 'empty completion' });
-      else seqs.push({ s, pair: { ...seq, variant: rows.get(s.variant)! } });
+      else seqs.push({ s, pair: { ...seq, variant: rows.get(s.variant)!, label: `${runPath}: sample ${s.id}` } });
     } catch (e) {
       skipped.push({ sampleId: s.id, reason: (e as Error).message });
     }
@@ -228,6 +230,7 @@ export async function runDirection(model: AnalysisModel, run: RunContents, runPa
   for (let i = 0; i < ids.length; i += bs) {
     if (opts.signal?.aborted) throw new Error('cancelled');
     const chunk = ids.slice(i, i + bs).map((id) => ({ id, seq: sampleSequence(model.tokenizer, byId.get(id)!) })).filter((c) => c.seq.tokenIds.length > c.seq.responseStart);
+    for (const c of chunk) checkTeacherForcedSequence(model.runner.spec, c.seq.tokenIds, `${runPath}: sample ${c.id}`, { maxValues: Number.MAX_SAFE_INTEGER });
     const means = await meanResponseActivations(model.runner, chunk.map((c) => ({ ...c.seq, variant: row })));
     chunk.forEach((c, k) => acts.push({ id: c.id, means: means[k] }));
     opts.onProgress?.(Math.min(i + bs, ids.length), ids.length);
