@@ -12,6 +12,9 @@ import type { ModelRunner } from '../runtime/modelRunner';
 import type { RowVariant } from '../runtime/generationTypes';
 import { klDivergence, logSoftmax, topChanged, type TokenChange } from './kl';
 import { sharedKlKernel } from './klKernel';
+import type { ModelSpec } from '../checkpoint/modelSpec';
+import { LimitError, contextBudget, count } from '../limits/limits';
+import { firstNonFinite, NonFiniteOutputError } from '../limits/finiteOutput';
 
 export interface TeacherForcedPair {
   /** Prompt + response token ids. */
@@ -19,6 +22,8 @@ export interface TeacherForcedPair {
   /** Index of the first response token (tokens before it are the prompt). */
   responseStart: number;
   variant: RowVariant;
+  /** Names the pair in error messages (e.g. the run sample's id). */
+  label?: string;
 }
 
 export interface PairDiff {
@@ -51,6 +56,41 @@ export interface TeacherForcedOptions {
   klResponseOnly?: boolean;
   /** Compute KL in JavaScript (Float64; the reference path) instead of the onnxruntime kernel. */
   jsKl?: boolean;
+  /** Longest sequence accepted (default: the model's max_position_embeddings). */
+  contextBudget?: number;
+  /** Float32 values one forward call may return (logits + hidden states of both rows of every pair); default TF_MAX_VALUES. */
+  maxValues?: number;
+}
+
+/** Values (logits + every hidden state) one teacher-forced forward call may produce: 256 Mi floats, 1 GiB. */
+export const TF_MAX_VALUES = 256 * 1024 * 1024;
+
+/** Float32 values a forward over `pairs` pairs of `seqLen` tokens returns (2 rows per pair). */
+export function teacherForcedValues(spec: Pick<ModelSpec, 'vocabSize' | 'hiddenSize' | 'numLayers'>, pairs: number, seqLen: number): number {
+  return 2 * pairs * seqLen * (spec.vocabSize + (spec.numLayers + 1) * spec.hiddenSize);
+}
+
+/**
+ * Refuses a sequence the model cannot be run on: longer than the context budget, too large for one
+ * forward call even alone, or holding token ids outside the vocabulary (run files are data: their
+ * token_ids are checked, not trusted).
+ */
+export function checkTeacherForcedSequence(spec: ModelSpec, tokenIds: unknown, label: string, opts: Pick<TeacherForcedOptions, 'contextBudget' | 'maxValues'> = {}): void {
+  if (!Array.isArray(tokenIds)) throw new LimitError(`${label}: token ids must be a list of integers`);
+  const n = tokenIds.length;
+  const budget = contextBudget(spec.maxPositionEmbeddings, opts.contextBudget);
+  if (n > budget) {
+    throw new LimitError(`${label}: the sequence is ${count(n)} tokens (prompt + completion), above the context budget of ${count(budget)} (max_position_embeddings in ${spec.configPath}); it cannot be teacher-forced`);
+  }
+  const values = teacherForcedValues(spec, 1, n);
+  const max = opts.maxValues ?? TF_MAX_VALUES;
+  if (values > max) {
+    throw new LimitError(`${label}: ${count(n)} tokens need ${count(values)} output values (logits and ${spec.numLayers + 1} hidden states, two rows), above the limit of ${count(max)} for one forward call`);
+  }
+  for (let i = 0; i < n; i++) {
+    const t = tokenIds[i];
+    if (!Number.isInteger(t) || t < 0 || t >= spec.vocabSize) throw new LimitError(`${label}: token id ${JSON.stringify(t)} at position ${i} is outside the vocabulary 0..${spec.vocabSize - 1}`);
+  }
 }
 
 /** Positions per kernel call (bounds the copied logits: 64 × V floats per side). */
@@ -64,6 +104,15 @@ const BASE: RowVariant = { adapter: null, adapterScale: 0 };
  */
 export async function teacherForcedPairs(runner: ModelRunner, pairs: TeacherForcedPair[], opts: TeacherForcedOptions = {}): Promise<PairDiff[]> {
   if (pairs.length === 0) return [];
+  const name = (p: TeacherForcedPair, i: number) => p.label ?? `teacher-forced pair ${i}`;
+  pairs.forEach((p, i) => checkTeacherForcedSequence(runner.spec, p.tokenIds, name(p, i), opts));
+  // Bounded memory: a batch whose outputs exceed the budget is split (each pair alone fits: checked above).
+  const maxValues = opts.maxValues ?? TF_MAX_VALUES;
+  const longest = Math.max(...pairs.map((p) => p.tokenIds.length));
+  if (pairs.length > 1 && teacherForcedValues(runner.spec, pairs.length, longest) > maxValues) {
+    const half = Math.ceil(pairs.length / 2);
+    return [...(await teacherForcedPairs(runner, pairs.slice(0, half), opts)), ...(await teacherForcedPairs(runner, pairs.slice(half), opts))];
+  }
   const ref = opts.reference ?? BASE;
   const S = Math.max(...pairs.map((p) => p.tokenIds.length));
   const pad = 0;
@@ -84,6 +133,17 @@ export async function teacherForcedPairs(runner: ModelRunner, pairs: TeacherForc
   const hs = out.hiddenStates!;
   const H = runner.spec.hiddenSize;
   const V = out.logitsDims[2];
+  // Nothing is computed from NaN/Inf outputs: refuse, naming the pair (sample), row and position.
+  const real = (b: number, t: number) => mask[b][t] === 1;
+  const check = (data: Float32Array, X: number, what: string) => {
+    const bad = firstNonFinite(data, [2 * pairs.length, S, X], real);
+    if (bad) {
+      const k = Math.floor(bad.b / 2);
+      throw new NonFiniteOutputError(`${name(pairs[k], k)}: the model produced ${Number.isNaN(bad.value) ? 'NaN' : bad.value} in ${what} of the ${bad.b % 2 ? 'compared' : 'reference'} row at token ${bad.t - (S - pairs[k].tokenIds.length)}; no activations or KL were computed from it. Check the weights (organism-lab inspect), the adapter scale and the steering strength.`);
+    }
+  };
+  check(out.logits, V, 'the logits');
+  hs.forEach((h, l) => check(h, H, `hidden state ${l}`));
   const NL = hs.length;
   const topK = opts.topK ?? 0;
   const lr = new Float64Array(V);
