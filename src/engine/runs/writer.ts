@@ -15,7 +15,7 @@
  *     the append waits, without holding the lock, until it is complete or has stayed unchanged.
  * Readers need no lock: a torn last line is ignored with a warning (parse.ts).
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { acquireRunLockSync, sleepSync, withRunLock, withRunLockSync, type RunLockOptions } from './lock';
 import { parseRunText, type RunContents } from './parse';
@@ -78,7 +78,7 @@ export class RunWriter {
 
   private static readAndOpen(path: string): { buf: Buffer; fd: number } {
     try {
-      const fd = openSync(path, 'a+');
+      const fd = openSync(path, constants.O_RDWR | constants.O_APPEND); // like 'a+' but never creates the file
       try {
         return { buf: readFileSync(path), fd };
       } catch (e) {

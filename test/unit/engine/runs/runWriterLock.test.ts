@@ -193,6 +193,11 @@ test('the lock is released after each append, even when the append fails, and a 
   w.close();
   assert.throws(() => w.append(sample('q', 0)), /closed/);
   assert.equal(existsSync(lockPathFor(f)), false);
+  const missing = join(d, 'missing.run.jsonl');
+  assert.throws(() => RunWriter.open(missing), /missing\.run\.jsonl: cannot open the run file for appending \(ENOENT\)/);
+  await assert.rejects(RunWriter.openAsync(missing), /ENOENT/);
+  assert.equal(existsSync(missing), false, 'opening a missing run file does not create it');
+  assert.equal(existsSync(lockPathFor(missing)), false);
   const release = acquireRunLockSync(f);
   assert.throws(() => acquireRunLockSync(f), /already held by this thread/);
   // Another path to the same file (a symlink) shares its lock.
