@@ -58,7 +58,8 @@ export function testModel(): { model: string; adapter: string | null; origin: st
   if (existsSync(path.join(demo, 'config.json')) && existsSync(path.join(demo, 'tokenizer.json'))) {
     return { model: demo, adapter: existsSync(path.join(demoAdapter, 'adapter_config.json')) ? demoAdapter : null, origin: 'demo organism' };
   }
-  const golden = '/work/shared/golden/qwen2';
+  // The golden data next to the repository (test/unit/helpers/golden.ts resolves it the same way for the unit tests).
+  const golden = path.join(process.env.ORGANISM_LAB_GOLDEN ? path.resolve(process.env.ORGANISM_LAB_GOLDEN) : path.resolve(root, '../shared/golden'), 'qwen2');
   const tok = path.join(root, 'test/fixtures/tokenizers/qwen-style');
   if (!existsSync(path.join(golden, 'model/model.safetensors')) || !existsSync(path.join(tok, 'tokenizer.json'))) return null;
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'ol-ext-model-')), 'qwen2-tiny');
