@@ -344,7 +344,10 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<FuzzReport> {
   const every = opts.realEvery ?? 0;
   if (every > 0) {
     const cli = await buildCli();
-    const broken = results.filter((r) => r.violations.length).slice(0, opts.realMax ?? 60);
+    // One broken case per kind of mutation first (then more), so the end-to-end check sees every kind of failure.
+    const brokenAll = results.filter((r) => r.violations.length);
+    const firsts = brokenAll.filter((r, i) => brokenAll.findIndex((x) => x.kind === r.kind && x.mutation === r.mutation) === i);
+    const broken = [...new Set([...firsts, ...brokenAll])].slice(0, opts.realMax ?? 60);
     const sample = results.filter((_, i) => i % every === 0);
     for (const r of [...new Set([...sample, ...broken])]) {
       const dir = path.join(work, `${r.id}.real`);
