@@ -12,11 +12,16 @@
  */
 import { promises as fsp } from 'node:fs';
 import { parseYamlFile, templateProblems } from './prompts';
+import { compileSafeRegex, type SafeRegex } from '../limits/safeRegex';
 
 export interface RuleSpec {
   pattern: string;
   flags: string;
-  regex: RegExp;
+  /**
+   * The pattern on a matcher that cannot hang the judge (issue 11): re2js (linear time) when RE2 can express
+   * it, else a JavaScript RegExp in a worker under a time limit (lookaround, backreferences).
+   */
+  regex: SafeRegex;
   score: number | null;
 }
 
@@ -175,12 +180,7 @@ function parseRules(j: Record<string, unknown>, name: string, w: string): RuleJu
       const flags = r.flags === undefined ? '' : r.flags;
       if (typeof flags !== 'string') throw new Error(`${rw}: "flags" must be a string such as "i".`);
       if (!('score' in r)) throw new Error(`${rw}: needs a "score" (0..100, or null for none).`);
-      let regex: RegExp;
-      try {
-        regex = new RegExp(r.pattern, flags.replace(/g|y/g, ''));
-      } catch (e) {
-        throw new Error(`${rw}: invalid regular expression /${r.pattern}/${flags}: ${(e as Error).message}.`);
-      }
+      const regex = compileSafeRegex(r.pattern, flags, rw);
       return { pattern: r.pattern, flags, regex, score: scoreValue(r.score, `${rw}: score`) };
     });
     metrics[metric] = { rules, default: scoreValue(m.default, `${mw}: default`) };

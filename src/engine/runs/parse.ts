@@ -26,6 +26,101 @@ const SAMPLE_FIELDS: [keyof SampleRow, string][] = [
   ['variant', 'string'], ['completion', 'string'], ['tokens', 'number'], ['finish_reason', 'string'], ['seed', 'number'],
 ];
 
+/**
+ * Type and range checks of the header fields the tools read (issue 11): a field that is present must have
+ * its type (older or hand-made headers may leave fields out; readers default them). A wrong field is an
+ * error naming the file and the field, never a JavaScript TypeError later.
+ */
+export function checkRunHeader(h: Record<string, unknown>, file: string): void {
+  const fail = (field: string, what: string, v: unknown): never => {
+    const shown = v === undefined ? 'nothing' : JSON.stringify(v)?.slice(0, 80);
+    throw new Error(`${file}:1: run header field "${field}" must be ${what}, got ${shown}; the header is damaged or hand-edited: fix that field or run again into a new file.`);
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const str = (v: unknown, field: string, what = 'a string') => {
+    if (typeof v !== 'string') fail(field, what, v);
+  };
+  const optStr = (v: unknown, field: string, what = 'a string') => {
+    if (v !== undefined) str(v, field, what);
+  };
+  const finite = (v: unknown, field: string, ok: (n: number) => boolean, what: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(field, what, v);
+  };
+  const optObj = (k: string): Record<string, unknown> | undefined => {
+    const v = h[k];
+    if (v === undefined) return undefined;
+    if (!isObj(v)) fail(k, 'an object', v);
+    return v as Record<string, unknown>;
+  };
+  if (!Number.isInteger(h.schema_version) || (h.schema_version as number) < 0) fail('schema_version', 'a non-negative integer', h.schema_version);
+  optStr(h.created_at, 'created_at', 'a date string');
+  const tool = optObj('tool');
+  if (tool) optStr(tool.version, 'tool.version');
+  const model = optObj('model');
+  if (model) {
+    str(model.path, 'model.path', 'a string (the model folder)');
+    optStr(model.hash, 'model.hash');
+    optStr(model.model_type, 'model.model_type');
+  }
+  if (h.adapters !== undefined) {
+    if (!Array.isArray(h.adapters) || h.adapters.length > 10_000) fail('adapters', 'a list of {name, path, hash}', h.adapters);
+    const names = new Set<string>();
+    (h.adapters as unknown[]).forEach((a, i) => {
+      if (!isObj(a)) fail(`adapters[${i}]`, 'an object {name, path, hash}', a);
+      const o = a as Record<string, unknown>;
+      str(o.name, `adapters[${i}].name`, 'a non-empty string');
+      if ((o.name as string) === '' || names.has(o.name as string)) fail(`adapters[${i}].name`, 'a non-empty name used once', o.name);
+      names.add(o.name as string);
+      str(o.path, `adapters[${i}].path`, 'a string (the adapter folder)');
+      optStr(o.hash, `adapters[${i}].hash`);
+    });
+  }
+  const ps = optObj('prompt_set');
+  if (ps) {
+    str(ps.path, 'prompt_set.path', 'a string (the prompt-set file)');
+    optStr(ps.hash, 'prompt_set.hash');
+  }
+  if (h.variants !== undefined) {
+    if (!Array.isArray(h.variants) || h.variants.length > 10_000) fail('variants', 'a list of variants {name, adapter?, adapter_scale?, steer?, ablate?}', h.variants);
+    (h.variants as unknown[]).forEach((v, i) => {
+      const f = `variants[${i}]`;
+      if (!isObj(v)) fail(f, 'an object {name, …}', v);
+      const o = v as Record<string, unknown>;
+      str(o.name, `${f}.name`);
+      if (o.adapter !== undefined && o.adapter !== null) str(o.adapter, `${f}.adapter`, 'an adapter name or null');
+      if (o.adapter_scale !== undefined) finite(o.adapter_scale, `${f}.adapter_scale`, (n) => Math.abs(n) <= 1e6, 'a finite number (|scale| ≤ 1e6)');
+      if (o.steer !== undefined && o.steer !== null) {
+        if (!isObj(o.steer)) fail(`${f}.steer`, 'an object {file, layer, alpha} or null', o.steer);
+        const st = o.steer as Record<string, unknown>;
+        str(st.file, `${f}.steer.file`);
+        finite(st.layer, `${f}.steer.layer`, (n) => Number.isInteger(n) && n >= 0, 'a layer index (an integer ≥ 0)');
+        finite(st.alpha, `${f}.steer.alpha`, (n) => Math.abs(n) <= 1e6, 'a finite number (|alpha| ≤ 1e6)');
+      }
+      if (o.ablate !== undefined && o.ablate !== null) {
+        if (!isObj(o.ablate)) fail(`${f}.ablate`, 'an object {file, layers} or null', o.ablate);
+        const ab = o.ablate as Record<string, unknown>;
+        str(ab.file, `${f}.ablate.file`);
+        if (!Array.isArray(ab.layers) || !ab.layers.every((l) => Number.isInteger(l) && l >= 0)) fail(`${f}.ablate.layers`, 'a list of layer indexes', ab.layers);
+      }
+    });
+  }
+  const sp = optObj('sampling');
+  if (sp) {
+    if (sp.temperature !== undefined) finite(sp.temperature, 'sampling.temperature', (n) => n >= 0, 'a number ≥ 0');
+    if (sp.top_p !== undefined) finite(sp.top_p, 'sampling.top_p', (n) => n > 0 && n <= 1, 'a number in (0, 1]');
+    if (sp.top_k !== undefined) finite(sp.top_k, 'sampling.top_k', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0');
+    if (sp.min_p !== undefined) finite(sp.min_p, 'sampling.min_p', (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
+    if (sp.max_new_tokens !== undefined) finite(sp.max_new_tokens, 'sampling.max_new_tokens', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+    if (sp.stop !== undefined && !(Array.isArray(sp.stop) && sp.stop.every((x) => typeof x === 'string'))) fail('sampling.stop', 'a list of strings', sp.stop);
+  }
+  if (h.seed !== undefined) finite(h.seed, 'seed', (n) => Number.isSafeInteger(n), 'an integer');
+  if (h.backend !== undefined) {
+    const b = optObj('backend')!;
+    if (b.kind !== 'local' && b.kind !== 'openai') fail('backend.kind', '"local" or "openai"', b.kind);
+  }
+  if (h.extra !== undefined) optObj('extra');
+}
+
 export function parseRunText(text: string, file: string): RunContents {
   const warnings: RunWarning[] = [];
   const endsClean = text.length === 0 || text.endsWith('\n');
@@ -62,6 +157,7 @@ export function parseRunText(text: string, file: string): RunContents {
   if (typeof header.schema_version !== 'number' || header.schema_version > RUN_SCHEMA_VERSION) {
     throw new Error(`${file}:1: run-file schema_version ${header.schema_version} is not supported by this version (which reads up to ${RUN_SCHEMA_VERSION}). Update Organism Lab.`);
   }
+  checkRunHeader(header as unknown as Record<string, unknown>, file);
   const samples: SampleRow[] = [];
   const judgements: JudgementRow[] = [];
   const labels: LabelRow[] = [];
