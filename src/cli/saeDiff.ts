@@ -4,13 +4,12 @@
  * turns up or down on identical tokens; per sample and token, the features that changed most; per feature,
  * its top-activating tokens.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { UsageError } from './cliErrors';
 import { isPositiveInteger, numberOption, parseCommandLine, printedHelp } from './cliCommon';
 import { loadRunModel } from '../engine/jobs/analyzeRun';
 import { readRun } from '../engine/runs/reader';
-import { openSaeFolder, type SaeSpec } from '../engine/sae/saeFolder';
+import { checkSaeModel, openSaeFolder } from '../engine/sae/saeFolder';
 import { SaeKernel } from '../engine/sae/saeKernel';
 import { saeRunDiff, saeSampleDiff, saeTopTokens, type SaeFeatureRow, type SaeRunDiff } from '../engine/sae/saeDiff';
 
@@ -32,24 +31,6 @@ export const SAE_DIFF_HELP = `usage: organism-lab sae-diff RUN.run.jsonl --sae D
   --json                 print JSON;  --out FILE.json  write it to a file
 Exit codes: 0 ok, 1 failure, 2 usage error.
 `;
-
-function modelNames(dir: string): string[] {
-  const names = [path.basename(path.resolve(dir))];
-  try {
-    const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { _name_or_path?: unknown };
-    if (typeof cfg._name_or_path === 'string' && cfg._name_or_path) names.push(cfg._name_or_path);
-  } catch {
-    // no readable config: the folder name is all there is
-  }
-  return names;
-}
-
-/** Whether the SAE's model_name plausibly names this model (compared by the last path component, case-insensitive). */
-export function saeModelMatches(spec: SaeSpec, modelDir: string): boolean {
-  if (!spec.modelName) return true;
-  const last = (s: string) => s.split('/').filter(Boolean).pop()?.toLowerCase() ?? '';
-  return modelNames(modelDir).some((n) => last(n) === last(spec.modelName!));
-}
 
 const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
 
@@ -93,9 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   let kernel: SaeKernel | null = null;
   try {
     const spec = openSaeFolder(o.sae, { hiddenSize: model.runner.spec.hiddenSize, numLayers: model.runner.spec.numLayers });
-    if (!o['allow-model-mismatch'] && !saeModelMatches(spec, modelDir)) {
-      throw new Error(`${path.join(o.sae, 'cfg.json')}: model_name "${spec.modelName}" does not name this run's model (${modelNames(modelDir).join(', ')}); an SAE trained on another model's activations reads nonsense. Pass --allow-model-mismatch if it is the same base under another name.`);
-    }
+    if (!o['allow-model-mismatch']) checkSaeModel(spec, modelDir, 'Pass --allow-model-mismatch');
     kernel = await SaeKernel.create(spec, threads);
     let result: unknown;
     let text: string;

@@ -3,9 +3,10 @@
  * No Node or vscode imports (bundled into the browser page too).
  */
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../engine/analysis/types';
+import type { SaeRunDiff, SaeTopToken } from '../engine/sae/saeDiff';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { DirectionReport, RunLayerCurve, SampleActivations };
+export type { DirectionReport, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };
 
 export const ACTIVATIONS_VIEW_TYPE = 'organismLab.activations';
 export const OPEN_ACTIVATIONS_COMMAND = 'organismLab.openActivations';
@@ -53,6 +54,17 @@ export interface ActivationsDirectionMessage extends WebviewMessage {
   type: 'activations/direction';
   data: DirectionReport;
 }
+/** The run-level SAE diff (features the variant turns up / down on identical tokens). */
+export interface ActivationsSaeDiffMessage extends WebviewMessage {
+  type: 'activations/saeDiff';
+  data: SaeRunDiff;
+}
+/** One SAE feature's top-activating response tokens across the run. */
+export interface ActivationsSaeFeatureMessage extends WebviewMessage {
+  type: 'activations/saeFeature';
+  feature: number;
+  tokens: SaeTopToken[];
+}
 export interface ActivationsBusyMessage extends WebviewMessage {
   type: 'activations/busy';
   what: string;
@@ -63,7 +75,16 @@ export interface ActivationsErrorMessage extends WebviewMessage {
   type: 'activations/error';
   message: string;
 }
-export type ActivationsHostMessage = ActivationsSamplesMessage | ActivationsSampleMessage | ActivationsCurveMessage | ActivationsDirectionMessage | ActivationsSelectMessage | ActivationsBusyMessage | ActivationsErrorMessage;
+export type ActivationsHostMessage =
+  | ActivationsSamplesMessage
+  | ActivationsSampleMessage
+  | ActivationsCurveMessage
+  | ActivationsDirectionMessage
+  | ActivationsSaeDiffMessage
+  | ActivationsSaeFeatureMessage
+  | ActivationsSelectMessage
+  | ActivationsBusyMessage
+  | ActivationsErrorMessage;
 
 // webview → host
 export interface ActivationsReadyMessage extends WebviewMessage {
@@ -80,7 +101,22 @@ export interface ActivationsComputeCurveMessage extends WebviewMessage {
 export interface ActivationsComputeDirectionMessage extends WebviewMessage {
   type: 'activations/computeDirection';
 }
-export type ActivationsWebviewMessage = ActivationsReadyMessage | ActivationsPickSampleMessage | ActivationsComputeCurveMessage | ActivationsComputeDirectionMessage;
+/** Run the SAE diff: the host asks which SAE folder (SAELens layout). */
+export interface ActivationsComputeSaeDiffMessage extends WebviewMessage {
+  type: 'activations/computeSaeDiff';
+}
+/** Top-activating tokens of a feature of the SAE last diffed. */
+export interface ActivationsSaeFeatureRequestMessage extends WebviewMessage {
+  type: 'activations/saeFeatureTokens';
+  feature: number;
+}
+export type ActivationsWebviewMessage =
+  | ActivationsReadyMessage
+  | ActivationsPickSampleMessage
+  | ActivationsComputeCurveMessage
+  | ActivationsComputeDirectionMessage
+  | ActivationsComputeSaeDiffMessage
+  | ActivationsSaeFeatureRequestMessage;
 
 export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebviewMessage | null {
   if (!isRecord(raw) || !isString(raw.type)) return null;
@@ -88,7 +124,10 @@ export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebview
     case 'activations/ready':
     case 'activations/computeCurve':
     case 'activations/computeDirection':
+    case 'activations/computeSaeDiff':
       return { type: raw.type };
+    case 'activations/saeFeatureTokens':
+      return typeof raw.feature === 'number' && Number.isInteger(raw.feature) && raw.feature >= 0 ? { type: raw.type, feature: raw.feature } : null;
     case 'activations/pickSample':
       return isString(raw.sampleId) && raw.sampleId.length < 2000 ? { type: raw.type, sampleId: raw.sampleId } : null;
     default:

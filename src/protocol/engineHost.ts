@@ -17,6 +17,8 @@ import type {
   LocalJudgeRequest,
   RunLayerCurve,
   SampleActivations,
+  SaeRequest,
+  SaeResult,
   EngineSettings,
   LoadedAdapterInfo,
   LoadedModelInfo,
@@ -40,6 +42,8 @@ export type {
   LocalJudgeSpec,
   RunLayerCurve,
   SampleActivations,
+  SaeRequest,
+  SaeResult,
   EngineSettings,
   ExecutionProviderName,
   LoadedAdapterInfo,
@@ -78,7 +82,7 @@ export interface MemoryInfo {
 
 export interface JobInfo {
   token: string;
-  kind: 'runPromptSet' | 'smokeTest' | 'inspectCheckpoint' | 'layerCurve' | 'direction' | 'judgeRun' | 'loadModel';
+  kind: 'runPromptSet' | 'smokeTest' | 'inspectCheckpoint' | 'layerCurve' | 'direction' | 'sae' | 'judgeRun' | 'loadModel';
   done: number;
   total: number;
 }
@@ -124,6 +128,10 @@ export interface LayerCurveParams extends LayerCurveRequest {
 }
 
 export interface DirectionParams extends DirectionRequest {
+  token: string;
+}
+
+export interface SaeParams extends SaeRequest {
   token: string;
 }
 
@@ -188,6 +196,8 @@ export const EngineMethods = {
   layerCurve: new RequestType<LayerCurveParams, RunLayerCurve, void>('engine/layerCurve'),
   /** Misaligned-minus-aligned direction per layer from labelled samples (progress, cancellable). */
   direction: new RequestType<DirectionParams, DirectionReport, void>('engine/direction'),
+  /** SAE model diffing on a run (SAELens folder): run-level feature diff or a feature's top tokens (progress, cancellable). */
+  sae: new RequestType<SaeParams, SaeResult, void>('engine/sae'),
   /** Judge a run file with a local-model judge; judgements are appended as they come (progress, cancellable, resumable). */
   judgeRunLocal: new RequestType<JudgeRunLocalParams, JudgeRunResult, void>('engine/judgeRunLocal'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),

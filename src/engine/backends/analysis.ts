@@ -11,7 +11,11 @@ import { readRun } from '../runs/reader';
 import type { RunContents } from '../runs/parse';
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../analysis/types';
 import type { LabelSource } from '../analysis/directions';
+import { checkSaeModel, openSaeFolder } from '../sae/saeFolder';
+import { SaeKernel } from '../sae/saeKernel';
+import { saeRunDiff, saeTopTokens, type SaeRunDiff, type SaeTopToken } from '../sae/saeDiff';
 import { EngineError } from './errors';
+import { runWeights } from '../quant/weightPrecision';
 import type { EngineSettings, JobHooks } from './types';
 
 export interface AnalyzeSampleRequest {
@@ -46,6 +50,21 @@ export interface DirectionRequest {
   modelDir?: string;
 }
 
+/** SAE model diffing on a run (SAELens folder): the run-level diff, or one feature's top-activating tokens. */
+export interface SaeRequest {
+  runPath: string;
+  saeDir: string;
+  /** Set: this feature's top-activating tokens instead of the run-level diff. */
+  feature?: number;
+  variant?: string;
+  top?: number;
+  /** Use an SAE whose cfg.json model_name names another model. */
+  allowModelMismatch?: boolean;
+  modelDir?: string;
+}
+
+export type SaeResult = { kind: 'run'; diff: SaeRunDiff } | { kind: 'feature'; feature: number; variant: string | null; tokens: SaeTopToken[] };
+
 function modelKey(run: RunContents, modelDir?: string): string {
   return JSON.stringify([modelDir ?? run.header.model.path, run.header.adapters.map((a) => [a.name, a.path]), variantLayers(run.header.variants)]);
 }
@@ -69,7 +88,13 @@ export class AnalysisService {
     await this.dispose();
     const s = this.settings();
     try {
-      const model = await loadRunModel(run, { modelDir, executionProvider: s.executionProvider, threads: s.threads > 0 ? s.threads : undefined });
+      const model = await loadRunModel(run, {
+        modelDir,
+        executionProvider: s.executionProvider,
+        threads: s.threads > 0 ? s.threads : undefined,
+        // the run's own precision, so activations are those of the generated samples
+        runner: { weights: runWeights(run.header), cacheFolder: s.cacheFolder ? `${s.cacheFolder}/weights` : undefined, memory: { maxMemoryMB: s.maxMemoryMB } },
+      });
       this.cached = { key, model };
       return model;
     } catch (err) {
@@ -109,6 +134,29 @@ export class AnalysisService {
       signal: hooks.signal,
       onProgress: (done, total) => hooks.onProgress({ done, total }),
     });
+  }
+
+  async sae(req: SaeRequest, hooks: JobHooks): Promise<SaeResult> {
+    const run = readRunOrThrow(req.runPath);
+    const model = await this.model(run, req.modelDir);
+    let spec;
+    try {
+      spec = openSaeFolder(req.saeDir, { hiddenSize: model.runner.spec.hiddenSize, numLayers: model.runner.spec.numLayers });
+      if (!req.allowModelMismatch) checkSaeModel(spec, req.modelDir ?? run.header.model.path, 'Choose "Use Anyway"');
+    } catch (err) {
+      throw new EngineError('InvalidInput', err instanceof Error ? err.message : String(err), 'Pick an SAE folder (cfg.json + sae_weights.safetensors) trained on this model.');
+    }
+    const kernel = await SaeKernel.create(spec, this.settings().threads > 0 ? this.settings().threads : undefined);
+    try {
+      if (req.feature !== undefined) {
+        const tokens = await saeTopTokens(model, run, spec, kernel, req.feature, { variant: req.variant, top: req.top });
+        return { kind: 'feature', feature: req.feature, variant: req.variant ?? null, tokens };
+      }
+      const diff = await saeRunDiff(model, run, req.runPath, spec, kernel, { variant: req.variant, top: req.top, signal: hooks.signal, onProgress: (done, total) => hooks.onProgress({ done, total }) });
+      return { kind: 'run', diff };
+    } finally {
+      await kernel.dispose();
+    }
   }
 
   async dispose(): Promise<void> {

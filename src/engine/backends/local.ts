@@ -21,6 +21,8 @@ import type {
   LayerCurveRequest,
   LocalJudgeRequest,
   RunLayerCurve,
+  SaeRequest,
+  SaeResult,
   SampleActivations,
   EngineBackend,
   EngineSettings,
@@ -150,6 +152,10 @@ export class LocalBackend implements EngineBackend {
 
   direction(request: DirectionRequest, hooks: JobHooks): Promise<DirectionReport> {
     return this.analysis.direction(request, hooks);
+  }
+
+  sae(request: SaeRequest, hooks: JobHooks): Promise<SaeResult> {
+    return this.analysis.sae(request, hooks);
   }
 
   async runPromptSet(request: RunPromptSetRequest, hooks: JobHooks): Promise<RunPromptSetResult> {

@@ -4,7 +4,7 @@
  * Plain data only (everything here crosses the RPC boundary as JSON).
  */
 import type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from '../analysis/types';
-import type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest } from './analysis';
+import type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './analysis';
 import type { JudgeRunResult } from '../jobs/judgeRun';
 import type { RunPromptSetOptions } from '../jobs/runPromptSet';
 import type { LocalJudgeSpec } from '../judges/judgesFile';
@@ -22,7 +22,7 @@ export interface LocalJudgeRequest {
   variants?: string[];
 }
 
-export type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest } from './analysis';
+export type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './analysis';
 export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from '../analysis/types';
 
 export type ExecutionProviderName = 'cpu' | 'cuda';
@@ -148,6 +148,8 @@ export interface EngineBackend {
   analyzeSample(request: AnalyzeSampleRequest): Promise<SampleActivations>;
   layerCurve(request: LayerCurveRequest, hooks: JobHooks): Promise<RunLayerCurve>;
   direction(request: DirectionRequest, hooks: JobHooks): Promise<DirectionReport>;
+  /** SAE model diffing on a run: the run-level feature diff, or one feature's top-activating tokens. */
+  sae(request: SaeRequest, hooks: JobHooks): Promise<SaeResult>;
   judgeRunLocal(request: LocalJudgeRequest, hooks: JobHooks): Promise<JudgeRunResult>;
   runPromptSet(request: RunPromptSetRequest, hooks: JobHooks): Promise<RunPromptSetResult>;
   smokeTest(request: SmokeTestRequest, hooks: JobHooks): Promise<SmokeTestResult>;

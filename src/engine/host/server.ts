@@ -180,6 +180,19 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     }),
   );
   connection.onRequest(
+    EngineMethods.sae,
+    guarded(async (params, cancel) => {
+      const current = startJob('sae', params.token);
+      try {
+        const { token: _token, ...request } = params;
+        void _token;
+        return await backend.sae(request, hooksFor(current, cancel));
+      } finally {
+        job = null;
+      }
+    }),
+  );
+  connection.onRequest(
     EngineMethods.judgeRunLocal,
     guarded(async (params, cancel) => {
       const current = startJob('judgeRun', params.token);

@@ -165,3 +165,29 @@ export function openSaeFolder(dir: string, model?: { hiddenSize: number; numLaye
 export function saeTensorRange(spec: SaeSpec, name: string): ByteRange {
   return spec.weights.byteRange(name);
 }
+
+function modelNames(dir: string): string[] {
+  const names = [path.basename(path.resolve(dir))];
+  try {
+    const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { _name_or_path?: unknown };
+    if (typeof cfg._name_or_path === 'string' && cfg._name_or_path) names.push(cfg._name_or_path);
+  } catch {
+    // no readable config: the folder name is all there is
+  }
+  return names;
+}
+
+/** Whether the SAE's model_name plausibly names this model (the last path component, case-insensitive). */
+export function saeModelMatches(spec: SaeSpec, modelDir: string): boolean {
+  if (!spec.modelName) return true;
+  const last = (s: string) => s.split('/').filter(Boolean).pop()?.toLowerCase() ?? '';
+  return modelNames(modelDir).some((n) => last(n) === last(spec.modelName!));
+}
+
+/** Refuses an SAE whose model_name names another model; `override` says how to use it anyway. */
+export function checkSaeModel(spec: SaeSpec, modelDir: string, override: string): void {
+  if (saeModelMatches(spec, modelDir)) return;
+  throw new SaeError(
+    `${path.join(spec.dir, 'cfg.json')}: model_name "${spec.modelName}" does not name this run's model (${modelNames(modelDir).join(', ')}); an SAE trained on another model's activations reads nonsense. ${override} if it is the same base under another name.`,
+  );
+}

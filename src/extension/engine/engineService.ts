@@ -13,6 +13,8 @@ import {
   DirectionRequest,
   JudgeRunResult,
   LayerCurveRequest,
+  SaeRequest,
+  SaeResult,
   LocalJudgeRequest,
   RunLayerCurve,
   SampleActivations,
@@ -188,6 +190,11 @@ export class EngineService implements vscode.Disposable {
 
   direction(request: DirectionRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<DirectionReport> {
     return this.runJob('Direction', (s, own) => this.client.job(EngineMethods.direction, { token: this.client.newJobToken('direction'), ...request }, (p) => (own(p), onProgress(p)), s), signal);
+  }
+
+  /** SAE model diffing on a run, in the engine host (with the run's own model). */
+  sae(request: SaeRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<SaeResult> {
+    return this.runJob('SAE diff', (s, own) => this.client.job(EngineMethods.sae, { token: this.client.newJobToken('sae'), ...request }, (p) => (own(p), onProgress(p)), s), signal);
   }
 
   /** What the user loaded, kept for this workspace so the next session (or a fresh host) can load it again. */

@@ -5,6 +5,7 @@
  *
  * Registers organismLab.openActivations(runUri | path | {resourceUri} [, {sampleId}]) and the serializer.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readRun } from '../../engine/runs/reader';
@@ -95,6 +96,56 @@ class ActivationsSession implements vscode.Disposable {
     } else if (m.type === 'activations/pickSample') void this.analyze(m.sampleId);
     else if (m.type === 'activations/computeCurve') void this.curve();
     else if (m.type === 'activations/computeDirection') void this.direction();
+    else if (m.type === 'activations/computeSaeDiff') void this.saeDiff();
+    else if (m.type === 'activations/saeFeatureTokens') void this.saeFeature(m.feature);
+  }
+
+  /** The SAE folder last diffed on this run (feature clicks read its tokens). */
+  private saeDir: { dir: string; allowModelMismatch: boolean } | null = null;
+
+  /** Run the SAE diff; `dir` (tests, commands) or the folder the user picks (SAELens layout). */
+  async saeDiff(dir?: string): Promise<void> {
+    if (!(await requireTrust('Activations'))) return;
+    let saeDir = dir;
+    if (!saeDir) {
+      const found = (await vscode.workspace.findFiles('**/cfg.json', '**/{node_modules,.git}/**', 200)).filter((u) => existsSync(path.join(path.dirname(u.fsPath), 'sae_weights.safetensors')));
+      const items = [
+        ...found.map((u) => ({ label: path.basename(path.dirname(u.fsPath)), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), dir: path.dirname(u.fsPath) })),
+        { label: 'Browse…', description: 'a folder with cfg.json and sae_weights.safetensors', dir: '' },
+      ];
+      const pick = await vscode.window.showQuickPick(items, { title: 'Organism Lab: SAE for the diff (SAELens layout)' });
+      if (!pick) return;
+      saeDir = pick.dir || (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'SAE folder (cfg.json + sae_weights.safetensors)' }))?.[0]?.fsPath;
+      if (!saeDir) return;
+    }
+    await this.runSae(saeDir, false);
+  }
+
+  private async runSae(dir: string, allowModelMismatch: boolean): Promise<void> {
+    this.post({ type: 'activations/busy', what: 'SAE diff' });
+    try {
+      const r = await getEngine().sae({ runPath: this.runUri.fsPath, saeDir: dir, allowModelMismatch }, (p) => this.post({ type: 'activations/busy', what: 'SAE diff', done: p.done, total: p.total }));
+      this.saeDir = { dir, allowModelMismatch };
+      if (r.kind === 'run') this.post({ type: 'activations/saeDiff', data: r.diff });
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      if (!allowModelMismatch && /model_name .* does not name this run's model/.test(message)) {
+        const choice = await vscode.window.showWarningMessage(`Organism Lab: ${message}`, { modal: true }, 'Use Anyway');
+        if (choice === 'Use Anyway') return this.runSae(dir, true);
+      }
+      this.fail('SAE diff', e);
+    }
+  }
+
+  private async saeFeature(feature: number): Promise<void> {
+    if (!this.saeDir) return;
+    this.post({ type: 'activations/busy', what: `SAE feature ${feature}` });
+    try {
+      const r = await getEngine().sae({ runPath: this.runUri.fsPath, saeDir: this.saeDir.dir, allowModelMismatch: this.saeDir.allowModelMismatch, feature, top: 20 }, () => undefined);
+      if (r.kind === 'feature') this.post({ type: 'activations/saeFeature', feature: r.feature, tokens: r.tokens });
+    } catch (e) {
+      this.fail(`SAE feature ${feature}`, e);
+    }
   }
 
   private async direction(): Promise<void> {
@@ -167,6 +218,14 @@ export function registerActivationsPanel(context: vscode.ExtensionContext, deps:
         }
         attach(panel, vscode.Uri.parse(state.runUri), state, null);
       },
+    }),
+    // SAE diff of a run: opens (or reveals) its Activations panel and runs the diff there; `saeDir` skips the pick.
+    vscode.commands.registerCommand('organismLab.saeDiff', async (arg?: unknown, options?: { saeDir?: unknown }) => {
+      const panel = (await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(OPEN_ACTIVATIONS_COMMAND, arg)) ?? undefined;
+      const session = panel && [...open.values()].find((s) => s.panel === panel);
+      if (!session) return undefined;
+      await session.saeDiff(typeof options?.saeDir === 'string' ? options.saeDir : undefined);
+      return panel;
     }),
     vscode.commands.registerCommand(OPEN_ACTIVATIONS_COMMAND, async (arg?: unknown, options?: { sampleId?: unknown }) => {
       try {

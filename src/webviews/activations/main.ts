@@ -15,6 +15,8 @@ import {
   type DirectionReport,
   type RunLayerCurve,
   type SampleActivations,
+  type SaeRunDiff,
+  type SaeTopToken,
 } from '../../protocol/activations';
 import { isRecord } from '../../protocol/webviews';
 import { histogramChart, lineChart } from './charts';
@@ -41,6 +43,9 @@ const alignmentInfo = h('div', { 'data-testid': 'direction-alignment' });
 const aucCanvas = h('canvas', { 'aria-label': 'AUC per layer' });
 const directionControls = h('div', { class: 'controls' });
 const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
+const saeInfo = h('div', { class: 'muted', 'data-testid': 'sae-info' }, 'Pick an SAE in the SAELens layout (cfg.json + sae_weights.safetensors) trained on this base model.');
+const saeTables = h('div', { 'data-testid': 'sae-features' });
+const saeTokens = h('div', { 'data-testid': 'sae-tokens' });
 replaceChildren(
   root,
   h('h1', null, `Activations: ${boot?.fileName ?? ''}`),
@@ -63,6 +68,11 @@ replaceChildren(
   h('div', { class: 'chart' }, aucCanvas),
   directionControls,
   h('div', { class: 'chart' }, histCanvas),
+  h('h2', null, 'SAE features: what the adapter turns up or down (identical tokens)'),
+  h('div', null, button({ label: 'SAE diff…', onClick: () => vscode.postMessage({ type: 'activations/computeSaeDiff' }), testId: 'compute-sae-diff', title: 'Encode the residual stream at the SAE\'s hook under the reference and the variant, for every sample of the variant' })),
+  saeInfo,
+  saeTables,
+  saeTokens,
 );
 
 let samples: ActivationsSampleInfo[] = [];
@@ -181,6 +191,35 @@ function showDirection(d: DirectionReport): void {
   showHistogram(d, layer);
 }
 
+/** SAE diff tables (text nodes only); a feature's button asks for its top-activating tokens. */
+function showSaeDiff(d: SaeRunDiff): void {
+  saeInfo.textContent = `${d.sae.architecture} SAE, ${d.sae.dSae} features, at ${d.sae.hookMapping}. "${d.variant}" vs "${d.reference}": ${d.samples} samples, ${d.responseTokens} response tokens; labels ${d.labels.misaligned} misaligned / ${d.labels.aligned} aligned${d.labels.judge ? ` (judge ${d.labels.judge})` : ''}. Means over response tokens.${d.sae.warnings.length ? ` ${d.sae.warnings.join(' ')}` : ''}`;
+  const table = (title: string, rows: SaeRunDiff['rising'], testId: string) =>
+    h('div', null,
+      h('h3', null, title),
+      h('table', { class: 'alignment', 'data-testid': testId },
+        h('thead', null, h('tr', null, ...['feature', 'mean ref', 'mean variant', 'Δ', 'samples ref / variant', 'AUC misaligned', ''].map((c) => h('th', null, c)))),
+        h('tbody', null, ...rows.map((r) => h('tr', null,
+          h('td', null, `#${r.feature}`), h('td', null, fmt(r.meanRef)), h('td', null, fmt(r.meanVar)), h('td', null, fmt(r.delta)),
+          h('td', null, `${r.samplesRef} / ${r.samplesVar}`), h('td', null, r.aucMisaligned === null ? '-' : r.aucMisaligned.toFixed(3)),
+          h('td', null, button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` })),
+        )))));
+  replaceChildren(saeTables, table('Turned up', d.rising, 'sae-rising'), table('Turned down', d.falling, 'sae-falling'));
+  replaceChildren(saeTokens);
+}
+
+function showSaeFeature(feature: number, tokens: SaeTopToken[]): void {
+  replaceChildren(
+    saeTokens,
+    h('h3', null, `Feature #${feature}: top-activating response tokens`),
+    tokens.length === 0
+      ? h('div', { class: 'muted' }, 'The feature is not active on any response token of this variant.')
+      : h('table', { class: 'alignment', 'data-testid': 'sae-top-tokens' },
+          h('thead', null, h('tr', null, ...['activation', 'token', 'context', 'sample'].map((c) => h('th', null, c)))),
+          h('tbody', null, ...tokens.map((t) => h('tr', null, h('td', null, t.activation.toFixed(3)), h('td', null, tokenLabel(t.token)), h('td', null, t.context), h('td', null, t.sampleId))))),
+  );
+}
+
 window.addEventListener('message', (event: MessageEvent) => {
   const m = event.data as ActivationsHostMessage;
   if (!isRecord(m) || typeof m.type !== 'string') return;
@@ -205,6 +244,14 @@ window.addEventListener('message', (event: MessageEvent) => {
     case 'activations/direction':
       status.textContent = 'Direction computed.';
       showDirection(m.data);
+      break;
+    case 'activations/saeDiff':
+      status.textContent = 'SAE diff computed.';
+      showSaeDiff(m.data);
+      break;
+    case 'activations/saeFeature':
+      status.textContent = `Feature #${m.feature}: ${m.tokens.length} tokens.`;
+      showSaeFeature(m.feature, m.tokens);
       break;
     case 'activations/busy':
       status.textContent = `Working: ${m.what}${m.total ? ` (${m.done}/${m.total})` : ''}…`;
