@@ -202,6 +202,8 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     return {
       push(id: number): { piece: string; delta: string } {
         const piece = dec.push(id);
+        // The token that completes a stop string arrives before generation sees the match: release nothing then.
+        if (stop.some((x) => dec.text.includes(x, Math.max(0, sent - x.length)))) return { piece, delta: '' };
         const safe = dec.text.length - hold;
         let delta = '';
         if (safe > sent) {
