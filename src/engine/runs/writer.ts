@@ -15,7 +15,7 @@
  *     the append waits, without holding the lock, until it is complete or has stayed unchanged.
  * Readers need no lock: a torn last line is ignored with a warning (parse.ts).
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { acquireRunLockSync, sleepSync, withRunLock, withRunLockSync, type RunLockOptions } from './lock';
 import { parseRunText, type RunContents } from './parse';
@@ -148,7 +148,7 @@ export class RunWriter {
 
   /** Under the lock: what to write before the new rows so they start on a line of their own. */
   private repairTail(force: boolean): TailResult {
-    const fd = this.openFd();
+    const fd = this.followReplacedFile();
     const st = fstatSync(fd);
     const size = st.size;
     if (size === 0) throw new Error(`${this.path}: the run file is empty (its header is gone); rows cannot be appended to it.`);
@@ -183,6 +183,26 @@ export class RunWriter {
     this.warnings.push(msg);
     this.opts.onWarning?.(msg);
     return { prefix: '' };
+  }
+
+  /**
+   * Under the lock: a tool that saved the run file by writing a new file and renaming it over the old one
+   * leaves our descriptor on the old, unlinked file, where rows would be lost. Reopen the path then.
+   */
+  private followReplacedFile(): number {
+    const fd = this.openFd();
+    let onDisk;
+    try {
+      onDisk = statSync(this.path);
+    } catch (e) {
+      throw new Error(`${this.path}: the run file was deleted or moved while it was being written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); rows are no longer appended.`);
+    }
+    const mine = fstatSync(fd);
+    if (onDisk.ino === mine.ino && onDisk.dev === mine.dev) return fd;
+    const next = openSync(this.path, constants.O_RDWR | constants.O_APPEND);
+    closeSync(fd);
+    this.fd = next;
+    return next;
   }
 
   private openFd(): number {
