@@ -202,7 +202,9 @@ export class OpenAICompatibleClient {
       let res: Response;
       let text: string;
       try {
-        res = await this.#o.fetch(this.url, { method: 'POST', headers: this.#headers(), body, signal: both });
+        // Never follow a redirect: the key would go to wherever the server points (fetch keeps custom headers
+        // such as Azure's api-key across origins). A redirect is an error naming where it pointed.
+        res = await this.#o.fetch(this.url, { method: 'POST', headers: this.#headers(), body, signal: both, redirect: 'manual' });
         text = await res.text();
       } catch (e) {
         if (signal?.aborted) throw abortError();
@@ -217,6 +219,10 @@ export class OpenAICompatibleClient {
         this.#o.onRetry?.({ attempt, delayMs, reason });
         await sleep(delayMs, signal);
         continue;
+      }
+      if (res.status >= 300 && res.status < 400) {
+        const to = res.headers.get('location') ?? '(no Location header)';
+        throw new JudgeFatalError(`The ${wording.server} at ${this.url} answered HTTP ${res.status}, a redirect to ${this.scrub(to)}; redirects are not followed, so the API key is only ever sent to the address you configured. Set the base URL to the final address if you trust it.`);
       }
       if (res.status === 429 || res.status >= 500) {
         const reason = `HTTP ${res.status}${res.status === 429 ? ' (rate limited)' : ''}: ${this.scrub(text.slice(0, 200))}`;

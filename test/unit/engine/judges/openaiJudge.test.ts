@@ -179,6 +179,21 @@ test('401 stops the whole job with an actionable error and the key never leaks',
   }
 });
 
+test('a redirect is not followed: the key never reaches the address it points to', async () => {
+  const other = await startServer(() => ({ json: logprobAnswer([['90', 1]]) }));
+  const srv = await startServer(() => ({ status: 307, headers: { location: `${other.baseUrl}/chat/completions` }, body: '' }));
+  try {
+    for (const apiKeyHeader of ['authorization', 'api-key'] as const) {
+      const c = new OpenAICompatibleClient({ baseUrl: srv.baseUrl, model: 'm', apiKey: KEY, apiKeyHeader, ...fast });
+      await assert.rejects(c.topLogprobs('p'), (e: Error) => e instanceof JudgeFatalError && /HTTP 307, a redirect to http:\/\/127\.0\.0\.1/.test(e.message) && !e.message.includes(KEY));
+    }
+    assert.equal(other.requests.length, 0, 'nothing reached the redirect target');
+  } finally {
+    await srv.close();
+    await other.close();
+  }
+});
+
 test('404 names the base URL and model to check', async () => {
   const srv = await startServer(() => ({ status: 404, body: '{"error":{"message":"The model `nope` does not exist"}}' }));
   try {
