@@ -89,6 +89,8 @@ export interface CompareLoadMessage extends WebviewMessage {
   labelsWritable: boolean;
   /** Said in the UI next to the label keys. */
   labelsNote: string;
+  /** Planned samples when the header does not record them (older files: counted from their unchanged prompt set). */
+  expectedSamples?: number | null;
 }
 
 /** Rows appended to the run file since the last load/append. */

@@ -3,6 +3,7 @@
  * No Node or vscode imports (bundled into the browser page too).
  */
 import type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
+import type { RunCompleteness } from '../engine/runs/completeness';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
 export type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thresholds };
@@ -32,6 +33,8 @@ export interface ReportDataMessage extends WebviewMessage {
   data: ReportData;
   /** Warnings from reading the run file (torn lines, bad rows). */
   warnings: string[];
+  /** Finished samples against the planned ones (an incomplete run: cancelled, crashed or still running). */
+  completeness?: RunCompleteness;
 }
 export interface ReportErrorMessage extends WebviewMessage {
   type: 'report/error';

@@ -6,7 +6,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { judgedRates, type JudgedRates } from '../judges/questionRates';
+import type { RunCompleteness } from '../runs/completeness';
 import { readRun } from '../runs/reader';
+import { runFileCompleteness } from '../runs/resumeCandidates';
 import { checkpointSteps } from './inspect';
 
 export type CheckpointKind = 'model' | 'adapter' | 'trainingRun';
@@ -83,6 +85,8 @@ export interface RunSummary {
    * Runs view shows counts only and would otherwise build a full report per run file on every refresh.
    */
   rates?: JudgedRates | null;
+  /** Finished samples against the samples the run planned (incomplete: cancelled or crashed before the end). */
+  completeness: RunCompleteness;
   warnings: string[];
 }
 
@@ -107,6 +111,7 @@ export function summarizeRun(file: string, options: { rates?: boolean } = {}): R
     samples: run.samples.length,
     byVariant,
     byQuestion,
+    completeness: runFileCompleteness(run),
     ...(options.rates ? { rates: judgedRates({ path: file, header: run.header, samples: run.samples, judgements: run.judgements, labels: run.labels }) } : {}),
     warnings: run.warnings.map((w) => `line ${w.line}: ${w.message}`),
   };

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HumanLabel } from '../../engine/runs/schema';
+import type { HumanLabel, RunHeader } from '../../engine/runs/schema';
 import {
   isCompareWebviewMessage,
   type CompareBootstrap,
@@ -16,7 +16,9 @@ import {
 import type { CompareViewStateStore } from './compareViewStates';
 import { appendLabel, isWritable } from './labelWriter';
 import { createNonce } from './nonce';
+import { plannedSamples } from '../../engine/runs/completeness';
 import { parseRunText } from '../../engine/runs/parse';
+import { expectedFromPromptSet } from '../../engine/runs/resumeCandidates';
 import { RunFollower, toSnapshot } from './runFollower';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -144,6 +146,7 @@ export class CompareSession implements vscode.Disposable {
           thresholds: judgeThresholds(),
           labelsWritable: writable && vscode.workspace.isTrusted,
           labelsNote: this.labelsNote(writable),
+          expectedSamples: this.expectedFallback(result.snapshot.header),
         });
         if (this.pendingFocus !== null) {
           this.post({ type: 'compare/focusSample', sampleId: this.pendingFocus });
@@ -160,6 +163,16 @@ export class CompareSession implements vscode.Disposable {
         this.post({ type: 'compare/error', message });
       }
       this.follower.reset();
+    }
+  }
+
+  /** Planned samples of an older run file (no extra.planned_samples), from its unchanged prompt set; else null. */
+  private expectedFallback(header: RunHeader | null): number | null {
+    if (!header || plannedSamples(header) !== null) return null;
+    try {
+      return expectedFromPromptSet(header);
+    } catch {
+      return null;
     }
   }
 

@@ -15,6 +15,8 @@ import * as vscode from 'vscode';
 import { computeReport } from '../../engine/judges/metrics';
 import type { ReportOptions } from '../../engine/judges/reportTypes';
 import { readRunContent } from '../../engine/judges/runAccess';
+import type { RunCompleteness } from '../../engine/runs/completeness';
+import { runFileCompleteness } from '../../engine/runs/resumeCandidates';
 import {
   OPEN_RUN_REPORT_COMMAND,
   REPORT_VIEW_TYPE,
@@ -33,16 +35,16 @@ import { escapeHtml, renderWebviewHtml } from './webviewHtml';
 export interface ReportPanelDeps {
   log: vscode.LogOutputChannel;
   /** Compute the report (default: in this process, from the run file). */
-  computeReport?: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[] }>;
+  computeReport?: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
   /** Command that opens a sample in Compare (default organismLab.compare with { focusSampleId }). */
   compareCommand?: string;
   /** The run of the active Compare panel, if the active tab is one ("Open Run Report" then opens that run's report). */
   activeCompareRun?: () => vscode.Uri | undefined;
 }
 
-async function computeLocally(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[] }> {
+async function computeLocally(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }> {
   const run = await readRunContent(runPath);
-  return { data: computeReport(run, options), warnings: run.warnings };
+  return { data: computeReport(run, options), warnings: run.warnings, ...(run.header ? { completeness: runFileCompleteness({ header: run.header, samples: run.samples }) } : {}) };
 }
 
 const DEBOUNCE_MS = 300;
@@ -132,7 +134,7 @@ class ReportSession implements vscode.Disposable {
         this.state = { ...this.state, judge: null, reference: null };
         result = await compute(this.runUri.fsPath, { thresholds: options.thresholds });
       }
-      this.post({ type: 'report/data', data: result.data, warnings: result.warnings });
+      this.post({ type: 'report/data', data: result.data, warnings: result.warnings, ...(result.completeness ? { completeness: result.completeness } : {}) });
     } catch (e) {
       const message = (e as Error).message ?? String(e);
       this.deps.log.error(`Run report ${this.runUri.fsPath}: ${message}`);

@@ -1,13 +1,16 @@
 /**
  * Running a prompt set (whole file or chosen questions) in the engine host: checks trust and the prompt set,
- * makes sure a model is loaded, picks variants, shows a cancellable progress notification (cancel → JSON-RPC
- * cancellation; finished samples stay in the run file), then offers Compare.
+ * makes sure a model is loaded, offers to resume the prompt set's latest incomplete run (same questions, model
+ * and adapters), else picks variants, shows a cancellable progress notification (cancel → JSON-RPC
+ * cancellation; finished samples stay in the run file), then offers Compare and the Run Report.
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultRunPath } from '../../engine/backends/workspaceDiscovery';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
-import type { VariantSpec } from '../../engine/runs/schema';
+import { completenessText } from '../../engine/runs/completeness';
+import { findResumableRun, runFileCompleteness, type ResumableRun } from '../../engine/runs/resumeCandidates';
+import type { RunHeader, VariantSpec } from '../../engine/runs/schema';
 import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineHost';
 import { runSettings, serverSettings } from '../config';
 import { apiKeyForRequest, settingSource } from '../commands/apiKeys';
@@ -26,20 +29,26 @@ export interface RunOptions {
   maxNewTokens?: number;
   /** No notifications that wait for a click (tests, automation). */
   quiet?: boolean;
+  /**
+   * An incomplete earlier run of the same prompt set (and questions, model, adapters): 'ask' (the default unless
+   * quiet) offers to resume it or start fresh; 'latest' resumes it without asking; 'new' (the default when quiet)
+   * starts a new run file. Ignored when `out` is given.
+   */
+  resume?: 'ask' | 'latest' | 'new';
 }
 
 function variantsFor(names: string[]): VariantSpec[] {
   return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : { name: n, adapter: n, adapter_scale: 1 }));
 }
 
-async function chooseVariants(adapters: string[], wanted: RunOptions['variants']): Promise<VariantSpec[] | undefined> {
+async function chooseVariants(adapters: string[], wanted: RunOptions['variants'], fileName: string): Promise<VariantSpec[] | undefined> {
   if (wanted === 'base') return variantsFor(['base']);
   if (wanted === 'all') return variantsFor(['base', ...adapters]);
   if (Array.isArray(wanted)) return variantsFor(wanted);
   if (adapters.length === 0) return variantsFor(['base']);
   const picks = await vscode.window.showQuickPick(
     ['base', ...adapters].map((n) => ({ label: n, description: n === 'base' ? 'no adapter' : 'adapter at scale 1', picked: true })),
-    { canPickMany: true, title: 'Organism Lab: variants to run', placeHolder: 'Base and adapted rows of a sample share one random stream' },
+    { canPickMany: true, title: `Organism Lab: run ${fileName} — variants`, placeHolder: `Variants to run ${fileName} with (base and adapted rows of a sample share one random stream)` },
   );
   if (!picks || picks.length === 0) return undefined;
   return variantsFor(picks.map((p) => p.label));
@@ -84,27 +93,43 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
   }
   if (!server && !(await ensureModelLoaded(ctx, options.quiet))) return undefined;
   const adapterNames = server ? server.adapters.map((a) => a.name) : ctx.engine.state.adapters.map((a) => a.name);
-  const variants = await chooseVariants(adapterNames, options.variants);
+  const resumeMode = options.out ? 'new' : options.resume ?? (options.quiet ? 'new' : 'ask');
+  let resume: ResumableRun | null = null;
+  if (resumeMode !== 'new') {
+    try {
+      resume = findResumableRun(file.fsPath, { questionIds: options.questionIds, accept: (h) => sameOrganism(h, ctx, server) });
+    } catch (err) {
+      ctx.log.warn(`looking for an incomplete run of ${name}: ${errorMessage(err)}`);
+    }
+    if (resume && resumeMode === 'ask') {
+      const choice = await askResume(name, resume);
+      if (choice === undefined) return undefined;
+      if (choice === 'new') resume = null;
+    }
+  }
+  const variants = resume ? resume.header.variants : await chooseVariants(adapterNames, options.variants, name);
   if (!variants) return undefined;
   const settings = runSettings();
-  const out = options.out ?? defaultRunPath(file.fsPath);
+  const out = resume?.file ?? options.out ?? defaultRunPath(file.fsPath);
+  // Resuming: the run's own settings (its header), so the missing samples are the ones it planned.
+  const headerSamples = resume?.header.extra?.samples;
   const request = {
     promptSetPath: file.fsPath,
     variants,
-    samples: options.samples ?? settings.samples,
-    sampling: { ...settings.sampling, max_new_tokens: options.maxNewTokens ?? settings.sampling.max_new_tokens },
-    seed: settings.seed,
+    samples: resume ? (typeof headerSamples === 'number' ? headerSamples : null) : options.samples ?? settings.samples,
+    sampling: resume ? resume.header.sampling : { ...settings.sampling, max_new_tokens: options.maxNewTokens ?? settings.sampling.max_new_tokens },
+    seed: resume ? resume.header.seed : settings.seed,
     out,
     questionIds: options.questionIds,
     batchSize: settings.batchSize,
     ...(server ? { server } : {}),
   };
   const what = options.questionIds?.length === 1 ? `question "${options.questionIds[0]}"` : name;
-  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}`);
+  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}${resume ? ` (resuming: ${completenessText(resume.completeness)})` : ''}`);
   let result: RunPromptSetResult;
   try {
     result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Organism Lab: running ${what}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `Organism Lab: ${resume ? 'resuming' : 'running'} ${what}`, cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         token.onCancellationRequested(() => abort.abort());
@@ -131,15 +156,45 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
   for (const w of result.warnings) ctx.log.warn(w);
   ctx.refreshViews();
   if (!options.quiet) {
+    let state = '';
+    try {
+      state = ` (${completenessText(runFileCompleteness(result.out))})`;
+    } catch {
+      /* the file is read again by Compare / the Report, which say what is wrong */
+    }
     const text = result.cancelled
-      ? `Organism Lab: run cancelled after ${result.written} samples; they are in ${path.basename(result.out)}.`
-      : `Organism Lab: ${result.written} samples written to ${path.basename(result.out)} in ${secs}s.`;
-    void vscode.window.showInformationMessage(text, 'Open Compare', 'Open Run File').then((choice) => {
+      ? `Organism Lab: run of ${what} cancelled after ${result.written} new samples; ${path.basename(result.out)} keeps them${state}. Run the prompt set again to resume it.`
+      : `Organism Lab: run of ${what} finished: ${result.written} samples written to ${path.basename(result.out)} in ${secs}s${state}.`;
+    void vscode.window.showInformationMessage(text, 'Open Compare', 'Open Report').then((choice) => {
       if (choice === 'Open Compare') void vscode.commands.executeCommand('organismLab.compare', vscode.Uri.file(result.out));
-      if (choice === 'Open Run File') void vscode.commands.executeCommand('organismLab.openRun', vscode.Uri.file(result.out));
+      if (choice === 'Open Report') void vscode.commands.executeCommand('organismLab.openRunReport', vscode.Uri.file(result.out));
     });
   }
   return result;
+}
+
+/** A run header made by the organism that would run now (local: same model and adapter folders; remote: same served names). */
+function sameOrganism(h: RunHeader, ctx: LabContext, server: RemoteGenerationServer | undefined): boolean {
+  const adapters = (list: { name: string; path: string }[]) => JSON.stringify(list.map((a) => [a.name, a.path]).sort());
+  if (server) {
+    return h.backend?.kind === 'openai' && h.model.path === server.servedModel && JSON.stringify(h.adapters.map((a) => a.name).sort()) === JSON.stringify(server.adapters.map((a) => a.name).sort());
+  }
+  const model = ctx.engine.state.model;
+  if (!model || h.backend?.kind === 'openai') return false;
+  return path.resolve(h.model.path) === path.resolve(model.dir) && adapters(h.adapters.map((a) => ({ name: a.name, path: path.resolve(a.path) }))) === adapters(ctx.engine.state.adapters.map((a) => ({ name: a.name, path: path.resolve(a.dir) })));
+}
+
+/** 'resume' / 'new', undefined when dismissed. */
+async function askResume(fileName: string, r: ResumableRun): Promise<'resume' | 'new' | undefined> {
+  const created = r.header.created_at ? new Date(r.header.created_at).toLocaleString() : '';
+  const pick = await vscode.window.showQuickPick(
+    [
+      { label: `$(debug-continue) Resume ${path.basename(r.file)}`, description: completenessText(r.completeness), detail: `Generates only the missing samples, with that run's variants (${r.header.variants.map((v) => v.name).join(', ')}), sampling and seed${created ? `; started ${created}` : ''}.`, id: 'resume' as const },
+      { label: '$(add) Start a new run', description: 'a new run file', detail: 'Pick variants; the settings in effect now.', id: 'new' as const },
+    ],
+    { title: `Organism Lab: ${fileName} has an incomplete run`, placeHolder: `Resume the incomplete run of ${fileName}, or start a new one?`, ignoreFocusOut: true },
+  );
+  return pick?.id;
 }
 
 /**

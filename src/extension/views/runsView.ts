@@ -14,9 +14,16 @@ export class RunItem extends vscode.TreeItem {
       const per = Object.entries(s.byVariant)
         .map(([v, n]) => `${v} ${n}`)
         .join(', ');
-      this.description = `${s.samples} samples${per ? ` · ${per}` : ''}`;
+      const c = s.completeness;
+      // An incomplete run (cancelled or crashed) says so, with how many of the planned samples it holds.
+      this.description = `${c.incomplete ? `incomplete: ${c.present}/${c.expected} samples` : `${s.samples} samples`}${per ? ` · ${per}` : ''}`;
+      if (c.incomplete) this.iconPath = new vscode.ThemeIcon('debug-pause');
       this.tooltip = new vscode.MarkdownString(
-        [`**${path.basename(file.fsPath)}**`, `model: \`${s.model}\``, `prompt set: \`${s.promptSet}\``, `variants: ${s.variants.join(', ')}`, `created: ${s.createdAt}`, ...s.warnings.map((w) => `⚠ ${w}`)].join('\n\n'),
+        [
+          `**${path.basename(file.fsPath)}**`,
+          ...(c.incomplete ? [`**Incomplete run**: ${c.present} of ${c.expected} planned samples. Run its prompt set again to resume it.`] : []),
+          `model: \`${s.model}\``, `prompt set: \`${s.promptSet}\``, `variants: ${s.variants.join(', ')}`, `created: ${s.createdAt}`, ...s.warnings.map((w) => `⚠ ${w}`),
+        ].join('\n\n'),
       );
     } catch (err) {
       this.description = 'unreadable';

@@ -4,6 +4,7 @@
  * real `acquireVsCodeApi()` and window events, so tests can drive it with a fake API.
  */
 import { sampleId, type HumanLabel } from '../../engine/runs/schema';
+import { runCompleteness } from '../../engine/runs/completeness';
 import {
   DEFAULT_FILTERS,
   DEFAULT_THRESHOLDS,
@@ -71,6 +72,8 @@ export class CompareApp {
   private thresholds: JudgeThresholds = DEFAULT_THRESHOLDS;
   private labelsWritable = false;
   private labelsNote = '';
+  /** Planned samples of an older run file (its header does not say); null: from the header or unknown. */
+  private expectedSamples: number | null = null;
   private filters: CompareFilters = DEFAULT_FILTERS;
   private focusedSampleId: string | null = null;
   private readonly pending = new Map<string, HumanLabel>();
@@ -121,6 +124,7 @@ export class CompareApp {
         this.thresholds = message.thresholds;
         this.labelsWritable = message.labelsWritable;
         this.labelsNote = message.labelsNote;
+        this.expectedSamples = typeof message.expectedSamples === 'number' ? message.expectedSamples : null;
         this.loaded = true;
         this.error = null;
         this.persist();
@@ -352,6 +356,7 @@ export class CompareApp {
       labelsNote: this.labelsNote,
       thresholds: this.thresholds,
       counts: { questions, samples: this.data.samples.size, judgements, labels: this.data.labels.size },
+      completeness: this.data.header ? runCompleteness(this.data.header, [...this.data.samples.values()], this.expectedSamples) : null,
     });
   }
 

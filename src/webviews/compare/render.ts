@@ -4,6 +4,7 @@
  * return elements; the app (app.ts) decides when to call them.
  */
 import type { HumanLabel, SampleRow, VariantSpec } from '../../engine/runs/schema';
+import type { RunCompleteness } from '../../engine/runs/completeness';
 import type { CompareFilters, JudgeThresholds } from '../../protocol/compare';
 import { button, checkbox, dropdown } from '../components/controls';
 import { h, type Child } from '../shared/dom';
@@ -215,6 +216,8 @@ export interface HeaderInfo {
   labelsNote: string;
   thresholds: JudgeThresholds;
   counts: { questions: number; samples: number; judgements: number; labels: number };
+  /** Finished samples against the planned ones; shown when the run is incomplete. */
+  completeness?: RunCompleteness | null;
 }
 
 export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLElement {
@@ -238,6 +241,10 @@ export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLEleme
     items.push(['Created', `${header.created_at} by ${header.tool.name} ${header.tool.version}`]);
   } else {
     items.push(['Header', 'missing (the first line of a run file should be its header)']);
+  }
+  const done = info.completeness;
+  if (done?.incomplete) {
+    items.push(['Run', h('span', { class: 'incomplete', 'data-testid': 'run-incomplete' }, `incomplete: ${done.present} of ${done.expected} planned samples (cancelled, or still running); run its prompt set again to resume it`)]);
   }
   const c = info.counts;
   items.push([

@@ -4,6 +4,7 @@
  * rates, and human/judge agreement (confusion table + Cohen's κ). All text goes in as text nodes.
  */
 import { button, dropdown } from '../components/controls';
+import type { RunCompleteness } from '../../engine/runs/completeness';
 import { h, replaceChildren } from '../shared/dom';
 import type { WebviewApi } from '../../protocol/webviews';
 import type { GroupStats, ReportBootstrap, ReportData, ReportHostMessage, ReportViewState, ReportWebviewMessage } from '../../protocol/report';
@@ -13,6 +14,7 @@ import { Scatter } from './scatter';
 export class ReportApp {
   private data: ReportData | null = null;
   private warnings: string[] = [];
+  private completeness: RunCompleteness | null = null;
   private error: string | null = null;
   private state: ReportViewState;
   private readonly header = h('div', { class: 'report-header' });
@@ -43,6 +45,7 @@ export class ReportApp {
     if (!m || typeof m !== 'object') return;
     if (m.type === 'report/data') {
       this.data = m.data;
+      this.completeness = m.completeness ?? null;
       this.warnings = Array.isArray(m.warnings) ? m.warnings : [];
       this.error = null;
       this.render();
@@ -65,6 +68,9 @@ export class ReportApp {
     replaceChildren(
       this.header,
       h('h1', null, `Run report: ${fileName}`),
+      this.completeness?.incomplete
+        ? h('p', { class: 'incomplete', role: 'status', 'data-testid': 'report-incomplete' }, `Incomplete run: ${this.completeness.present} of ${this.completeness.expected} planned samples (cancelled, or still running). The rates below cover the samples present; run the prompt set again to resume it.`)
+        : null,
       this.error ? h('p', { class: 'error', role: 'alert', 'data-testid': 'report-error' }, this.error) : null,
       d ? this.controls(d) : null,
       this.warnings.length ? h('details', { class: 'warnings' }, h('summary', null, `${this.warnings.length} warning(s) reading the run`), h('ul', null, this.warnings.map((w) => h('li', null, w)))) : null,

@@ -1,0 +1,65 @@
+/** Issue 13: the researcher's loop in the editor (resume, notifications, hovers, views, checkpoint messages). */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunPromptSetResult } from '../../../src/protocol/engineHost';
+import { api, testModel, waitFor, workspaceFolder } from './helpers';
+
+const samplesIn = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'sample');
+
+suite('researcher loop: resuming an incomplete run from the editor', function () {
+  const model = testModel();
+  const made: string[] = [];
+
+  suiteSetup(async function () {
+    if (!model || !vscode.workspace.isTrusted) this.skip();
+    const a = await api();
+    if (a.ctx.engine.state.model?.dir !== model!.model) await vscode.commands.executeCommand('organismLab.loadModel', vscode.Uri.file(model!.model));
+    if (model!.adapter && a.ctx.engine.state.adapters.length === 0) await vscode.commands.executeCommand('organismLab.loadAdapter', vscode.Uri.file(model!.adapter));
+    assert.ok(a.ctx.engine.state.model, 'no model loaded');
+  });
+
+  suiteTeardown(() => {
+    for (const f of made) rmSync(f, { force: true });
+  });
+
+  test('re-running a prompt set resumes its latest incomplete run in the same file; the Runs view marks it', async () => {
+    const a = await api();
+    const promptSet = vscode.Uri.file(path.join(workspaceFolder(), 'prompts/tiny.yaml'));
+    const first = await vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', promptSet, { variants: 'all', samples: 2, maxNewTokens: 4, quiet: true });
+    assert.ok(first, 'runPromptSet returned nothing');
+    made.push(first.out);
+    const variants = 1 + a.ctx.engine.state.adapters.length;
+    const planned = 2 * 2 * variants; // tiny.yaml: 2 questions × 1 paraphrase, 2 samples each
+    assert.equal(first.written, planned);
+    const lines = readFileSync(first.out, 'utf8').trim().split('\n');
+    const header = JSON.parse(lines[0]);
+    assert.equal(header.extra.planned_samples, planned);
+    if (model!.adapter) assert.deepEqual(header.variants.map((v: { name: string }) => v.name), ['base', path.basename(model!.adapter)], 'adapter variants are named after the adapter folder');
+    // A run cancelled after 3 samples (what Cancel leaves behind).
+    writeFileSync(first.out, lines.slice(0, 4).join('\n') + '\n');
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(first.out, later, later);
+    a.views.runs.refresh();
+    const item = await waitFor('the incomplete run in the Runs view', async () => (await a.views.runs.getChildren()).find((i) => i.file.fsPath === first.out), 10_000);
+    assert.match(String(item.description), new RegExp(`^incomplete: 3/${planned} samples`));
+    // Run it again: the same file is completed (only the missing samples), not a new file regenerated.
+    const again = await vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', promptSet, { variants: 'all', quiet: true, resume: 'latest' });
+    assert.ok(again);
+    assert.equal(again.out, first.out);
+    assert.equal(again.written, planned - 3);
+    assert.equal(new Set(samplesIn(first.out).map((s) => s.id)).size, planned);
+    a.views.runs.refresh();
+    const done = await waitFor('the completed run in the Runs view', async () => {
+      const i = (await a.views.runs.getChildren()).find((x) => x.file.fsPath === first.out);
+      return i && !/incomplete/.test(String(i.description)) ? i : undefined;
+    }, 10_000);
+    assert.match(String(done.description), new RegExp(`^${planned} samples`));
+    // Nothing incomplete left: 'latest' starts a new file.
+    const fresh = await vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', promptSet, { variants: 'base', samples: 1, maxNewTokens: 2, quiet: true, resume: 'latest' });
+    assert.ok(fresh);
+    made.push(fresh.out);
+    assert.notEqual(fresh.out, first.out);
+  });
+});
