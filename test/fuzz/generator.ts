@@ -623,7 +623,7 @@ function yamlCase(kind: string): Mutation {
         let y = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
         for (let l = 1; l <= levels; l++) y += `a${l}: &a${l} [${Array.from({ length: width }, () => `*a${l - 1}`).join(',')}]\n`;
         const body = c.rng.chance(0.5)
-          ? `- id: bomb\n  paraphrases: [*a${levels}]\n  samples_per_paraphrase: 1\n  x:\n    ${y.replace(/\n/g, '\n    ')}`
+          ? `- id: bomb\n  x:\n    ${y.trimEnd().replace(/\n/g, '\n    ')}\n  paraphrases: [*a${levels}]\n  samples_per_paraphrase: 1\n`
           : `${y}`;
         return done(`alias bomb ${width}^${levels}`, 'fail', ['alias', 'bomb', 'paraphrases', 'list', 'question', 'top level', 'mapping', 'sequence'], body);
       }
