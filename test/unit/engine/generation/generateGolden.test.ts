@@ -1,5 +1,5 @@
 // generate() on the real ModelRunner against Hugging Face generate() (greedy) for every family in
-// /work/shared/golden (override with ORGANISM_LAB_GOLDEN), plus seeded sampling and paired rows.
+// ../shared/golden (test/unit/helpers/golden.ts; ORGANISM_LAB_GOLDEN overrides), plus seeded sampling and paired rows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GOLDEN_FAMILIES, goldenFamily, loadGoldenRunner, openExpected } from '../../helpers/golden';

@@ -1,5 +1,5 @@
-// Golden tests: ModelRunner.forward against Hugging Face transformers' outputs in /work/shared/golden
-// (override with ORGANISM_LAB_GOLDEN). Errors per family are printed as test diagnostics.
+// Golden tests: ModelRunner.forward against Hugging Face transformers' outputs in ../shared/golden
+// (test/unit/helpers/golden.ts; ORGANISM_LAB_GOLDEN overrides; missing data fails). Errors per family are printed as test diagnostics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
