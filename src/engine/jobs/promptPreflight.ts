@@ -11,10 +11,9 @@ import { promptMessages } from '../prompts/promptSet';
 import type { GenerationResultRow } from '../runtime/generationTypes';
 import type { ChatMessage } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
-import { LimitError, count } from '../limits/limits';
+import { LimitError, MAX_CHARS_PER_TOKEN, count } from '../limits/limits';
 
-/** No tokenizer we support has tokens longer than this many characters on average over a prompt. */
-export const MAX_CHARS_PER_TOKEN = 64;
+export { MAX_CHARS_PER_TOKEN };
 
 export interface PreflightOptions {
   promptSetPath: string;

@@ -10,6 +10,8 @@
 import * as path from 'node:path';
 import { ModelRunner } from '../runtime/modelRunner';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer';
+import { LimitError, MAX_CHARS_PER_TOKEN, count } from '../limits/limits';
+import { firstNonFinite, NonFiniteOutputError } from '../limits/finiteOutput';
 import type { Judge, JudgeInput, JudgeOutput, TemplateSource } from './judges';
 import { judgeId, type LocalJudgeSpec } from './judgesFile';
 import { fillTemplate } from './prompts';
@@ -61,7 +63,12 @@ export class LocalJudge implements Judge {
 
   /** The first-position logits for a prompt (one user message through the chat template). */
   async nextTokenLogits(prompt: string): Promise<Float32Array> {
+    // The judge prompt holds the sample's answer (run files are data): bounded by the model's context (issue 11).
+    const budget = this.runner.spec.maxPositionEmbeddings;
+    const tooLong = (what: string) => new LimitError(`Local judge ${this.id}: the judge prompt is ${what}, above the judge model's context of ${count(budget)} tokens (max_position_embeddings in ${this.runner.spec.configPath}); no score was computed. Use a judge model with a longer context or a shorter template.`);
+    if (prompt.length > budget * MAX_CHARS_PER_TOKEN) throw tooLong(`${count(prompt.length)} characters`);
     const ids = this.tokenizer.encodeChat([{ role: 'user', content: prompt }]);
+    if (ids.length > budget) throw tooLong(`${count(ids.length)} tokens`);
     const out = await this.runner.forward({
       inputIds: [ids],
       attentionMask: [ids.map(() => 1)],
@@ -69,7 +76,11 @@ export class LocalJudge implements Judge {
       lastLogitsOnly: true,
     });
     const V = out.logitsDims[2];
-    return out.logits.subarray(out.logits.length - V);
+    const logits = out.logits.subarray(out.logits.length - V);
+    // Never a judgement computed from NaN/Inf logits.
+    const bad = firstNonFinite(logits, [1, 1, V]);
+    if (bad) throw new NonFiniteOutputError(`Local judge ${this.id}: the judge model produced ${Number.isNaN(bad.value) ? 'NaN' : bad.value} logits; no score was written. Check its weights (organism-lab inspect ${this.runner.modelDir}).`);
+    return logits;
   }
 
   judge(input: JudgeInput, metric: string, signal?: AbortSignal): Promise<JudgeOutput> {

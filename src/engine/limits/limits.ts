@@ -73,6 +73,9 @@ export function contextBudget(maxPositionEmbeddings: number, budget?: number | n
   return budget;
 }
 
+/** No tokenizer we support has tokens longer than this many characters on average over a prompt: a text longer than budget × this is refused without tokenizing it. */
+export const MAX_CHARS_PER_TOKEN = 64;
+
 /** A readable count: 1234567 → "1,234,567". */
 export function count(n: number): string {
   return n.toLocaleString('en-US');
