@@ -244,7 +244,7 @@ export class CompareSession implements vscode.Disposable {
       return;
     }
     try {
-      await appendLabel(this.runUri.fsPath, sampleId, label);
+      await appendLabel(this.runUri.fsPath, sampleId, label, { onWarning: (m) => this.deps.log.warn(`Compare: ${m}`) });
       this.deps.log.info(`Compare: labelled ${sampleId} as ${label} in ${this.runUri.fsPath}`);
       this.refresh(); // posts the new label row before the result
       this.post({ type: 'compare/labelResult', sampleId, label, ok: true });
