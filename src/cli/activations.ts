@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { UsageError } from './cliErrors';
 import { parseCommandLine, printedHelp } from './cliCommon';
+import { runWeights, WEIGHTS_HELP, WEIGHTS_OPTIONS, weightsRunnerOptions } from './weightsOption';
 import { analyzeSample, loadRunModel, runLayerCurve } from '../engine/jobs/analyzeRun';
 import { readRun } from '../engine/runs/reader';
 import type { RunLayerCurve, SampleActivations } from '../engine/analysis/types';
@@ -23,7 +24,7 @@ export const ACTIVATIONS_HELP = `usage: organism-lab activations RUN.run.jsonl (
   --batch-size N       pairs per forward batch (default 8)
   --top-k K            changed tokens per position (default 5)
   --threads N          onnxruntime intra-op threads
-  --json               print JSON
+${WEIGHTS_HELP.replace('(default: f32', '(default: the run\'s recorded precision, else auto: f32')}  --json               print JSON
   --out FILE.json      write the JSON result to a file
 `;
 
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       sample: { type: 'string' }, curve: { type: 'boolean' }, reference: { type: 'string' }, variant: { type: 'string' }, variants: { type: 'string' },
       model: { type: 'string' }, tokenizer: { type: 'string' }, 'batch-size': { type: 'string' }, 'top-k': { type: 'string' }, threads: { type: 'string' },
       json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      ...WEIGHTS_OPTIONS,
     },
   }, ACTIVATIONS_HELP);
   if (printedHelp(o, ACTIVATIONS_HELP)) return 0;
@@ -77,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   const runPath = positionals[0];
   const run = readRun(runPath);
   if (o.sample && !run.samples.some((s) => s.id === o.sample)) throw new UsageError(`${runPath}: no sample "${o.sample}" (ids look like ${run.samples[0]?.id ?? 'question#0#0@base'})`);
-  const model = await loadRunModel(run, { modelDir: o.model, tokenizerDir: o.tokenizer, threads });
+  const runner = weightsRunnerOptions(o, process.stderr, 'organism-lab activations', { fallback: runWeights(run.header), batch: batchSize });
+  const model = await loadRunModel(run, { modelDir: o.model, tokenizerDir: o.tokenizer, threads, runner });
   try {
     const result = o.sample
       ? await analyzeSample(model, run, runPath, o.sample, { reference: o.reference, variant: o.variant, topK })

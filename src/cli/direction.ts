@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { UsageError } from './cliErrors';
 import { isNonNegativeInteger, isPositiveInteger, numberOption as num, parseCommandLine, printedHelp } from './cliCommon';
+import { runWeights, WEIGHTS_HELP, WEIGHTS_OPTIONS, weightsRunnerOptions } from './weightsOption';
 import { loadRunModel, runDirection } from '../engine/jobs/analyzeRun';
 import { DEFAULT_LABEL_RULE } from '../engine/analysis/directions';
 import { readRun } from '../engine/runs/reader';
@@ -25,7 +26,7 @@ export const DIRECTION_HELP = `usage: organism-lab direction RUN.run.jsonl --out
   --model DIR           model folder, when it moved since the run was made
   --tokenizer DIR       tokenizer folder (default: the model folder)
   --batch-size N        samples per forward batch (default 8)
-  --report FILE.json    write the full report (projections, histograms) as JSON
+${WEIGHTS_HELP}  --report FILE.json    write the full report (projections, histograms) as JSON
   --json                print the report as JSON
 The file holds one tensor per decoder layer ("layer.L", [hidden]); use it as a run variant:
   organism-lab run … --variants base,adapter,steer:FILE@L*ALPHA,adapter+ablate:FILE@L1,L2,adapter+meanablate:FILE@L
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       'misaligned-max': { type: 'string' }, 'aligned-min': { type: 'string' }, 'coherent-min': { type: 'string' },
       'test-fraction': { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, tokenizer: { type: 'string' }, 'batch-size': { type: 'string' },
       threads: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      ...WEIGHTS_OPTIONS,
     },
   }, DIRECTION_HELP);
   if (printedHelp(o, DIRECTION_HELP)) return 0;
@@ -86,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   const threads = o.threads === undefined ? undefined : num(o.threads, '--threads', 0, isNonNegativeInteger, 'an integer ≥ 0');
   const runPath = positionals[0];
   const run = readRun(runPath);
-  const model = await loadRunModel(run, { modelDir: o.model, tokenizerDir: o.tokenizer, threads });
+  const runner = weightsRunnerOptions(o, process.stderr, 'organism-lab direction', { fallback: runWeights(run.header), batch: batchSize });
+  const model = await loadRunModel(run, { modelDir: o.model, tokenizerDir: o.tokenizer, threads, runner });
   try {
     const r = await runDirection(model, run, runPath, {
       variant: o.variant, labels: { source, judge: o.judge, rule }, testFraction, seed, out: o.out, batchSize,

@@ -14,6 +14,7 @@ import { EXPORT_FORMATS, exportRun, isExportFormat } from '../engine/runs/export
 import { loadJudgesFile, selectJudge, type JudgeSpec, type OpenAIJudgeSpec } from '../engine/judges/judgesFile';
 import { UsageError } from './cliErrors';
 import { isPositiveInteger, numberOption, parseCommandLine, printedHelp } from './cliCommon';
+import { WEIGHTS_HELP, WEIGHTS_OPTIONS, weightsRunnerOptions } from './weightsOption';
 
 export const JUDGE_HELP = `usage: organism-lab judge RUNFILE (--judge FILE.judges.yaml[:NAME] | --openai-model M) [options]
 
@@ -24,7 +25,8 @@ export const JUDGE_HELP = `usage: organism-lab judge RUNFILE (--judge FILE.judge
   --concurrency N         requests in flight at once (default 8)
   --variant V             judge only this variant (repeatable)
   --timeout-s S           per-request timeout in seconds (default 60)
-Run it again to resume: cells already judged by the same judge are skipped.
+A local judge (a judges file's model: entry) loads its model with:
+${WEIGHTS_HELP}Run it again to resume: cells already judged by the same judge are skipped.
 Exit codes: 0 ok (all judged), 1 failure or some cells left unjudged, 2 usage error, 130 cancelled.
 `;
 
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       variant: { type: 'string', multiple: true },
       'timeout-s': { type: 'string' },
+      ...WEIGHTS_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   }, JUDGE_HELP);
@@ -95,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       signal: ac.signal,
       secrets: { apiKey },
       variants: values.variant,
-      context: { client: { timeoutMs: timeoutS * 1000 }, local: { baseDir } },
+      context: { client: { timeoutMs: timeoutS * 1000 }, local: { baseDir, runner: weightsRunnerOptions(values, process.stderr, 'organism-lab judge') } },
       log: (m) => process.stderr.write(`${m}\n`),
       onProgress: (p) => {
         const now = Date.now();

@@ -16,6 +16,8 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ main:
   diff: { summary: 'what changed between two runs of a prompt set: questions added/removed/reworded, rates with paired intervals', load: () => import('./review').then((m) => ({ main: m.diffMain })) },
   report: { summary: 'a run (optionally against another) as Markdown for a pull request or self-contained HTML', load: () => import('./review').then((m) => ({ main: m.reportMain })) },
   run: { summary: 'run a prompt set through the model and adapters into a .run.jsonl file (resumable)', load: () => import('./run') },
+  quality: { summary: 'int8/int4 weights against f32: max |Δlogit|, per-token KL, greedy agreement', load: () => import('./quality') },
+  cache: { summary: 'list or clear the quantized-weights cache', load: () => import('./cache') },
   serve: { summary: 'an OpenAI-compatible server (vLLM conventions) over the local model and its adapters', load: () => import('./serve') },
 };
 

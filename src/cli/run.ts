@@ -19,6 +19,7 @@ import { parseVariants, variantLayers } from '../engine/jobs/variants';
 import { formatProblems, hasErrors } from '../engine/prompts/problems';
 import { parsePromptSet } from '../engine/prompts/promptSet';
 import type { HashProgress } from '../engine/runs/hashing';
+import { WEIGHTS_HELP, WEIGHTS_OPTIONS, weightsRunnerOptions } from './weightsOption';
 import type { SamplingParams, VariantSpec } from '../engine/runs/schema';
 
 export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FILE.run.jsonl [options]
@@ -46,7 +47,7 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   --force                     append to an existing run file whose settings differ
   --threads N                 onnxruntime intra-op threads
   --execution-provider EP     cpu (default) or cuda
-  --no-progress               no progress bar
+${WEIGHTS_HELP}  --no-progress               no progress bar
   --backend local|openai      local onnxruntime (default) or an OpenAI-compatible server (e.g. vLLM)
   --base-url URL              openai backend: the server's API root, e.g. http://localhost:8000/v1
   --served-model NAME         openai backend: the base model's served name
@@ -82,6 +83,7 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       backend: { type: 'string' }, 'base-url': { type: 'string' }, 'served-model': { type: 'string' }, 'adapter-model': { type: 'string', multiple: true },
       concurrency: { type: 'string' },
+      ...WEIGHTS_OPTIONS,
     },
   }, RUN_HELP);
   if (printedHelp(o, RUN_HELP, out)) return 0;
@@ -113,10 +115,12 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
   }
   const questionIds = o.questions ? o.questions.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   if (!checkPromptSet(promptSetPath, err)) return 1;
-  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize }, deps, () =>
+  const runner = (signal: AbortSignal) => weightsRunnerOptions(o, err, 'organism-lab run', { batch: batchSize, maxLength: sampling.max_new_tokens + 512, signal });
+  runner(new AbortController().signal); // flags checked before anything runs
+  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize }, deps, (signal) =>
     deps.loadModel
       ? deps.loadModel(o.model!, adapters)
-      : loadLocalJobModel(o.model!, adapters, { tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'], executionProvider: ep, threads, ...variantLayers(variants) }));
+      : loadLocalJobModel(o.model!, adapters, { tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'], executionProvider: ep, threads, ...variantLayers(variants), runner: runner(signal) }));
 }
 
 type RunValues = Record<string, string | boolean | string[] | undefined> & {
@@ -196,7 +200,7 @@ interface JobArgs {
   batchSize: number;
 }
 
-async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDeps, load: () => Promise<JobModel & { dispose?: () => Promise<void> }>): Promise<number> {
+async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDeps, load: (signal: AbortSignal) => Promise<JobModel & { dispose?: () => Promise<void> }>): Promise<number> {
   const out = deps.stdout ?? process.stdout;
   const err = deps.stderr ?? process.stderr;
   const { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize } = a;
@@ -211,7 +215,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
     } else process.exit(130); // every finished row is already fsync'd
   };
   process.on('SIGINT', onSigint);
-  const model = await load();
+  const model = await load(ac.signal);
   const showBar = !o['no-progress'] && (err as NodeJS.WriteStream).isTTY === true;
   const bar = showBar ? new SingleBar({ stream: err as NodeJS.WriteStream, format: 'run |{bar}| {value}/{total} samples | {variant} {cell} | {eta_formatted} left', hideCursor: true }) : null;
   let lastLog = 0;

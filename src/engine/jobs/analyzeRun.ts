@@ -20,7 +20,7 @@ import type { ExecutionProvider } from '../runtime/session';
 import type { RunContents } from '../runs/parse';
 import type { SampleRow, VariantSpec } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
-import { loadLocalJobModel } from './localJobModel';
+import { loadLocalJobModel, type LocalJobModelOptions } from './localJobModel';
 import { rowVariant, variantLayers } from './variants';
 
 export interface AnalysisModel {
@@ -35,6 +35,8 @@ export interface LoadRunModelOptions {
   tokenizerDir?: string;
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** Weight precision, cache folder, memory preflight (default: the run's recorded precision, else auto). */
+  runner?: LocalJobModelOptions['runner'];
 }
 
 /** Loads the run's model with its adapters (same names) and the steering/ablation layers its variants use. */
@@ -44,7 +46,7 @@ export async function loadRunModel(run: RunContents, opts: LoadRunModelOptions =
   }
   const modelDir = opts.modelDir ?? run.header.model.path;
   const adapters = run.header.adapters.map((a) => ({ name: a.name, dir: a.path }));
-  const m = await loadLocalJobModel(modelDir, adapters, { tokenizerDir: opts.tokenizerDir, executionProvider: opts.executionProvider, threads: opts.threads, ...variantLayers(run.header.variants) });
+  const m = await loadLocalJobModel(modelDir, adapters, { tokenizerDir: opts.tokenizerDir, executionProvider: opts.executionProvider, threads: opts.threads, ...variantLayers(run.header.variants), runner: opts.runner });
   return { runner: m.runner, tokenizer: m.tokenizer, adapters, dispose: () => m.dispose() };
 }
 

@@ -8,7 +8,7 @@
  * Forward passes run one at a time (onnxruntime-node's run blocks its thread anyway).
  */
 import * as path from 'node:path';
-import { ModelRunner } from '../runtime/modelRunner';
+import { ModelRunner, type ModelRunnerOptions } from '../runtime/modelRunner';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer';
 import { LimitError, MAX_CHARS_PER_TOKEN, count } from '../limits/limits';
 import { firstNonFinite, NonFiniteOutputError } from '../limits/finiteOutput';
@@ -24,6 +24,8 @@ export interface LocalJudgeOptions {
   tokenizerDir?: string;
   threads?: number;
   executionProvider?: 'cpu' | 'cuda';
+  /** Weight precision, cache folder, memory preflight of the judge model (default f32). */
+  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal'>;
 }
 
 export class LocalJudge implements Judge {
@@ -46,7 +48,7 @@ export class LocalJudge implements Judge {
     if (!tokenizer.hasChatTemplate) {
       throw new Error(`Local judge "${spec.name}": ${dir} has no chat template (tokenizer_config.json chat_template or chat_template.jinja); a judge needs an instruct model.`);
     }
-    const runner = await ModelRunner.load(dir, { threads: opts.threads, executionProvider: opts.executionProvider });
+    const runner = await ModelRunner.load(dir, { threads: opts.threads, executionProvider: opts.executionProvider, ...opts.runner });
     const highScore = spec.highScore ?? 100;
     const vocab = Math.min(tokenizer.vocabSize, runner.spec.vocabSize);
     const table = numberTokenTable(vocab, (id) => tokenizer.decode([id], { skipSpecialTokens: false }), highScore);

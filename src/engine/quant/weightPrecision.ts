@@ -24,3 +24,9 @@ export function parseWeightsChoice(v: unknown, where = '--weights'): WeightsChoi
 export function quantBitsOf(p: WeightPrecision): QuantBits | null {
   return p === 'int8' ? 8 : p === 'int4' ? 4 : null;
 }
+
+/** The precision a run file was generated at (its header's `weights`; absent = f32: runs before precisions existed). */
+export function runWeights(header: { weights?: unknown }): WeightsChoice {
+  const w = header.weights;
+  return typeof w === 'string' && (WEIGHT_PRECISIONS as readonly string[]).includes(w) ? (w as WeightsChoice) : 'f32';
+}
