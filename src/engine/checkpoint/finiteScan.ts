@@ -70,13 +70,35 @@ function fileIdentity(file: string): string {
   return `${file}\0${s.size}\0${s.mtimeMs}\0${s.ino}\0${s.dev}`;
 }
 
+/** True when some value of the block has an all-ones exponent (NaN/±Inf); int32 words only (V8 small-integer arithmetic). */
+function anyNonFinite(buf: Buffer, bytes: number, dtype: SafetensorsDtype): boolean {
+  const w = new Int32Array(buf.buffer, buf.byteOffset, bytes >> 2);
+  if (dtype === 'F32') {
+    for (let i = 0; i < w.length; i++) if ((w[i] & 0x7f800000) === 0x7f800000) return true;
+    return false;
+  }
+  const lo = dtype === 'BF16' ? 0x7f80 : 0x7c00;
+  const hi = lo << 16;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    if ((x & lo) === lo || (x & hi) === hi) return true;
+  }
+  // An odd trailing 16-bit value (a tensor with an odd element count).
+  if (bytes & 2) {
+    const last = buf.readUInt16LE(bytes - 2);
+    return (last & lo) === lo;
+  }
+  return false;
+}
+
 /** Counts NaN and ±Inf by their bit patterns (exponent all ones), without converting to float. */
 function countNonFinite(buf: Buffer, n: number, dtype: SafetensorsDtype): { nan: number; inf: number; first: number } {
   let nan = 0;
   let inf = 0;
   let first = -1;
+  if ((dtype === 'F32' || dtype === 'BF16' || dtype === 'F16') && !anyNonFinite(buf, n * (dtype === 'F32' ? 4 : 2), dtype)) return { nan, inf, first };
   if (dtype === 'F32') {
-    const u = new Uint32Array(buf.buffer, buf.byteOffset, n);
+    const u = new Int32Array(buf.buffer, buf.byteOffset, n);
     for (let i = 0; i < n; i++) {
       const x = u[i] & 0x7fffffff;
       if (x >= 0x7f800000) {
