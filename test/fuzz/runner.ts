@@ -334,7 +334,8 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<FuzzReport> {
       // Whatever broke inside this case must not be inherited by the next one.
       if (violations.length && SUSPICIOUS.test(r.output)) fresh();
       results.push({ id, kind: m.kind, mutation: m.mutation, what: m.what, argv: m.argv, code: r.code, end: r.end, ms: r.ms, peakRssBytes: r.peak, output: r.output.slice(0, 4000), violations, leakFrom });
-      if (!opts.keep && violations.length === 0) rmSync(dir, { recursive: true, force: true });
+      // A failing case's files are rebuilt by its reproduction command (--case ID --keep): keep none unless asked.
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
       if ((n + 1) % 100 === 0) log(`${n + 1}/${ids.length} cases, ${results.filter((x) => x.violations.length).length} breaking the contract, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   } finally {
@@ -358,7 +359,7 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<FuzzReport> {
       if (!opts.keep) rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (!opts.keep && results.every((r) => r.violations.length === 0)) rmSync(work, { recursive: true, force: true });
+  if (!opts.keep) rmSync(work, { recursive: true, force: true });
   return {
     seed: SEED, results, ms: performance.now() - t0, workDir: work, workerStarts, peakResetWorks,
     maxPeakRssBytes: Math.max(0, ...results.map((r) => Math.max(r.peakRssBytes, r.real?.peakRssBytes ?? 0))),
@@ -434,7 +435,7 @@ if (require.main === module) {
     if (match) sel = sel.filter((id) => id.includes(match!));
     sel = sel.slice(0, limit);
     const single = ids.length > 0;
-    const rep = await runFuzz({ ids: sel, keep, realEvery: single ? 1 : realEvery, log: (l) => process.stderr.write(`${l}\n`) });
+    const rep = await runFuzz({ ids: sel, keep: keep || single, realEvery: single ? 1 : realEvery, log: (l) => process.stderr.write(`${l}\n`) });
     const { KNOWN_FAILURES } = await import('./knownFailures');
     process.stdout.write(summarize(rep, KNOWN_FAILURES) + '\n');
     if (single) {
@@ -446,6 +447,7 @@ if (require.main === module) {
     }
     if (json) writeFileSync(json, JSON.stringify(rep, null, 1));
     if (existsSync(rep.workDir)) process.stdout.write(`case files: ${rep.workDir}\n`);
+    else if (!keep && rep.results.some((r) => violationsOf(r).length)) process.stdout.write('case files were removed: rerun a case with --case ID --keep to keep them\n');
     process.exitCode = rep.results.some((r) => violationsOf(r).length) ? 1 : 0;
   })().catch((e) => {
     process.stderr.write(`${(e as Error).stack ?? e}\n`);
