@@ -257,7 +257,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
  * Fingerprinting progress (a large checkpoint is read whole the first time; its hash is cached after):
  * one updating line on a terminal, a line every 5 s otherwise. Silent for folders under 256 MiB.
  */
-function hashProgressPrinter(err: NodeJS.WritableStream, tty: boolean): (p: HashProgress) => void {
+export function hashProgressPrinter(err: NodeJS.WritableStream, tty: boolean): (p: HashProgress) => void {
   let last = 0;
   let t0 = 0;
   return (p) => {

@@ -154,3 +154,26 @@ test('resuming a run file written with the old sampled fingerprint says the sche
   assert.match(headerDifferences(header('sha256:' + 'a'.repeat(64)), header('sha256:' + 'e'.repeat(64)))[0], /^model hash /);
   assert.deepEqual(headerDifferences(now, now), []);
 });
+
+test('the CLI prints fingerprinting progress for large folders only: one updating line on a terminal, lines every 5 s otherwise', async () => {
+  const { hashProgressPrinter } = await import('../../../../src/cli/run');
+  const out: string[] = [];
+  const stream = { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream;
+  const GiB = 1024 ** 3;
+  const small = hashProgressPrinter(stream, true);
+  small({ file: '/a/adapter.safetensors', bytesDone: 10 * MiB, bytesTotal: 10 * MiB });
+  assert.equal(out.length, 0);
+  const tty = hashProgressPrinter(stream, true);
+  tty({ file: '/m/model.safetensors', bytesDone: GiB, bytesTotal: 28 * GiB });
+  tty({ file: '/m/model.safetensors', bytesDone: 2 * GiB, bytesTotal: 28 * GiB }); // within 200 ms: skipped
+  tty({ file: '/m/model.safetensors', bytesDone: 28 * GiB, bytesTotal: 28 * GiB }); // the end is always shown
+  assert.equal(out.length, 2);
+  assert.match(out[0], /^\rfingerprinting \/m\/model\.safetensors: 1\.1\/30\.1 GB/);
+  assert.ok(out[1].endsWith('\n'));
+  out.length = 0;
+  const plain = hashProgressPrinter(stream, false);
+  plain({ file: '/m/model.safetensors', bytesDone: GiB, bytesTotal: 28 * GiB });
+  plain({ file: '/m/model.safetensors', bytesDone: 2 * GiB, bytesTotal: 28 * GiB });
+  assert.equal(out.length, 1);
+  assert.match(out[0], /^organism-lab run: fingerprinting .*\(once; cached by path, size and mtime\)\n$/);
+});
