@@ -16,6 +16,7 @@ import { adapterRefs, loadLocalJobModel } from '../engine/jobs/localJobModel';
 import { checkRemoteVariants, remoteJobModel } from '../engine/jobs/remoteJobModel';
 import { runPromptSet, type JobModel, type RunPromptSetSummary } from '../engine/jobs/runPromptSet';
 import { parseVariants, variantLayers } from '../engine/jobs/variants';
+import { preflightPromptSetForModel } from '../engine/jobs/promptPreflight';
 import { formatProblems, hasErrors } from '../engine/prompts/problems';
 import { parsePromptSet } from '../engine/prompts/promptSet';
 import type { HashProgress } from '../engine/runs/hashing';
@@ -41,6 +42,8 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   --seed S                    run seed (default 0); each sample's seed derives from it
   --questions ID,ID           run only these question ids
   --batch-size N              rows per forward batch (default 8)
+  --context-budget N          positions (prompt + max_new_tokens) allowed per sample (default: the model's
+                              max_position_embeddings); longer prompts are refused before the model loads
   --tokenizer DIR             folder with tokenizer.json/tokenizer_config.json (default: --model)
   --chat-template NAME        pick a named chat template from tokenizer_config.json
   --plain-chat                without a chat template, use "User: …\\nAssistant:" instead of failing
@@ -83,6 +86,7 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       backend: { type: 'string' }, 'base-url': { type: 'string' }, 'served-model': { type: 'string' }, 'adapter-model': { type: 'string', multiple: true },
       concurrency: { type: 'string' },
+      'context-budget': { type: 'string' },
       ...WEIGHTS_OPTIONS,
     },
   }, RUN_HELP);
@@ -115,6 +119,11 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
   }
   const questionIds = o.questions ? o.questions.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   if (!checkPromptSet(promptSetPath, err)) return 1;
+  const contextBudget = o['context-budget'] === undefined ? undefined : num(o['context-budget'] as string, '--context-budget', 0, isPosInt, 'a positive integer');
+  // Prompts that cannot fit the model's context are refused before the model is loaded (issue 11).
+  if (!deps.loadModel) {
+    preflightPromptSetForModel({ promptSetPath, modelDir: o.model, tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'] as string | undefined, questionIds, maxNewTokens: sampling.max_new_tokens, contextBudget, allowPlainChat: o['plain-chat'] });
+  }
   const runner = (signal: AbortSignal) => weightsRunnerOptions(o, err, 'organism-lab run', { batch: batchSize, maxLength: sampling.max_new_tokens + 512, signal });
   runner(new AbortController().signal); // flags checked before anything runs
   return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize }, deps, (signal) =>
@@ -224,6 +233,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
     let started = false;
     summary = await runPromptSet(model, {
       promptSetPath, variants, samples, sampling, seed, out: o.out!, questionIds, batchSize, force: o.force, allowPlainChat: o['plain-chat'],
+      contextBudget: o['context-budget'] === undefined ? undefined : Number(o['context-budget']),
       extra: { command: ['organism-lab', 'run', ...argv] },
     }, {
       signal: ac.signal,

@@ -7,7 +7,9 @@
  * and one after generation: a sample computed from NaN/Inf logits is never written as a normal sample.
  */
 import type { PromptQuestion } from '../prompts/types';
-import { promptMessages } from '../prompts/promptSet';
+import { loadPromptSetOrThrow, promptMessages } from '../prompts/promptSet';
+import { loadModelSpec } from '../checkpoint/modelSpec';
+import { loadTokenizer } from '../text/tokenizer';
 import type { GenerationResultRow } from '../runtime/generationTypes';
 import type { ChatMessage } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
@@ -107,4 +109,28 @@ export function assertFiniteRow(r: GenerationResultRow, what: string, modelDir: 
     `the model produced NaN/Inf logits for ${what} at completion token ${t}; that sample was not written (samples written before it are kept). ` +
       `Check the weights (organism-lab inspect ${modelDir}) and the variant's adapter scale or steering strength.`,
   );
+}
+
+/**
+ * The preflight for a local model folder, before the model is loaded (the CLI's `run`): config.json's
+ * max_position_embeddings and the folder's tokenizer are cheap to read; the weights are not touched.
+ */
+export function preflightPromptSetForModel(o: {
+  promptSetPath: string;
+  modelDir: string;
+  tokenizerDir?: string;
+  chatTemplateName?: string;
+  questionIds?: string[];
+  maxNewTokens: number;
+  contextBudget?: number | null;
+  allowPlainChat?: boolean;
+}): void {
+  const spec = loadModelSpec(o.modelDir);
+  const tokenizer = loadTokenizer(o.tokenizerDir ?? o.modelDir, { chatTemplateName: o.chatTemplateName });
+  const set = loadPromptSetOrThrow(o.promptSetPath);
+  const questions = o.questionIds?.length ? set.questions.filter((q) => o.questionIds!.includes(q.id)) : set.questions;
+  preflightPrompts({
+    promptSetPath: o.promptSetPath, questions, tokenizer, allowPlainChat: o.allowPlainChat, maxNewTokens: o.maxNewTokens,
+    maxPositions: spec.maxPositionEmbeddings, contextBudget: o.contextBudget, modelSource: spec.configPath,
+  });
 }
