@@ -182,3 +182,29 @@ test('NaN/Inf in an adapter\'s LoRA matrices is refused at load, naming the tens
   const dir = adapterDir('nan-adapter', good, tensors);
   assert.throws(() => loadPeftAdapter(dir, loadModelSpec(LLAMA)), (e: Error) => e.message.includes(`"${bName}" holds 1 NaN and 0 Inf values (first at element 3)`));
 });
+
+test('inspect: num_hidden_layers 1e12 and an adapter_config.json of null are problems naming the field, in bounded time and memory', { skip }, async () => {
+  const dir = path.join(tmp, 'huge-layers');
+  mkdirSync(dir, { recursive: true });
+  const cfgJson = JSON.parse(readFileSync(path.join(LLAMA, 'config.json'), 'utf8'));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfgJson, num_hidden_layers: 1e12 }));
+  copyFileSync(path.join(LLAMA, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+  const rss0 = process.memoryUsage().rss;
+  const t0 = Date.now();
+  const r = await inspectCheckpoint(dir);
+  assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+  assert.ok(process.memoryUsage().rss - rss0 < 200e6);
+  assert.ok(r.problems.some((p) => /"num_hidden_layers" is 1000000000000, above the limit of 1024/.test(p)), r.problems.join('\n'));
+  const nullDir = adapterDir('null-adapter', 'null');
+  const { cliMain } = await import('../../../../src/cli/main');
+  const write = process.stdout.write;
+  let out = '';
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  try {
+    assert.equal(await cliMain(['inspect', nullDir]), 0);
+  } finally {
+    process.stdout.write = write;
+  }
+  assert.match(out, /problem: .*adapter_config\.json: expected a JSON object .* got null/);
+  assert.ok(!/Cannot read properties/.test(out));
+});
