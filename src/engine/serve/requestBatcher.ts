@@ -227,8 +227,9 @@ export class RequestBatcher {
     if (this.#running || this.#paused > 0 || this.#pending.length === 0) return;
     this.#running = (async () => {
       try {
-        await new Promise((r) => setTimeout(r, this.#o.windowMs));
         while (this.#pending.length > 0 && this.#paused === 0) {
+          await this.#gather();
+          if (this.#pending.length === 0 || this.#paused > 0) break;
           const key = knobKey(this.#pending[0].job.sampling);
           const group = this.#pending.filter((p) => knobKey(p.job.sampling) === key);
           this.#pending = this.#pending.filter((p) => knobKey(p.job.sampling) !== key);
@@ -240,6 +241,19 @@ export class RequestBatcher {
         if (this.#pending.length > 0 && this.#paused === 0) this.#kick();
       }
     })();
+  }
+
+  /**
+   * The batch window: wait windowMs, and again while requests keep arriving (at most 8 windows, and not once
+   * the batch is full). Also run between batches, so that the clients answered by the last batch, which send
+   * their next request at once, join the waiting ones instead of forming a half-size batch of their own.
+   */
+  async #gather(): Promise<void> {
+    let seen = -1;
+    for (let i = 0; i < 8 && this.#pending.length !== seen && this.#pending.length < this.#o.maxBatchSize; i++) {
+      seen = this.#pending.length;
+      await new Promise((r) => setTimeout(r, this.#o.windowMs));
+    }
   }
 
   async #runBatch(group: PendingJob[]): Promise<void> {
