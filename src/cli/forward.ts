@@ -40,12 +40,20 @@ NaN/Inf are reported and not written.
 Exit codes: 0 ok, 2 usage error, 1 failure.
 `;
 
+/** A problem in a file's content (IN.json, the steering file): exit 1 naming the file and field, not a usage error (2). */
+export class ForwardInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForwardInputError';
+  }
+}
+
 const num = (v: string | undefined, flag: string, fallback: number, integer = false): number =>
   numberOption(v, flag, fallback, integer ? Number.isInteger : () => true, integer ? 'an integer' : 'a number');
 
 function intMatrix(v: unknown, field: string, file: string): number[][] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.every((x) => Number.isInteger(x)))) {
-    throw new UsageError(`${file}: "${field}" must be a non-empty list of lists of integers`);
+    throw new ForwardInputError(`${file}: "${field}" must be a non-empty list of lists of integers`);
   }
   return v as number[][];
 }
@@ -75,15 +83,15 @@ export function checkForwardInput(file: string, spec: ModelSpec, ids: number[][]
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < S; t++) {
       const id = ids[b][t];
-      if (id < 0 || id >= spec.vocabSize) throw new UsageError(`${file}: input_ids[${b}][${t}] = ${id} is outside the vocabulary 0..${spec.vocabSize - 1} (vocab_size in ${spec.configPath})`);
+      if (id < 0 || id >= spec.vocabSize) throw new ForwardInputError(`${file}: input_ids[${b}][${t}] = ${id} is outside the vocabulary 0..${spec.vocabSize - 1} (vocab_size in ${spec.configPath})`);
       const m = mask[b][t];
-      if (m !== 0 && m !== 1) throw new UsageError(`${file}: attention_mask[${b}][${t}] = ${m}; the mask holds 1 for real tokens and 0 for padding, nothing else`);
+      if (m !== 0 && m !== 1) throw new ForwardInputError(`${file}: attention_mask[${b}][${t}] = ${m}; the mask holds 1 for real tokens and 0 for padding, nothing else`);
       if (pos) {
         const p = pos[b][t];
-        if (p < 0 || p >= maxLen) throw new UsageError(`${file}: position_ids[${b}][${t}] = ${p} is outside 0..${maxLen - 1} (the context budget)`);
+        if (p < 0 || p >= maxLen) throw new ForwardInputError(`${file}: position_ids[${b}][${t}] = ${p} is outside 0..${maxLen - 1} (the context budget)`);
       }
     }
-    if (mask[b][S - 1] !== 1) throw new UsageError(`${file}: attention_mask row ${b} does not end with a real token (1); rows are LEFT-padded, so every row's last position must be 1`);
+    if (mask[b][S - 1] !== 1) throw new ForwardInputError(`${file}: attention_mask row ${b} does not end with a real token (1); rows are LEFT-padded, so every row's last position must be 1`);
   }
 }
 
@@ -92,7 +100,7 @@ function readSteerVector(file: string, layer: number, tensor: string | undefined
   const names = [...st.tensors.keys()];
   let name = tensor;
   if (name === undefined) name = [`layer.${layer}`, `layers.${layer}`, String(layer)].find((n) => st.has(n)) ?? (names.length === 1 ? names[0] : undefined);
-  if (name === undefined) throw new UsageError(`${file}: cannot tell which tensor is the steering vector for layer ${layer} (tensors: ${names.join(', ')}); pass --steer-tensor NAME`);
+  if (name === undefined) throw new ForwardInputError(`${file}: cannot tell which tensor is the steering vector for layer ${layer} (tensors: ${names.join(', ')}); pass --steer-tensor NAME`);
   const info = st.info(name);
   const n = info.shape.reduce((a, b) => a * b, 1);
   if (n !== hidden || info.shape.filter((d) => d !== 1).length > 1) throw new Error(`${file}: tensor "${name}" has shape [${info.shape.join(', ')}], expected [${hidden}] (the model's hidden size)`);
@@ -146,16 +154,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     input = JSON.parse(readFileSync(inFile, 'utf8'));
   } catch (e) {
-    throw new UsageError(`${inFile}: cannot read JSON input (${(e as Error).message})`);
+    throw new ForwardInputError(`${inFile}: cannot read JSON input (${(e as Error).message})`);
   }
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new UsageError(`${inFile}: expected a JSON object {"input_ids": [[...]], "attention_mask": [[...]]}`);
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ForwardInputError(`${inFile}: expected a JSON object {"input_ids": [[...]], "attention_mask": [[...]]}`);
   const ids = intMatrix(input.input_ids, 'input_ids', inFile);
   const S = ids[0].length;
-  if (ids.some((r) => r.length !== S)) throw new UsageError(`${inFile}: every "input_ids" row must have the same length (left-pad them)`);
+  if (ids.some((r) => r.length !== S)) throw new ForwardInputError(`${inFile}: every "input_ids" row must have the same length (left-pad them)`);
   const mask = input.attention_mask === undefined ? ids.map((r) => r.map(() => 1)) : intMatrix(input.attention_mask, 'attention_mask', inFile);
-  if (mask.length !== ids.length || mask.some((r) => r.length !== S)) throw new UsageError(`${inFile}: "attention_mask" must have the shape of "input_ids" [${ids.length}, ${S}]`);
+  if (mask.length !== ids.length || mask.some((r) => r.length !== S)) throw new ForwardInputError(`${inFile}: "attention_mask" must have the shape of "input_ids" [${ids.length}, ${S}]`);
   const pos = input.position_ids === undefined ? undefined : intMatrix(input.position_ids, 'position_ids', inFile);
-  if (pos && (pos.length !== ids.length || pos.some((r) => r.length !== S))) throw new UsageError(`${inFile}: "position_ids" must have the shape of "input_ids" [${ids.length}, ${S}]`);
+  if (pos && (pos.length !== ids.length || pos.some((r) => r.length !== S))) throw new ForwardInputError(`${inFile}: "position_ids" must have the shape of "input_ids" [${ids.length}, ${S}]`);
 
   if (steerLayer !== null && steerLayer < 0) throw new UsageError(`--steer-layer must be >= 0`);
   // Everything the input asks for is checked against the config before the model is loaded (issue 11).

@@ -60,7 +60,7 @@ test('forward CLI reproduces golden steered and adapted outputs', { skip: golden
   for (let i = 0; i < 4; i++) assert.ok(maxRel(hs.subarray(i * per, (i + 1) * per), ex.readFloat32(`hidden_states_batch_${i}`), keep(64)) < 1e-4, `hidden ${i}`);
 });
 
-test('forward CLI exit codes: 2 for usage errors, 1 for failures', async () => {
+test('forward CLI exit codes: 2 for usage errors, 1 for failures (a bad input file included)', async () => {
   const input = path.join(tmp, 'in2.json');
   writeFileSync(input, JSON.stringify({ input_ids: [[1, 2, 3]] }));
   const silence = process.stderr.write;
@@ -71,7 +71,7 @@ test('forward CLI exit codes: 2 for usage errors, 1 for failures', async () => {
     assert.equal(await cliMain(['forward', '--model', dir, '--input', input, '--out', 'x', '--steer-layer', '1']), 2);
     assert.equal(await cliMain(['nosuchcommand']), 2);
     writeFileSync(path.join(tmp, 'bad.json'), '{"input_ids": [[1, 2], [3]]}');
-    assert.equal(await cliMain(['forward', '--model', dir, '--input', path.join(tmp, 'bad.json'), '--out', 'x']), 2);
+    assert.equal(await cliMain(['forward', '--model', dir, '--input', path.join(tmp, 'bad.json'), '--out', 'x']), 1); // a bad input file is a failure naming it (exit 1), not a usage error
     assert.equal(await cliMain(['forward', '--model', path.join(tmp, 'no-model'), '--input', input, '--out', path.join(tmp, 'x.safetensors')]), 1);
   } finally {
     process.stderr.write = silence;
