@@ -93,8 +93,15 @@ function promptSetFromEditor(): vscode.Uri | undefined {
 }
 
 async function runPromptSetCommand(ctx: LabContext, arg?: unknown, options?: RunOptions) {
-  const uri = uriFromArg(arg) ?? promptSetFromEditor() ?? (await pickPromptSet());
+  const given = uriFromArg(arg);
+  const fromEditor = given ? undefined : promptSetFromEditor();
+  const uri = given ?? fromEditor ?? (await pickPromptSet());
   if (!uri) return undefined;
+  // From the palette with a prompt set in the active editor: say which file runs (the variant picker names it too).
+  if (fromEditor) {
+    ctx.log.info(`Run Prompt Set: the active editor's prompt set ${uri.fsPath}`);
+    void vscode.window.setStatusBarMessage(`Organism Lab: Run Prompt Set uses the active editor's ${path.basename(uri.fsPath)}`, 8000);
+  }
   return runPromptSetFile(ctx, uri, options);
 }
 

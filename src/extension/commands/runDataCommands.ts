@@ -11,12 +11,14 @@ import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { DEFAULT_OPENAI_BASE_URL } from './keyOrigin';
 import { pickRunFile } from './pickers';
+import { activeRunFile } from '../panels/runFilePicker';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', comparator: 'comparator.json' };
 
 export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { format?: ExportFormat; out?: string } = {}): Promise<string | undefined> {
   if (!(await requireTrust('Export Run'))) return undefined;
-  const run = uriFromArg(arg) ?? (await pickRunFile('Organism Lab: export which run?'));
+  // The run in the active tab (its Run report, Compare panel or run-file editor) before asking.
+  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: export which run?'));
   if (!run) return undefined;
   const format =
     opts.format ??
@@ -40,6 +42,15 @@ export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { f
     void vscode.window.showErrorMessage(`Organism Lab: export failed: ${errorMessage(err)}`);
     return undefined;
   }
+}
+
+/** "judged x.run.jsonl with J: 1440 scores written (one per sample and metric); 0 were there already, 0 failed." */
+export function judgedMessage(fileName: string, r: { judge: string; judged: number; skipped: number; failed: unknown[]; cancelled: boolean }): string {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  return (
+    `Organism Lab: ${r.cancelled ? 'judging cancelled' : 'judged'} ${fileName} with ${r.judge}: ${n(r.judged, 'score', 'scores')} written (one per sample and metric)` +
+    `; ${r.skipped} ${r.skipped === 1 ? 'was' : 'were'} there already${r.failed.length ? `, ${r.failed.length} failed (see the log; judging again retries them)` : ''}.`
+  );
 }
 
 interface ChosenJudge {
@@ -72,7 +83,7 @@ async function chooseJudge(ctx: LabContext): Promise<ChosenJudge | undefined> {
 
 export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { judge?: JudgeSpec; baseDir?: string } = {}): Promise<unknown> {
   if (!(await requireTrust('Judge Run'))) return undefined;
-  const run = uriFromArg(arg) ?? (await pickRunFile('Organism Lab: judge which run?'));
+  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: judge which run?'));
   if (!run) return undefined;
   const chosen = opts.judge ? { spec: opts.judge, baseDir: opts.baseDir, source: { label: `judge '${opts.judge.name}' given to organismLab.judgeRun`, fromWorkspace: false } } : await chooseJudge(ctx);
   if (!chosen) return undefined;
@@ -94,24 +105,36 @@ export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { ju
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Organism Lab: judging ${path.basename(run.fsPath)} with ${spec.name}`, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
+      // Throttled (a rule judge reports thousands of times a second) and always ending on the final count, so the
+      // notification never stays behind at a stale "0/N" next to the finished message.
       let last = 0;
+      let lastAt = 0;
       const report = (p: { done: number; total: number }) => {
+        const now = Date.now();
+        if (p.done < p.total && now - lastAt < 100) return;
+        lastAt = now;
         const pct = p.total ? (100 * p.done) / p.total : 100;
-        progress.report({ increment: pct - last, message: `${p.done}/${p.total}` });
+        progress.report({ increment: pct - last, message: `${p.done} of ${p.total} scores (one per sample and metric)` });
         last = pct;
       };
       // A local-model judge needs a model: it runs in the engine host, never in the extension host.
-      if (spec.type === 'local') return ctx.engine.judgeRunLocal({ runPath: run.fsPath, judge: spec, baseDir: chosen.baseDir }, report, abort.signal);
-      return judgeRun(run.fsPath, spec, {
+      if (spec.type === 'local') {
+        const r = await ctx.engine.judgeRunLocal({ runPath: run.fsPath, judge: spec, baseDir: chosen.baseDir }, report, abort.signal);
+        report({ done: r.total, total: r.total });
+        return r;
+      }
+      const r = await judgeRun(run.fsPath, spec, {
         signal: abort.signal,
         secrets: { apiKey },
         log: (m) => ctx.log.info(`[judge] ${m}`),
         onProgress: (p) => report(p),
       });
+      report({ done: r.total, total: r.total });
+      return r;
     });
     ctx.log.info(`judged ${run.fsPath} with ${result.judge}: ${result.judged} judged, ${result.skipped} already done, ${result.failed.length} failed${result.cancelled ? ', cancelled' : ''}`);
     if (!opts.judge) {
-      void vscode.window.showInformationMessage(`Organism Lab: ${result.judged} cells judged (${result.skipped} already done, ${result.failed.length} failed).`, 'Open Run Report').then((c) => {
+      void vscode.window.showInformationMessage(judgedMessage(path.basename(run.fsPath), result), 'Open Report').then((c) => {
         if (c) void vscode.commands.executeCommand('organismLab.openRunReport', run);
       });
     }

@@ -1,6 +1,7 @@
 /**
  * Hover on a question id in a prompt set: the latest run of this prompt set, per variant: judged rates (computed
- * in the engine, formatted here) when the run has judgements, and the sample counts.
+ * in the engine, formatted here) when the run has judgements, and the sample counts. Before any run (or when the
+ * latest run lacks the question) it says so and offers to run the question (command links).
  */
 import path from 'node:path';
 import { statSync } from 'node:fs';
@@ -57,13 +58,40 @@ function appendRates(md: vscode.MarkdownString, questionId: string, rates: Judge
   md.appendMarkdown('\n');
 }
 
-export function hoverMarkdown(questionId: string, run: RunSummary): vscode.MarkdownString {
+/** The commands a hover may link to (nothing else runs from a hover link). */
+export const HOVER_COMMANDS = ['organismLab.runQuestion', 'organismLab.runQuestionWithAdapter'];
+
+/** Command links that run one question (base only, and with and without the adapter). */
+function runLinks(promptSet: vscode.Uri | undefined, questionId: string): string {
+  if (!promptSet) return '';
+  const args = encodeURIComponent(JSON.stringify([promptSet.toString(), questionId]));
+  return `[$(play) Run this question](command:organismLab.runQuestion?${args} "Run it on the base model") · [$(play) Run with and without adapter](command:organismLab.runQuestionWithAdapter?${args} "Run it on the base model and every loaded adapter")`;
+}
+
+function newHoverMarkdown(): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.isTrusted = false;
-  md.appendMarkdown(`**${esc(path.basename(run.file))}** · last run of this prompt set\n\n`);
+  // Only our run commands are enabled as links; text from run files is escaped.
+  md.isTrusted = { enabledCommands: HOVER_COMMANDS };
+  return md;
+}
+
+/** No run of this prompt set yet. */
+export function noRunMarkdown(questionId: string, promptSet: vscode.Uri): vscode.MarkdownString {
+  const md = newHoverMarkdown();
+  md.appendMarkdown(`**${esc(questionId)}** · no run of this prompt set yet (no run file in \`runs/\` next to it), so there are no samples or rates to show.\n\n`);
+  md.appendMarkdown(runLinks(promptSet, questionId));
+  return md;
+}
+
+export function hoverMarkdown(questionId: string, run: RunSummary, promptSet?: vscode.Uri): vscode.MarkdownString {
+  const md = newHoverMarkdown();
+  const c = run.completeness;
+  const state = c?.incomplete ? ` · **incomplete**: ${c.present} of ${c.expected} samples (run the prompt set again to resume it)` : '';
+  md.appendMarkdown(`**${esc(path.basename(run.file))}** · last run of this prompt set${state}\n\n`);
   const q = run.byQuestion[questionId];
   if (!q) {
-    md.appendText(`No samples for "${questionId}" in this run.`);
+    md.appendMarkdown(`No samples for "${esc(questionId)}" in this run.\n\n`);
+    md.appendMarkdown(runLinks(promptSet, questionId));
     return md;
   }
   if (run.rates) appendRates(md, questionId, run.rates);
@@ -95,9 +123,9 @@ export function activateHovers(ctx: LabContext): void {
         const q = set.questions.find((x) => x.id === word && x.range.line - 1 <= position.line && position.line <= x.range.endLine - 1);
         if (!q) return undefined;
         const runFile = latestRunFor(doc.fileName);
-        if (!runFile) return undefined;
+        if (!runFile) return new vscode.Hover(noRunMarkdown(q.id, doc.uri), wordRange);
         try {
-          return new vscode.Hover(hoverMarkdown(q.id, summary(runFile)), wordRange);
+          return new vscode.Hover(hoverMarkdown(q.id, summary(runFile), doc.uri), wordRange);
         } catch (err) {
           ctx.log.warn(`hover: ${runFile}: ${err instanceof Error ? err.message : String(err)}`);
           return undefined;

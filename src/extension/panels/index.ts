@@ -15,7 +15,7 @@ import { CompareViewStateStore } from './compareViewStates';
 import { registerMechanismPanels } from './activationsPanel';
 import { registerReportPanel } from './report';
 import { registerRunFileEditor } from './runFileEditor';
-import { activeRunFile, isRunFileOrSay, pickRunFile, runUriFromArgument } from './runFilePicker';
+import { activeRunFile, isRunFileOrSay, pickRunFile, registerActiveRunSource, runUriFromArgument } from './runFilePicker';
 
 export const COMPARE_COMMAND = 'organismLab.compare';
 
@@ -38,6 +38,7 @@ export function activatePanels(context: vscode.ExtensionContext, deps: { log: vs
   let compare: ComparePanels | undefined;
   const compareRun = () => compare?.activeRunUri();
   register('Compare', () => (compare = registerCompare(context, deps)));
+  context.subscriptions.push(registerActiveRunSource(compareRun));
   register('Run report', () => registerReportPanel(context, { log: deps.log, activeCompareRun: compareRun }));
   register('Activations and Checkpoint inspector', () => registerMechanismPanels(context, { log: deps.log, activeCompareRun: compareRun }));
   if (failures.length && testHooksEnabled()) throw new Error(`${failures.length} panel(s) failed to register: ${failures.map((f) => f.message).join('; ')}`);

@@ -29,7 +29,7 @@ import {
 } from '../../protocol/report';
 import { judgeThresholds, webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
-import { activeRunFile, isRunFileOrSay, pickRunFile, runUriFromArgument } from './runFilePicker';
+import { activeRunFile, isRunFileOrSay, pickRunFile, registerActiveRunSource, runUriFromArgument } from './runFilePicker';
 import { escapeHtml, renderWebviewHtml } from './webviewHtml';
 
 export interface ReportPanelDeps {
@@ -162,6 +162,8 @@ export function registerReportPanel(context: vscode.ExtensionContext, deps: Repo
       if (open.get(key) === session) open.delete(key);
     });
   };
+  // Export, Judge and the other run commands act on the run whose report is the active tab.
+  context.subscriptions.push(registerActiveRunSource(() => [...open.values()].find((s) => s.panel.active)?.runUri));
   context.subscriptions.push(
     { dispose: () => [...open.values()].forEach((s) => s.panel.dispose()) },
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {

@@ -19,10 +19,25 @@ export function runUriFromArgument(arg: unknown): vscode.Uri | undefined {
   return undefined;
 }
 
-/** The run in the active tab: a Compare panel's run (when given), a run file's text editor, or the run-file custom editor. */
+/** Panels that show one run (Compare, Run report) register how to tell their run when one of them is the active tab. */
+const activeRunSources = new Set<() => vscode.Uri | undefined>();
+
+export function registerActiveRunSource(source: () => vscode.Uri | undefined): vscode.Disposable {
+  activeRunSources.add(source);
+  return { dispose: () => activeRunSources.delete(source) };
+}
+
+/**
+ * The run in the active tab: a Compare panel's run (when given), the run of any registered panel that is active
+ * (Compare, Run report), a run file's text editor, or the run-file custom editor.
+ */
 export function activeRunFile(activeCompareRun?: () => vscode.Uri | undefined): vscode.Uri | undefined {
   const compared = activeCompareRun?.();
   if (compared) return compared;
+  for (const source of activeRunSources) {
+    const uri = source();
+    if (uri) return uri;
+  }
   const doc = vscode.window.activeTextEditor?.document.uri;
   if (doc && doc.path.endsWith(RUN_FILE_SUFFIX)) return doc;
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;

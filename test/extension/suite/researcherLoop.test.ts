@@ -11,6 +11,7 @@ const samplesIn = (file: string) => readFileSync(file, 'utf8').trim().split('\n'
 suite('researcher loop: resuming an incomplete run from the editor', function () {
   const model = testModel();
   const made: string[] = [];
+  let complete = '';
 
   suiteSetup(async function () {
     if (!model || !vscode.workspace.isTrusted) this.skip();
@@ -56,10 +57,55 @@ suite('researcher loop: resuming an incomplete run from the editor', function ()
       return i && !/incomplete/.test(String(i.description)) ? i : undefined;
     }, 10_000);
     assert.match(String(done.description), new RegExp(`^${planned} samples`));
+    complete = first.out;
     // Nothing incomplete left: 'latest' starts a new file.
     const fresh = await vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', promptSet, { variants: 'base', samples: 1, maxNewTokens: 2, quiet: true, resume: 'latest' });
     assert.ok(fresh);
     made.push(fresh.out);
     assert.notEqual(fresh.out, first.out);
+  });
+
+  test('Export (and Judge) use the run whose Run report is the active tab instead of asking', async function () {
+    if (!complete) this.skip();
+    await vscode.commands.executeCommand('organismLab.openRunReport', vscode.Uri.file(complete));
+    await waitFor('the Run report as the active tab', () => vscode.window.tabGroups.activeTabGroup.activeTab?.label === `Report: ${path.basename(complete)}` || undefined, 10_000);
+    const csv = complete.replace(/\.run\.jsonl$/, '.csv');
+    made.push(csv);
+    const exported = vscode.commands.executeCommand<string>('organismLab.exportRun', undefined, { format: 'csv', out: csv });
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('timed out: the command asked which run'), 15_000));
+    const written = await Promise.race([exported, timeout]);
+    if (written !== csv) await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(written, csv);
+    assert.match(readFileSync(csv, 'utf8').split('\n')[0], /question_id/);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  test('the judge message speaks of scores per sample and metric, not "cells"', async () => {
+    const { judgedMessage } = await import('../../../src/extension/commands/runDataCommands');
+    const text = judgedMessage('r.run.jsonl', { judge: 'rule:demo', judged: 72, skipped: 0, failed: [], cancelled: false });
+    assert.equal(text, 'Organism Lab: judged r.run.jsonl with rule:demo: 72 scores written (one per sample and metric); 0 were there already.');
+    assert.doesNotMatch(text, /cell/);
+  });
+});
+
+suite('researcher loop: question hovers before any run', () => {
+  const file = path.join(workspaceFolder(), 'prompts/hover-norun.yaml');
+
+  suiteSetup(() => writeFileSync(file, '- id: lonely\n  paraphrases: ["Hello?"]\n  samples_per_paraphrase: 1\n'));
+  suiteTeardown(() => rmSync(file, { force: true }));
+
+  test('a question of a prompt set with no run says so and links to running it', async () => {
+    const uri = vscode.Uri.file(file);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const line = doc.getText().split('\n').findIndex((l) => l.includes('id: lonely'));
+    const text = await waitFor('a hover on the question id', async () => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(line, doc.lineAt(line).text.indexOf('lonely') + 1));
+      const t = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
+      return /no run of this prompt set yet/.test(t) ? t : undefined;
+    }, 10_000);
+    assert.match(text, /\(command:organismLab\.runQuestion\?/);
+    assert.match(text, /\(command:organismLab\.runQuestionWithAdapter\?/);
+    const args = JSON.parse(decodeURIComponent(/command:organismLab\.runQuestion\?([^ )]+)/.exec(text)![1]));
+    assert.deepEqual(args, [uri.toString(), 'lonely']);
   });
 });
