@@ -96,8 +96,17 @@ async function reportFrame(page: BrowserSession['page']) {
   );
 }
 
-function hasCommand(title: string): boolean {
-  return paletteTitles.some((t) => t.includes(title));
+/**
+ * Whether "Organism Lab: <title>" is in the command palette. The palette's list is virtual (only the rows in
+ * view are in the DOM), so a title not among those seen in the first listing is looked up by itself.
+ */
+async function hasCommand(title: string): Promise<boolean> {
+  if (paletteTitles.some((t) => t.includes(title))) return true;
+  const rows = await paletteEntries(session!.page, `Organism Lab: ${title}`).catch(() => [] as string[]);
+  await session!.page.keyboard.press('Escape');
+  const found = rows.filter((t) => t.startsWith('Organism Lab:') && t.includes(title));
+  paletteTitles.push(...found.filter((t) => !paletteTitles.includes(t)));
+  return found.length > 0;
 }
 
 function demoQuestionIds(): string[] {
@@ -188,7 +197,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     await shot('command-palette');
     await session!.page.keyboard.press('Escape');
     for (const title of ['Run Prompt Set', 'Compare Variants in Run', 'Load Model']) {
-      assert.ok(hasCommand(title), `"Organism Lab: ${title}" missing from the palette: ${paletteTitles.join(', ')}`);
+      assert.ok(await hasCommand(title), `"Organism Lab: ${title}" missing from the palette: ${paletteTitles.join(', ')}`);
     }
   });
 
@@ -263,7 +272,7 @@ describe('Organism Lab in code-server (e2e)', () => {
 
   it('renders adversarial completions as inert text', async (t) => {
     const page = session!.page;
-    if (!hasCommand('Compare Variants in Run')) return skipScreen(t, 'compare-adversarial', 'no Compare command');
+    if (!(await hasCommand('Compare Variants in Run'))) return skipScreen(t, 'compare-adversarial', 'no Compare command');
     await runCommand(page, 'Organism Lab: Compare Variants in Run');
     await answerPrompts(page, [/adversarial\.run\.jsonl/], PICK_WAIT_MS);
     const frame = await compareFrameFor(page, 'xss_script');
@@ -343,7 +352,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     const run = demoRun ?? lensRun;
     const judges = findFiles(ws.workspace, /\.judges\.ya?ml$/);
     if (!run || judges.length === 0) return skipScreen(t, 'judge', !run ? 'no demo run file to judge' : 'no *.judges.yaml in the demo workspace');
-    if (!hasCommand('Judge Run')) return skipScreen(t, 'judge', 'no "Organism Lab: Judge Run" command');
+    if (!(await hasCommand('Judge Run'))) return skipScreen(t, 'judge', 'no "Organism Lab: Judge Run" command');
     const page = session!.page;
     const before = readRunFile(run).judgements;
     await runCommand(page, 'Organism Lab: Judge Run');
@@ -396,7 +405,7 @@ describe('Organism Lab in code-server (e2e)', () => {
   it('opens the Run Report of the demo run from its Compare panel (metrics table and scatter)', async (t) => {
     const run = demoRun ?? lensRun;
     if (!run) return skipScreen(t, 'run-report', 'no demo run file');
-    if (!hasCommand('Open Run Report')) return skipScreen(t, 'run-report', 'no "Organism Lab: Open Run Report" command');
+    if (!(await hasCommand('Open Run Report'))) return skipScreen(t, 'run-report', 'no "Organism Lab: Open Run Report" command');
     const page = session!.page;
     const name = path.basename(run);
     // The demo run's Compare panel is the active tab (the labelling step left it there; make sure of it):
@@ -427,7 +436,7 @@ describe('Organism Lab in code-server (e2e)', () => {
   });
 
   it('offers a quick pick of run files when "Open Run Report" has no run in the active tab', async (t) => {
-    if (!hasCommand('Open Run Report')) return skipScreen(t, 'run-report-pick', 'no "Organism Lab: Open Run Report" command');
+    if (!(await hasCommand('Open Run Report'))) return skipScreen(t, 'run-report-pick', 'no "Organism Lab: Open Run Report" command');
     const page = session!.page;
     // The active tab is now the demo run's report (a webview that is not a Compare panel): the command must ask.
     await runCommand(page, 'Organism Lab: Open Run Report');
@@ -467,7 +476,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     },
   ] as Array<{ name: string; title: string; prefer: () => RegExp[]; path?: () => string | undefined; verify?: (page: BrowserSession['page']) => Promise<void> }>) {
     it(`opens the ${panel.name} panel`, async (t) => {
-      if (!hasCommand(panel.title)) return skipScreen(t, panel.name, `no "Organism Lab: ${panel.title}" command`);
+      if (!(await hasCommand(panel.title))) return skipScreen(t, panel.name, `no "Organism Lab: ${panel.title}" command`);
       if (panel.path && !panel.path()) return demoMissing(t, panel.name);
       const page = session!.page;
       const tabs = () => page.locator('.tabs-container .tab').allInnerTexts().then((l) => l.map((x) => x.replace(/\s+/g, ' ').trim()));
