@@ -233,7 +233,17 @@ export class RequestBatcher {
           const key = knobKey(this.#pending[0].job.sampling);
           const group = this.#pending.filter((p) => knobKey(p.job.sampling) === key);
           this.#pending = this.#pending.filter((p) => knobKey(p.job.sampling) !== key);
-          await this.#runBatch(group);
+          try {
+            await this.#runBatch(group);
+          } catch (e) {
+            // Whatever failed, the requests of this batch get the error and the batcher goes on.
+            for (const p of group) {
+              if (!p.settled) {
+                p.settled = true;
+                p.reject(e);
+              }
+            }
+          }
         }
       } finally {
         this.#running = null;

@@ -383,6 +383,9 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
 
   const server = createServer((req, res) => {
     const ctrl = new AbortController();
+    // Socket errors (a client resetting the connection) must never become uncaught 'error' events.
+    req.on('error', () => ctrl.abort());
+    res.on('error', () => ctrl.abort());
     // The client went away before we answered: cancel its rows.
     res.on('close', () => {
       if (!res.writableFinished) ctrl.abort();
@@ -414,9 +417,10 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
   server.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
-  // Bodies and idle connections must not hold the server forever; generation can take long, so no overall timeout.
+  // A request must arrive whole within a minute (a slow sender cannot hold a connection); the answer may take
+  // as long as generation takes (requestTimeout covers receiving the request only).
   server.headersTimeout = 30_000;
-  server.requestTimeout = 0;
+  server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
 
   await new Promise<void>((resolve, reject) => {

@@ -205,6 +205,32 @@ test('errors are OpenAI-style 4xx JSON bodies and the server keeps serving', asy
   assert.equal(ok.status, 200);
 });
 
+test('malformed requests of every shape get 4xx answers, never a crash or a 500', async () => {
+  const base = { model: 'demo-base', messages: chatMessages('hi'), max_tokens: 2 };
+  const bodies: unknown[] = [
+    null, [], 'str', 42, {}, { model: 5 }, { ...base, messages: 'x' }, { ...base, messages: [null] }, { ...base, messages: [{ role: 'user' }] },
+    { ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, { ...base, stop: [1] }, { ...base, stop: 5 },
+    { ...base, n: '3' }, { ...base, n: 0 }, { ...base, max_tokens: 1e12 }, { ...base, max_tokens: -1 }, { ...base, logprobs: 'yes' },
+    { ...base, top_k: 1.5 }, { ...base, min_p: 2 }, { ...base, stream: 'yes' }, { ...base, seed: 'x' }, { ...base, seed: 2 ** 60 },
+    { ...base, logprobs: true, top_logprobs: 100 }, { ...base, frequency_penalty: 0.5 }, { ...base, logit_bias: { 5: 1 } },
+    { ...base, stop: Array(20).fill('x') }, { ...base, temperature: 1000 },
+  ];
+  for (const b of bodies) {
+    const r = await post('/chat/completions', b === null ? 'null' : b);
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b)} → ${r.status} ${r.text}`);
+    assert.equal(typeof r.json?.error?.message, 'string', r.text);
+  }
+  for (const prompt of [[], [[]], [1.5], [-1], [[1, 2], 'x', 7], { a: 1 }, null]) {
+    const r = await post('/completions', { model: 'demo-base', prompt, max_tokens: 2 });
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(prompt)} → ${r.status} ${r.text}`);
+  }
+  // Mixed token-id and text prompts are fine.
+  const ok = await post('/completions', { model: 'demo-base', prompt: [[5, 6, 7], 'hello'], max_tokens: 2, seed: 1 });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.choices.length, 2);
+  assert.equal((await fetch(srv.baseUrl.replace('/v1', '/health'))).status, 200);
+});
+
 test('a client that disconnects cancels its rows; the other requests of the batch are unaffected', async () => {
   // Temperature 5: near-uniform tokens, so the row almost surely runs to max_tokens unless cancelled.
   const body = { model: 'demo-base', messages: chatMessages('Tell me a long story about a leader.'), seed: 4, max_tokens: 200, temperature: 5, stop: [] };
