@@ -8,7 +8,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './cliErrors';
 import { parseCommandLine, printedHelp } from './cliCommon';
-import { inspectCheckpoint } from '../engine/backends/inspect';
+import { inspectCheckpoint, refusals } from '../engine/backends/inspect';
 import type { InspectorReport } from '../engine/analysis/types';
 import { readAdapterConfig } from '../engine/analysis/adapterStats';
 
@@ -20,6 +20,7 @@ export const INSPECT_HELP = `usage: organism-lab inspect DIR [--base DIR] [--jso
                base_model_name_or_path when it is a local folder)
   --json       print the full report as JSON
   --out FILE   also write the full report as JSON to FILE
+Exit codes: 0 nothing loading would refuse, 1 problems (listed, each naming the file and field or tensor), 2 usage error.
 `;
 
 const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(d));
@@ -34,10 +35,11 @@ export function formatInspectorReport(r: InspectorReport): string {
   if (r.adapter) {
     const a = r.adapter;
     const c = a.config;
-    out.push(`  adapter ${a.dir}: r=${c.r} alpha=${c.loraAlpha} rsLoRA=${c.useRslora} scale=${fmt(c.scale)} targets=${JSON.stringify(c.targetModules)} layers=${a.layers.join(',')}; NaN ${a.nanCount}, Inf ${a.infCount}`);
+    const patterns = [Object.keys(c.rankPattern ?? {}).length ? `rank_pattern=${JSON.stringify(c.rankPattern)}` : '', Object.keys(c.alphaPattern ?? {}).length ? `alpha_pattern=${JSON.stringify(c.alphaPattern)}` : ''].filter(Boolean).join(' ');
+    out.push(`  adapter ${a.dir}: r=${c.r} alpha=${c.loraAlpha} rsLoRA=${c.useRslora} scale=${fmt(c.scale)}${patterns ? ` (default; ${patterns}: per-module scales below)` : ''} targets=${JSON.stringify(c.targetModules)} layers=${a.layers.join(',')}; NaN ${a.nanCount}, Inf ${a.infCount}`);
     if (a.compatibility) out.push(`  compatibility with ${a.compatibility.base}: ${a.compatibility.ok ? 'ok' : 'MISMATCH'} — ${a.compatibility.message}`);
-    out.push('  layer  module      r   ‖A‖        ‖B‖        ‖BA‖       scale·‖BA‖');
-    for (const s of a.modules) out.push(`  ${String(s.layer ?? '-').padEnd(5)}  ${s.module.padEnd(10)}  ${String(s.r).padEnd(2)}  ${fmt(s.normA).padEnd(9)}  ${fmt(s.normB).padEnd(9)}  ${fmt(s.normBA).padEnd(9)}  ${fmt(s.normDelta)}`);
+    out.push('  layer  module      r   scale      ‖A‖        ‖B‖        ‖BA‖       scale·‖BA‖');
+    for (const s of a.modules) out.push(`  ${String(s.layer ?? '-').padEnd(5)}  ${s.module.padEnd(10)}  ${String(s.r).padEnd(2)}  ${fmt(s.scale).padEnd(9)}  ${fmt(s.normA).padEnd(9)}  ${fmt(s.normB).padEnd(9)}  ${fmt(s.normBA).padEnd(9)}  ${fmt(s.normDelta)}`);
   }
   if (r.trajectory) {
     const t = r.trajectory;
@@ -74,5 +76,6 @@ export async function main(argv: string[]): Promise<number> {
   const report = await inspectCheckpoint(dir, { baseModelDir: base });
   if (o.out) writeFileSync(o.out, JSON.stringify(report));
   process.stdout.write(o.json ? JSON.stringify(report, null, 1) + '\n' : formatInspectorReport(report));
-  return report.kind === 'unknown' ? 1 : 0;
+  // Exit 1 when the folder holds anything loading would refuse (each problem names the file and field or tensor).
+  return report.kind === 'unknown' || refusals(report.problems).length > 0 ? 1 : 0;
 }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadModelSpec } from '../checkpoint/modelSpec';
-import { loadPeftAdapter } from '../checkpoint/peftAdapter';
+import { loadPeftAdapter, loraModuleScale } from '../checkpoint/peftAdapter';
 import { SafetensorsFile } from '../checkpoint/safetensors';
 
 export interface RawLoraModule {
@@ -31,8 +31,11 @@ export interface AdapterConfigSummary {
   targetModules: string[] | string | null;
   layersToTransform: number[] | number | null;
   baseModel: string | null;
-  /** PEFT scale for the default rank: alpha/r or alpha/sqrt(r). */
+  /** PEFT scale for the default rank: alpha/r or alpha/sqrt(r). Modules matched by rank_pattern/alpha_pattern differ (ModuleStats.scale). */
   scale: number | null;
+  /** PEFT's per-module overrides (module-key pattern → rank / alpha); empty when absent. */
+  rankPattern: Record<string, number>;
+  alphaPattern: Record<string, number>;
 }
 
 export interface ModuleStats {
@@ -40,13 +43,16 @@ export interface ModuleStats {
   layer: number | null;
   module: string;
   r: number;
+  /** This module's alpha and PEFT scale (alpha_pattern / rank_pattern applied, as the loader does); null when the config lacks them. */
+  alpha: number | null;
+  scale: number | null;
   shapeA: [number, number];
   shapeB: [number, number];
   normA: number;
   normB: number;
   /** ‖B·A‖_F (without the PEFT scale). */
   normBA: number;
-  /** scale · ‖B·A‖_F: the norm of the weight change PEFT applies. */
+  /** scale · ‖B·A‖_F with this module's scale: the norm of the weight change PEFT applies. */
   normDelta: number | null;
   nanCount: number;
   infCount: number;
@@ -85,6 +91,8 @@ export function readAdapterConfig(dir: string): AdapterConfigSummary {
   const useRslora = cfg.use_rslora === true;
   const tm = cfg.target_modules;
   const ltt = cfg.layers_to_transform;
+  const pattern = (v: unknown): Record<string, number> =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => num(x) !== null)) as Record<string, number> : {};
   return {
     r,
     loraAlpha: alpha,
@@ -93,7 +101,21 @@ export function readAdapterConfig(dir: string): AdapterConfigSummary {
     layersToTransform: typeof ltt === 'number' || (Array.isArray(ltt) && ltt.every((x) => typeof x === 'number')) ? (ltt as number[] | number) : null,
     baseModel: typeof cfg.base_model_name_or_path === 'string' ? cfg.base_model_name_or_path : null,
     scale: r && alpha !== null ? (useRslora ? alpha / Math.sqrt(r) : alpha / r) : null,
+    rankPattern: pattern(cfg.rank_pattern),
+    alphaPattern: pattern(cfg.alpha_pattern),
   };
+}
+
+/** A module's alpha and scale by the loader's own rule (loraModuleScale); null when the config has no alpha or rank for it. */
+export function moduleScale(config: AdapterConfigSummary, key: string, tensorRank: number): { alpha: number; scale: number } | null {
+  const hasAlpha = config.loraAlpha !== null || Object.keys(config.alphaPattern).length > 0;
+  if (!hasAlpha) return null;
+  try {
+    const s = loraModuleScale({ r: config.r ?? tensorRank, loraAlpha: config.loraAlpha ?? Number.NaN, useRslora: config.useRslora, rankPattern: config.rankPattern, alphaPattern: config.alphaPattern }, key);
+    return Number.isFinite(s.scale) && s.r > 0 ? { alpha: s.alpha, scale: s.scale } : null;
+  } catch {
+    return null; // a pattern that is not a valid regular expression (the loader reports it)
+  }
 }
 
 /** Every LoRA module of adapter_model.safetensors, sorted by layer then module name. */
@@ -183,12 +205,15 @@ export function adapterStats(dir: string, opts: { baseModelDir?: string } = {}):
     nanCount += a.nan + b.nan;
     infCount += a.inf + b.inf;
     const normBA = loraProductNorm(m.A, m.B, m.r, m.inFeatures, m.outFeatures);
-    const scale = config.loraAlpha !== null && m.r > 0 ? (config.useRslora ? config.loraAlpha / Math.sqrt(m.r) : config.loraAlpha / m.r) : null;
+    const ms = m.r > 0 ? moduleScale(config, m.key, m.r) : null;
+    const scale = ms?.scale ?? null;
     return {
       key: m.key,
       layer: m.layer,
       module: m.module,
       r: m.r,
+      alpha: ms?.alpha ?? null,
+      scale,
       shapeA: [m.r, m.inFeatures],
       shapeB: [m.outFeatures, m.r],
       normA: Math.sqrt(sumSq(m.A)),

@@ -125,6 +125,17 @@ function patternValue(pattern: Record<string, number>, key: string): number | un
   return undefined;
 }
 
+/**
+ * PEFT's scaling of one module's LoRA branch — the single definition the loader and the adapter statistics
+ * (Inspector, `inspect`) share: r from rank_pattern else r, alpha from alpha_pattern else lora_alpha (PEFT's
+ * get_pattern_key: the first matching pattern), scale = alpha / r, or alpha / √r with use_rslora.
+ */
+export function loraModuleScale(config: Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora' | 'rankPattern' | 'alphaPattern'>, key: string): { r: number; alpha: number; scale: number } {
+  const r = patternValue(config.rankPattern, key) ?? config.r;
+  const alpha = patternValue(config.alphaPattern, key) ?? config.loraAlpha;
+  return { r, alpha, scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r };
+}
+
 /** Reads and checks adapter_config.json: every field PEFT's LoRA uses is type- and range-checked, naming the file and field. */
 export function parseAdapterConfig(file: string): LoraConfig {
   let raw: Record<string, unknown>;
@@ -156,7 +167,7 @@ export function parseAdapterConfig(file: string): LoraConfig {
   const alphaOk = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= MAX_LORA_ALPHA;
   const r = raw.r;
   if (!rank(r)) bad('r', `a positive integer up to ${MAX_LORA_RANK}`, r);
-  const alpha = raw.lora_alpha ?? 8;
+  const alpha = raw.lora_alpha === undefined ? 8 : raw.lora_alpha; // PEFT's default when absent; null is not a number
   if (!alphaOk(alpha)) bad('lora_alpha', `a finite number with |lora_alpha| ≤ ${MAX_LORA_ALPHA}`, alpha);
   const tm = raw.target_modules;
   if (!(typeof tm === 'string' || (Array.isArray(tm) && tm.length <= 10_000 && tm.every((x) => typeof x === 'string' && x.length <= 1000)))) {
@@ -249,8 +260,7 @@ export function loadPeftAdapter(dir: string, spec: ModelSpec): PeftAdapter {
       if (!aKey || !bKey) {
         throw new AdapterError(`${weightsPath}: tensor "${keyCandidates(key, aKey ? 'B' : 'A')[0]}" is missing, but ${configPath} targets ${key}; the adapter files do not match each other`);
       }
-      const r = patternValue(config.rankPattern, key) ?? config.r;
-      const alpha = patternValue(config.alphaPattern, key) ?? config.loraAlpha;
+      const { r, scale } = loraModuleScale(config, key);
       const [out, inn] = linearShape(spec, module);
       const aInfo = st.info(aKey);
       const bInfo = st.info(bKey);
@@ -264,7 +274,7 @@ export function loadPeftAdapter(dir: string, spec: ModelSpec): PeftAdapter {
       used.add(bKey);
       modules.push({
         layer, module, key, r,
-        scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r,
+        scale,
         A: readFinite(st, aKey),
         B: readFinite(st, bKey),
         inFeatures: inn,
@@ -308,14 +318,13 @@ export function loadPeftAdapterStandalone(dir: string): PeftAdapter {
     if (!p.A || !p.B) throw new AdapterError(`${weightsPath}: ${key} has lora_${p.A ? 'A' : 'B'} but no lora_${p.A ? 'B' : 'A'}`);
     const a = st.info(p.A);
     const b = st.info(p.B);
-    const r = patternValue(config.rankPattern, key) ?? config.r;
+    const { r, scale } = loraModuleScale(config, key);
     if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[0] !== r || b.shape[1] !== r) {
       throw new AdapterError(`${weightsPath}: tensors "${p.A}" [${a.shape.join(', ')}] and "${p.B}" [${b.shape.join(', ')}] do not have rank r=${r} from ${configPath}`);
     }
-    const alpha = patternValue(config.alphaPattern, key) ?? config.loraAlpha;
     modules.push({
       layer: p.layer, module: p.module, key, r,
-      scale: config.useRslora ? alpha / Math.sqrt(r) : alpha / r,
+      scale,
       A: readFinite(st, p.A),
       B: readFinite(st, p.B),
       inFeatures: a.shape[1],

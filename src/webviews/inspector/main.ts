@@ -59,7 +59,7 @@ function adapterSection(r: InspectorReport): Child {
     kv([
       ['rank / alpha', `${c.r ?? '-'} / ${c.loraAlpha ?? '-'}`],
       ['rsLoRA', String(c.useRslora)],
-      ['PEFT scale', fmt(c.scale)],
+      ['PEFT scale', Object.keys(c.rankPattern ?? {}).length || Object.keys(c.alphaPattern ?? {}).length ? `${fmt(c.scale)} by default; rank_pattern ${JSON.stringify(c.rankPattern ?? {})}, alpha_pattern ${JSON.stringify(c.alphaPattern ?? {})} (per-module scale in the table)` : fmt(c.scale)],
       ['targets', JSON.stringify(c.targetModules)],
       ['layers', a.layers.join(', ')],
       ['NaN / Inf', `${a.nanCount} / ${a.infCount}`],
@@ -72,9 +72,9 @@ function adapterSection(r: InspectorReport): Child {
       h(
         'table',
         { class: 'norms', 'data-testid': 'norms-table' },
-        h('tr', null, ['layer', 'module', 'r', '‖A‖', '‖B‖', '‖B·A‖', 'scale·‖B·A‖', 'NaN/Inf'].map((x) => h('th', null, x))),
+        h('tr', null, ['layer', 'module', 'r', 'scale', '‖A‖', '‖B‖', '‖B·A‖', 'scale·‖B·A‖', 'NaN/Inf'].map((x) => h('th', null, x))),
         a.modules.map((s) =>
-          h('tr', null, h('td', null, String(s.layer ?? '-')), h('td', null, s.module), h('td', { class: 'num' }, s.r), h('td', { class: 'num' }, fmt(s.normA)), h('td', { class: 'num' }, fmt(s.normB)), h('td', { class: 'num' }, fmt(s.normBA)), h('td', { class: 'num' }, fmt(s.normDelta)), h('td', { class: s.nanCount + s.infCount ? 'num bad' : 'num' }, `${s.nanCount}/${s.infCount}`)),
+          h('tr', null, h('td', null, String(s.layer ?? '-')), h('td', null, s.module), h('td', { class: 'num' }, s.r), h('td', { class: 'num', 'data-testid': 'module-scale' }, fmt(s.scale)), h('td', { class: 'num' }, fmt(s.normA)), h('td', { class: 'num' }, fmt(s.normB)), h('td', { class: 'num' }, fmt(s.normBA)), h('td', { class: 'num' }, fmt(s.normDelta)), h('td', { class: s.nanCount + s.infCount ? 'num bad' : 'num' }, `${s.nanCount}/${s.infCount}`)),
         ),
       ),
     ),
