@@ -20,6 +20,14 @@ import { DTYPE_SIZE, SafetensorsCheckpoint } from '../checkpoint/safetensors';
  */
 export const NAN_SCAN_LIMIT_BYTES = 64 * 1024 ** 3;
 
+/** A problem starting with this is informational: not something loading would refuse. */
+export const NOTE = 'note: ';
+
+/** The problems loading would refuse (everything but notes). */
+export function refusals(problems: string[]): string[] {
+  return problems.filter((p) => !p.startsWith(NOTE));
+}
+
 /** checkpoint-N subfolders sorted by step. */
 export function checkpointSteps(dir: string): { step: number; dir: string }[] {
   let entries: string[];
@@ -78,7 +86,7 @@ function inspectModel(dir: string, problems: string[], onProgress?: (done: numbe
         for (const t of bad.slice(0, 10)) problems.push(describeNonFinite(t));
       }
     } else {
-      problems.push(`${dir}: ${(bytes / 1024 ** 3).toFixed(1)} GB of weights; NaN/Inf scan skipped (limit ${NAN_SCAN_LIMIT_BYTES / 1024 ** 3} GB).`);
+      problems.push(`${NOTE}${dir}: ${(bytes / 1024 ** 3).toFixed(1)} GB of weights; NaN/Inf scan skipped here (limit ${NAN_SCAN_LIMIT_BYTES / 1024 ** 3} GB); loading scans them.`);
     }
   } catch (err) {
     problems.push(message(err));

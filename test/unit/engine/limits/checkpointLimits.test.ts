@@ -201,7 +201,7 @@ test('inspect: num_hidden_layers 1e12 and an adapter_config.json of null are pro
   let out = '';
   process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
   try {
-    assert.equal(await cliMain(['inspect', nullDir]), 0);
+    assert.equal(await cliMain(['inspect', nullDir]), 1, 'a problem loading would refuse: exit 1');
   } finally {
     process.stdout.write = write;
   }
