@@ -71,6 +71,23 @@ export class ServedModel {
     return new ServedModel(modelDir, servedName, m.runner, m.tokenizer, adapters.map((a) => ({ ...a, runtime: false })), opts);
   }
 
+  /**
+   * Serves a runner someone else loaded and owns (the engine host's loaded organism): no runtime LoRA
+   * loading (the session is not ours to rebuild) and dispose() leaves the runner alone.
+   */
+  static fromRunner(runner: ModelRunner, tokenizer: TextTokenizer, servedName?: string): ServedModel {
+    const m = new ServedModel(runner.modelDir, servedName ?? basename(resolve(runner.modelDir)), runner, tokenizer, runner.adapters.map((a) => ({ name: a.name, dir: a.dir, runtime: false })), {});
+    m.#borrowed = true;
+    return m;
+  }
+
+  #borrowed = false;
+
+  /** false for a borrowed runner (fromRunner). */
+  get canReload(): boolean {
+    return !this.#borrowed;
+  }
+
   get runner(): ModelRunner {
     return this.#runner;
   }
@@ -108,6 +125,7 @@ export class ServedModel {
 
   /** Rebuilds the session with this adapter list (call inside RequestBatcher.exclusive). */
   async #reload(adapters: ServedAdapter[]): Promise<void> {
+    if (this.#borrowed) throw new Error('this server serves a model loaded elsewhere; adapters cannot be loaded or unloaded through it');
     const old = this.#adapters;
     await this.#runner.dispose();
     try {
@@ -133,6 +151,7 @@ export class ServedModel {
   }
 
   async dispose(): Promise<void> {
+    if (this.#borrowed) return;
     await this.#runner.dispose();
   }
 }

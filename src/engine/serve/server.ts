@@ -329,7 +329,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     new ServeError(404, 'Loading LoRA adapters at run time is off on this server; start it with --enable-runtime-lora (vLLM: VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).', 'not_found_error', null, 'runtime_lora_disabled');
 
   async function loadLora(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!o.enableRuntimeLora) throw runtimeLoraOff();
+    if (!o.enableRuntimeLora || !model.canReload) throw runtimeLoraOff();
     const body = await readJson(req, maxBody);
     const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
     if (typeof b.lora_name !== 'string' || !b.lora_name) throw badRequest("'lora_name' is required.", 'lora_name');
@@ -356,7 +356,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
   }
 
   async function unloadLora(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!o.enableRuntimeLora) throw runtimeLoraOff();
+    if (!o.enableRuntimeLora || !model.canReload) throw runtimeLoraOff();
     const body = await readJson(req, maxBody);
     const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
     if (typeof b.lora_name !== 'string' || !b.lora_name) throw badRequest("'lora_name' is required.", 'lora_name');

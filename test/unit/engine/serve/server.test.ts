@@ -324,6 +324,25 @@ test('runtime LoRA endpoints are refused unless enabled; a non-loopback bind nee
   assert.ok(isLoopbackHost('127.0.0.1') && isLoopbackHost('::1') && isLoopbackHost('localhost') && !isLoopbackHost('0.0.0.0'));
 });
 
+test('serving a runner loaded elsewhere (the engine host\'s organism): answers, refuses runtime LoRA, leaves the runner alive', async () => {
+  const borrowed = ServedModel.fromRunner(model.runner, model.tokenizer, 'organism');
+  const s2 = await startServer(borrowed, { port: 0, enableRuntimeLora: true });
+  try {
+    const models = (await (await fetch(s2.baseUrl + '/models')).json()) as any;
+    assert.deepEqual(models.data.map((m: any) => m.id), ['organism', 'demo-narrow-r1']);
+    const body = { messages: chatMessages('hi'), max_tokens: 6, seed: 2 };
+    const a = await fetch(s2.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, model: 'organism' }) }).then((r) => r.json() as Promise<any>);
+    const b = await post('/chat/completions', { ...body, model: 'demo-base' });
+    assert.equal(a.choices[0].message.content, b.json.choices[0].message.content);
+    const lr = await fetch(s2.baseUrl + '/load_lora_adapter', { method: 'POST', body: JSON.stringify({ lora_name: 'x', lora_path: R8 }) });
+    assert.equal(lr.status, 404);
+  } finally {
+    await s2.close();
+    await borrowed.dispose();
+  }
+  assert.equal((await post('/chat/completions', { model: 'demo-base', messages: chatMessages('hi'), max_tokens: 2 })).status, 200, 'the runner is still alive');
+});
+
 test('helpers: adapter arguments, incremental decoding', () => {
   assert.deepEqual(parseAdapterArgs(['a=/x/one', '/y/two']), [{ name: 'a', dir: '/x/one' }, { name: 'two', dir: '/y/two' }]);
   const tok = model.tokenizer;
