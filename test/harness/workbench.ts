@@ -54,7 +54,21 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     await input.fill(`>${title}`);
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
     await row.waitFor({ state: 'visible', timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    // The palette ranks fuzzy matches (and recently used commands) first: "Organism Lab: Run Prompt Set" can
+    // sit below "Organism Lab: Diff Two Runs (What a Prompt-Set Change Did)". Choose the row whose label is
+    // the title (an ellipsis may follow), not whatever is on top.
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    const labels = (await rows.locator('.quick-input-list-label').allInnerTexts()).map((l) => l.replace(/\s+/g, ' ').trim());
+    let index = labels.findIndex((l) => l.replace(/…$/, '') === title);
+    if (index < 0) index = labels.findIndex((l) => l.includes(title));
+    if (index <= 0) await page.keyboard.press('Enter');
+    else {
+      const clicked = await rows.nth(index).click({ timeout: 5_000 }).then(() => true).catch(() => false);
+      if (!clicked) {
+        for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
+        await page.keyboard.press('Enter');
+      }
+    }
     return true;
   }, LONG, 1000);
 }
