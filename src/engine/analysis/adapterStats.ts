@@ -134,11 +134,15 @@ export function readLoraModules(dir: string): { weightsPath: string; modules: Ra
   if (byKey.size === 0) throw new Error(`${weightsPath}: no tensors named *.lora_A.weight / *.lora_B.weight; is this a PEFT LoRA adapter?`);
   const modules: RawLoraModule[] = [];
   for (const [key, e] of byKey) {
-    if (!e.A || !e.B) throw new Error(`${weightsPath}: module ${key} has lora_${e.A ? 'A' : 'B'} but no lora_${e.A ? 'B' : 'A'}; the file is incomplete`);
+    if (!e.A || !e.B) {
+      const have = (e.A ?? e.B)!;
+      const missing = e.A ? have.replace(/lora_A(?=[.])/, 'lora_B') : have.replace(/lora_B(?=[.])/, 'lora_A');
+      throw new Error(`${weightsPath}: tensor "${missing}" is missing (module ${key} has "${have}" but not its pair); the file is incomplete or was renamed`);
+    }
     const ia = st.info(e.A);
     const ib = st.info(e.B);
     if (ia.shape.length !== 2 || ib.shape.length !== 2 || ia.shape[0] !== ib.shape[1]) {
-      throw new Error(`${weightsPath}: module ${key}: lora_A [${ia.shape.join(', ')}] and lora_B [${ib.shape.join(', ')}] do not fit (need A [r, in] and B [out, r])`);
+      throw new Error(`${weightsPath}: tensors "${e.A}" [${ia.shape.join(', ')}] and "${e.B}" [${ib.shape.join(', ')}] do not fit (need lora_A [r, in] and lora_B [out, r])`);
     }
     const lm = /\.layers\.(\d+)\./.exec(key);
     modules.push({
