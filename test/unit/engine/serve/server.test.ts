@@ -169,6 +169,30 @@ test('streaming (SSE) gives the same text as the non-streamed answer; stop strin
   assert.equal(streamed.flatMap((c) => c.choices.map((x: any) => x.delta?.content ?? '')).join(''), cut.json.choices[0].message.content, 'no part of the stop string is streamed');
 });
 
+test('streaming with n = 2 and logprobs: per-choice text and per-token logprobs match the non-streamed answer (chat and completions)', async () => {
+  const body = { model: 'demo-narrow-r1', messages: chatMessages('Should I invest a small bonus?'), seed: 21, n: 2, max_tokens: 16, logprobs: true, top_logprobs: 2 };
+  const plain = await post('/chat/completions', body);
+  const r = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true }) });
+  const chunks = (await r.text()).split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+  for (const i of [0, 1]) {
+    const mine = chunks.flatMap((c) => c.choices.filter((x: any) => x.index === i));
+    assert.equal(mine.map((x: any) => x.delta.content ?? '').join(''), plain.json.choices[i].message.content, `choice ${i} text`);
+    assert.equal(mine.at(-1).finish_reason, plain.json.choices[i].finish_reason);
+    const lps = mine.flatMap((x: any) => x.logprobs?.content ?? []);
+    const want = plain.json.choices[i].logprobs.content.filter((e: any) => e.token !== '<|im_end|>');
+    assert.equal(lps.length, want.length, `choice ${i}: a logprobs entry per streamed token (end-of-sequence not streamed)`);
+    lps.forEach((e: any, k: number) => {
+      assert.ok(Math.abs(e.logprob - want[k].logprob) < 1e-4);
+      assert.deepEqual(e.top_logprobs.map((t: any) => t.token), want[k].top_logprobs.map((t: any) => t.token));
+    });
+  }
+  const cbody = { model: 'demo-base', prompt: 'Hello', seed: 8, n: 2, max_tokens: 10 };
+  const cplain = await post('/completions', cbody);
+  const cr = await fetch(srv.baseUrl + '/completions', { method: 'POST', body: JSON.stringify({ ...cbody, stream: true }) });
+  const cchunks = (await cr.text()).split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+  for (const i of [0, 1]) assert.equal(cchunks.flatMap((c) => c.choices.filter((x: any) => x.index === i).map((x: any) => x.text)).join(''), cplain.json.choices[i].text);
+});
+
 test('errors are OpenAI-style 4xx JSON bodies and the server keeps serving', async () => {
   const err = (r: { status: number; json: any }, status: number, param?: string | null) => {
     assert.equal(r.status, status, JSON.stringify(r.json));
