@@ -10,7 +10,9 @@
  *          onnxruntime's profiler, with the adapter graph and half the rows adapted),
  *          --context-scaling (only this: decode step time with 64 vs 600 tokens of context already in the
  *          KV cache, at --batches 1,32 by default, and the ratio; --contexts 64,600 and --steps N (default 8)
- *          change what is timed; target: a step at 600 costs at most 1.3x a step at 64).
+ *          change what is timed; target: a step at 600 costs at most 1.3x a step at 64),
+ *          --weights f32,int8,int4 (the precisions compared at the end: decode tokens/s per batch, interleaved,
+ *          ratios to f32, and each one's peak RSS from a child process), --no-weights, --weights-only.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +23,8 @@ import { writeRandomLoraAdapter } from '../bench/randomAdapter';
 import { summarizeProfiles, withProfiling } from '../bench/profile';
 import { decodeWeightBytes, median, timeDecode, timePrefill, type DecodeRun } from '../bench/decodeBench';
 import { contextScaling } from '../bench/contextScaling';
+import { formatWeightsRatios, rssProbeMain, weightsBench } from '../bench/weightsBench';
+import { parseWeightsChoice, type WeightPrecision } from '../engine/quant/weightPrecision';
 import { ModelRunner } from '../engine/runtime/modelRunner';
 import { loadModelSpec } from '../engine/checkpoint/modelSpec';
 import type { RowVariant } from '../engine/runtime/generationTypes';
@@ -38,11 +42,15 @@ interface Options {
   contextScaling: boolean;
   contexts: number[];
   steps: number;
+  /** Weight precisions compared (decode tokens/s at each batch, interleaved; peak RSS each); [] = skip. */
+  precisions: WeightPrecision[];
+  /** Only the weight-precision comparison. */
+  weightsOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
   const root = process.cwd();
-  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8 };
+  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8, precisions: ['f32', 'int8', 'int4'], weightsOnly: false };
   let batchesGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -68,6 +76,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--contexts') o.contexts = val().split(',').map((x) => Number(x));
     else if (a === '--steps') o.steps = int();
     else if (a === '--profile') o.profile = val().split(',').map((x) => Number(x));
+    else if (a === '--weights') o.precisions = val().split(',').filter(Boolean).map((x) => parseWeightsChoice(x.trim(), '--weights')).filter((x): x is WeightPrecision => x !== 'auto');
+    else if (a === '--no-weights') o.precisions = [];
+    else if (a === '--weights-only') o.weightsOnly = true;
     else if (a === '--quick') {
       o.repeats = 1;
       o.newTokens = 12;
@@ -109,6 +120,10 @@ async function main(): Promise<void> {
   const W = decodeWeightBytes(spec);
   if (o.contextScaling) {
     await runContextScaling(o, log);
+    return;
+  }
+  if (o.weightsOnly) {
+    await runWeightsComparison(o, log);
     return;
   }
 
@@ -203,6 +218,18 @@ async function main(): Promise<void> {
     const vsLora = lb ? ` (${pct(m.tokensPerSecond / lb.tokensPerSecond - 1)} vs all-base rows in the adapter graph)` : '';
     log(`  mixed base+adapter batch ${B} within 10% of base-only: ${pct(vsBase)} throughput vs the base model${vsLora} ${vsBase >= -0.1 ? 'MET' : 'MISSED'}`);
   }
+
+  // ---- weight precisions (--weights LIST, --no-weights to skip, --weights-only for just this)
+  await runWeightsComparison(o, log);
+}
+
+/** f32 vs int8 vs int4 on the same checkpoint: decode tokens/s per batch (interleaved) and peak RSS; ratios to f32. */
+async function runWeightsComparison(o: Options, log: (s: string) => void): Promise<void> {
+  if (!o.precisions.length) return;
+  log(`weight precisions: ${o.precisions.join(', ')} (int8/int4: MatMulNBits, blocks of 32, accuracy_level 4), decode at batches ${o.batches.join(', ')}, ${o.repeats} interleaved repeats (medians); base model, ${o.threads} threads`);
+  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions }, log);
+  log('weight precision ratios (same run):');
+  for (const l of formatWeightsRatios(res, o.batches)) log(l);
 }
 
 /** Decode step time against the context already cached, per batch size, contexts interleaved; ratios to the shortest. */
@@ -229,7 +256,7 @@ async function runContextScaling(o: Options, log: (s: string) => void): Promise<
   for (const [B, q] of ratios) log(`  batch ${B}: a step at ${cLast} tokens of context <= 1.3x a step at ${c0}: ${q.toFixed(2)}x ${q <= 1.3 ? 'MET' : 'MISSED'}`);
 }
 
-main().catch((e: Error) => {
+(process.argv.includes('--rss-probe') ? rssProbeMain(process.argv.slice(2)) : main()).catch((e: Error) => {
   console.error(`bench failed: ${e.message}`);
   process.exit(1);
 });

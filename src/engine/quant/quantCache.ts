@@ -83,7 +83,9 @@ export interface QuantCacheKey {
 }
 
 export function cacheFileName(k: QuantCacheKey): string {
-  const fp = k.fingerprint.replace(/^sha256:/, '').slice(0, 24);
+  // the hex digest after any "sha256:"/"sha256-full:" prefix, 32 hex digits (128 bits) in the name
+  const hex = k.fingerprint.slice(k.fingerprint.lastIndexOf(':') + 1).replace(/[^0-9a-fA-F]/g, '');
+  const fp = (hex || k.fingerprint.replace(/[^A-Za-z0-9]/g, '-')).slice(0, 32);
   return `${fp}-int${k.bits}-b${k.blockSize}-v${QUANT_FORMAT_VERSION}.safetensors`;
 }
 
