@@ -1,9 +1,10 @@
 /**
  * Checks of the prompt-set job that must happen before anything is allocated or written (issue 11):
- *  - every prompt (system prompt, paraphrase, JSONL conversation) is tokenized once, and one whose tokens
- *    plus max_new_tokens exceed the context budget (default: the model's max_position_embeddings) is
- *    refused with the file, line, question id, paraphrase and token count; a prompt too long to fit even
- *    at the longest conceivable token is refused before it is tokenized;
+ *  - every prompt (system prompt, paraphrase, JSONL conversation) is tokenized once, and one that leaves
+ *    no position to generate in within the context budget (default: the model's max_position_embeddings)
+ *    is refused with the file, line, question id, paraphrase and token count; a prompt too long to fit even
+ *    at the longest conceivable token is refused before it is tokenized; prompts whose completion may run
+ *    past the budget (prompt + max_new_tokens) are warned about once, as transformers does;
  * and one after generation: a sample computed from NaN/Inf logits is never written as a normal sample.
  */
 import type { PromptQuestion } from '../prompts/types';
@@ -29,6 +30,8 @@ export interface PreflightOptions {
   contextBudget?: number | null;
   /** Source of maxPositions, for messages (e.g. the config.json path). */
   modelSource?: string;
+  /** Told once when some prompt + max_new_tokens exceeds the budget (generation may then run past it). */
+  warn?: (message: string) => void;
 }
 
 export type PromptCache = Map<string, { messages: ChatMessage[]; ids: number[] }>;
@@ -43,17 +46,15 @@ export const promptKey = (questionId: string, paraphraseIndex: number): string =
 export function preflightPrompts(o: PreflightOptions): PromptCache {
   const budget = o.contextBudget ?? o.maxPositions;
   if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new LimitError(`the context budget must be a positive integer, got ${budget}`);
-  if (budget !== undefined && o.maxNewTokens >= budget) {
-    throw new LimitError(`max_new_tokens ${count(o.maxNewTokens)} leaves no room for a prompt in the context budget of ${count(budget)} positions${o.modelSource ? ` (max_position_embeddings of ${o.modelSource})` : ''}; lower --max-new-tokens`);
-  }
+  let longest = 0;
   const out: PromptCache = new Map();
   const byText = new Map<string, number[]>();
   const over: string[] = [];
   let overCount = 0;
   const where = (q: PromptQuestion, p: number) => `${o.promptSetPath}:${q.range.line}: question "${q.id}"${q.messages ? '' : ` paraphrase ${p}`}`;
   const fix = (o.maxPositions !== undefined && budget !== undefined && budget < o.maxPositions)
-    ? 'shorten the prompt, lower --max-new-tokens, or raise the context budget (--context-budget)'
-    : `shorten the prompt or lower --max-new-tokens${o.modelSource ? ` (the model was made for ${count(o.maxPositions ?? 0)} positions: max_position_embeddings in ${o.modelSource})` : ''}`;
+    ? 'shorten the prompt or raise the context budget (--context-budget)'
+    : `shorten the prompt${o.modelSource ? ` (the model was made for ${count(o.maxPositions ?? 0)} positions: max_position_embeddings in ${o.modelSource})` : ''}`;
   for (const q of o.questions) {
     const n = q.messages ? 1 : q.paraphrases.length;
     for (let p = 0; p < n; p++) {
@@ -70,16 +71,20 @@ export function preflightPrompts(o: PreflightOptions): PromptCache {
         ids = o.tokenizer.encodeChat(messages, { addGenerationPrompt: true, allowPlainFallback: o.allowPlainChat });
         byText.set(key, ids);
       }
-      if (budget !== undefined && ids.length + o.maxNewTokens > budget) {
+      if (budget !== undefined && ids.length >= budget) {
         overCount++;
-        if (over.length < 5) over.push(`${where(q, p)}: the prompt is ${count(ids.length)} tokens; with max_new_tokens ${count(o.maxNewTokens)} it needs ${count(ids.length + o.maxNewTokens)} positions, above the context budget of ${count(budget)}`);
+        if (over.length < 5) over.push(`${where(q, p)}: the prompt is ${count(ids.length)} tokens, which leaves no position to generate in within the context budget of ${count(budget)}`);
         continue;
       }
+      if (ids.length > longest) longest = ids.length;
       out.set(promptKey(q.id, p), { messages, ids });
     }
   }
   if (overCount) {
     throw new LimitError(`${overCount} prompt${overCount > 1 ? 's do' : ' does'} not fit the context budget; nothing was run:\n  ${over.join('\n  ')}${overCount > over.length ? `\n  … and ${overCount - over.length} more` : ''}\nWhat to do: ${fix}.`);
+  }
+  if (budget !== undefined && longest + o.maxNewTokens > budget) {
+    o.warn?.(`the longest prompt is ${count(longest)} tokens; with max_new_tokens ${count(o.maxNewTokens)} a completion may run past the context budget of ${count(budget)} positions${o.modelSource ? ` (max_position_embeddings in ${o.modelSource})` : ''}, where the model was not trained; lower --max-new-tokens to stay inside it`);
   }
   return out;
 }

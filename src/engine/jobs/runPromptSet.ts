@@ -184,7 +184,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
   // Every prompt tokenized once and checked against the context budget before anything is written (issue 11).
   const prompts = preflightPrompts({
     promptSetPath: opts.promptSetPath, questions, tokenizer: model.tokenizer, allowPlainChat: opts.allowPlainChat,
-    maxNewTokens: opts.sampling.max_new_tokens, maxPositions: model.maxPositions, contextBudget: opts.contextBudget, modelSource: model.modelSource,
+    maxNewTokens: opts.sampling.max_new_tokens, maxPositions: model.maxPositions, contextBudget: opts.contextBudget, modelSource: model.modelSource, warn,
   });
 
   // Full-content fingerprints (hashing.ts): a large checkpoint is read once, then its hash comes from the cache.

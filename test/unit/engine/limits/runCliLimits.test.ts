@@ -29,14 +29,14 @@ test('run: a prompt above max_position_embeddings, or above --context-budget, is
   const out = path.join(tmp, 'long.run.jsonl');
   const r = await cli(['run', set, '--model', DEMO, '--out', out, '--max-new-tokens', '16', '--no-progress']);
   assert.equal(r.code, 1, r.err);
-  assert.match(r.err, /long\.yaml:3: question "paraphrase_1mb" paraphrase 0: the prompt is [\d,]+ tokens; with max_new_tokens 16 it needs [\d,]+ positions, above the context budget of 256/);
+  assert.match(r.err, /long\.yaml:3: question "paraphrase_1mb" paraphrase 0: the prompt is [\d,]+ tokens, which leaves no position to generate in within the context budget of 256/);
   assert.ok(!/\n\s+at /.test(r.err), r.err);
   assert.equal(existsSync(out), false);
   const short = path.join(tmp, 'short.yaml');
   writeFileSync(short, '- id: short\n  paraphrases: [Hello there, how are you today?]\n');
-  const b = await cli(['run', short, '--model', DEMO, '--out', out, '--max-new-tokens', '8', '--context-budget', '12', '--no-progress']);
+  const b = await cli(['run', short, '--model', DEMO, '--out', out, '--max-new-tokens', '8', '--context-budget', '6', '--no-progress']);
   assert.equal(b.code, 1, b.err);
-  assert.match(b.err, /question "short" paraphrase 0: the prompt is [\d,]+ tokens; with max_new_tokens 8 it needs [\d,]+ positions, above the context budget of 12[\s\S]*--context-budget/);
+  assert.match(b.err, /question "short" paraphrase 0: the prompt is [\d,]+ tokens, which leaves no position to generate in within the context budget of 6[\s\S]*--context-budget/);
   assert.equal((await cli(['run', short, '--model', DEMO, '--out', out, '--context-budget', '0'])).code, 2);
   assert.equal(existsSync(out), false);
 });
