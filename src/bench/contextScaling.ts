@@ -15,10 +15,12 @@ import { median } from './decodeBench';
 
 export interface ContextScalingResult {
   batch: number;
-  /** context -> median seconds per decode step over every timed step of every repeat */
+  /** context -> median wall seconds per decode step */
   stepSeconds: Map<number, number>;
-  /** context -> all timed steps (seconds) */
-  samples: Map<number, number[]>;
+  /** context -> median process CPU seconds (every thread) per decode step: what a step costs, less sensitive to the host's other load */
+  cpuSeconds: Map<number, number>;
+  /** context -> every timed step: [wall, cpu] seconds */
+  samples: Map<number, [number, number][]>;
 }
 
 function randomCache(runner: ModelRunner, batch: number, context: number, seed: number): KvCache {
@@ -36,36 +38,54 @@ function randomCache(runner: ModelRunner, batch: number, context: number, seed: 
   return KvCache.fromArrays(batch, context, numKvHeads, headDim, Array.from({ length: numLayers }, fill), Array.from({ length: numLayers }, fill));
 }
 
-/** Seconds of each of `steps` timed decode steps (after one untimed one) from a `context`-column cache. */
-export async function timeStepsAtContext(runner: ModelRunner, batch: number, context: number, steps: number, seed = 1): Promise<number[]> {
+interface Stepper {
+  /** Runs one decode step; returns [wall, cpu] seconds. */
+  step(): Promise<[number, number]>;
+}
+
+/** A decode loop from a synthetic `context`-column cache, one step per call. */
+function stepperAt(runner: ModelRunner, batch: number, context: number, reserveColumns: number, seed: number): Stepper {
   const row: RowVariant = { adapter: null, adapterScale: 0 };
   const rows = Array.from({ length: batch }, () => row);
   let cache = randomCache(runner, batch, context, seed);
   let P = context;
-  const out: number[] = [];
-  for (let k = 0; k <= steps; k++) {
-    const t0 = performance.now();
-    const r = await runner.forward({
-      inputIds: Array.from({ length: batch }, (_, b) => [(7 + b + k) % runner.spec.vocabSize]),
-      attentionMask: Array.from({ length: batch }, () => new Array<number>(P + 1).fill(1)),
-      positionIds: Array.from({ length: batch }, () => [P]),
-      past: cache,
-      rows,
-      lastLogitsOnly: true,
-      cacheReserve: { columns: context + steps + 1 },
-    });
-    cache = r.present;
-    P++;
-    if (k > 0) out.push((performance.now() - t0) / 1000);
-  }
-  return out;
+  return {
+    async step() {
+      const mask = Array.from({ length: batch }, () => new Array<number>(P + 1).fill(1));
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await runner.forward({
+        inputIds: Array.from({ length: batch }, (_, b) => [(7 + b + P) % runner.spec.vocabSize]),
+        attentionMask: mask,
+        positionIds: Array.from({ length: batch }, () => [P]),
+        past: cache,
+        rows,
+        lastLogitsOnly: true,
+        cacheReserve: { columns: reserveColumns },
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(c0);
+      cache = r.present;
+      P++;
+      return [wall, (cpu.user + cpu.system) / 1e6];
+    },
+  };
 }
 
-/** Median step time at each context for one batch size, the contexts interleaved `repeats` times. */
+/**
+ * Median step time at each context for one batch size. Each repeat starts a decode loop per context
+ * (one untimed step each), then times `steps` rounds of one step per context, alternating the order
+ * from round to round, so every context sees the same host load.
+ */
 export async function contextScaling(runner: ModelRunner, batch: number, contexts: number[], steps: number, repeats: number): Promise<ContextScalingResult> {
-  const samples = new Map<number, number[]>(contexts.map((c) => [c, []]));
+  const samples = new Map<number, [number, number][]>(contexts.map((c) => [c, []]));
   for (let r = 0; r < repeats; r++) {
-    for (const c of contexts) samples.get(c)!.push(...(await timeStepsAtContext(runner, batch, c, steps, 1 + r)));
+    const loops = contexts.map((c) => ({ c, s: stepperAt(runner, batch, c, c + steps + 1, 1 + r) }));
+    for (const l of loops) await l.s.step();
+    for (let k = 0; k < steps; k++) {
+      for (const l of k % 2 === 0 ? loops : [...loops].reverse()) samples.get(l.c)!.push(await l.s.step());
+    }
   }
-  return { batch, samples, stepSeconds: new Map([...samples].map(([c, xs]) => [c, median(xs)])) };
+  const med = (i: 0 | 1) => new Map([...samples].map(([c, xs]) => [c, median(xs.map((x) => x[i]))]));
+  return { batch, samples, stepSeconds: med(0), cpuSeconds: med(1) };
 }
