@@ -326,8 +326,22 @@ describe('Organism Lab in code-server (e2e)', () => {
     const name = 'adversarial.run.jsonl';
     // The Compare panel of this run is still open from the earlier steps and shows the same questions: close
     // every editor first, so that only the custom editor opened now can show them.
+    const tabTitles = async () => (await page.locator('.tabs-container .tab').allInnerTexts().catch(() => [] as string[])).map((x) => x.replace(/\s+/g, ' ').trim());
+    const panelOpen = async () => (await tabTitles()).some((x) => /^(Compare|Report):/.test(x));
     await runCommand(page, 'View: Close All Editors');
-    await retry('every editor tab to close', async () => (await page.locator('.tabs-container .tab').count()) === 0, 30_000, 500);
+    let closed = await retry('the panels to close', async () => !(await panelOpen()), 15_000, 500).then(() => true).catch(() => false);
+    if (!closed) {
+      // The command did not close them (it asked something, or another row ran): close each panel by its tab's close button.
+      await page.keyboard.press('Escape');
+      for (let i = 0; i < 10 && (await panelOpen()); i++) {
+        const tab = page.locator('.tabs-container .tab', { hasText: /^\s*(Compare|Report):/ }).first();
+        await tab.click().catch(() => undefined);
+        await tab.locator('.tab-actions .action-label').first().click({ force: true, timeout: 5_000 }).catch(() => undefined);
+        await sleep(1000);
+      }
+      closed = !(await panelOpen());
+    }
+    assert.ok(closed, `could not close the open panels before opening ${name} (tabs: ${(await tabTitles()).join(' | ')})`);
     await quickOpen(page, name);
     // The active tab must be the file itself (a resource tab; a webview panel such as Compare has none) ...
     const tab = await retry(`the active tab to be ${name}`, async () => {
@@ -438,10 +452,16 @@ describe('Organism Lab in code-server (e2e)', () => {
   it('offers a quick pick of run files when "Open Run Report" has no run in the active tab', async (t) => {
     if (!(await hasCommand('Open Run Report'))) return skipScreen(t, 'run-report-pick', 'no "Organism Lab: Open Run Report" command');
     const page = session!.page;
-    // The active tab is now the demo run's report (a webview that is not a Compare panel): the command must ask.
+    // A Run Report, a Compare panel and the run-file editor are run sources (they answer "which run?" without
+    // asking, e984105). Make a plain text file the active tab — then the command must ask.
+    await quickOpen(page, 'demo.yaml');
+    const before = await retry('demo.yaml to be the active tab', async () => {
+      const title = await activeTabTitle(page);
+      return title.includes('demo.yaml') ? title : undefined;
+    }, 30_000, 500);
     await runCommand(page, 'Organism Lab: Open Run Report');
     const answers = await answerPrompts(page, [/adversarial\.run\.jsonl/], PICK_WAIT_MS);
-    log(`run-report quick pick: ${JSON.stringify(answers)} (active tab before: a Report panel)`);
+    log(`run-report quick pick: ${JSON.stringify(answers)} (active tab before: ${before})`);
     assert.ok(answers.length > 0 && /adversarial\.run\.jsonl/.test(answers[0].chose), `no run-file quick pick was shown (prompts: ${JSON.stringify(answers)})`);
     await retry('the active tab "Report: adversarial.run.jsonl"', async () => (await activeTabTitle(page)).includes('Report: adversarial.run.jsonl'), 30_000, 500);
   });
