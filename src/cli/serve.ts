@@ -29,6 +29,10 @@ with --enable-runtime-lora. Concurrent requests, base and adapters alike, share 
   --max-batch N               rows per forward batch (default 32)
   --batch-window-ms MS        how long a request waits for others to share its batch (default 5)
   --max-n N                   most choices per request (default 16)
+  --max-model-len N           longest prompt + completion (default: the model's max_position_embeddings); also
+                              bounds the default max_tokens of chat requests (the rest of the context, as vLLM)
+  --kv-budget-mb N            KV-cache memory one batch may reserve (default: a quarter of the machine's memory);
+                              a batch with long max_tokens runs fewer rows at a time
   --tokenizer DIR             folder with tokenizer.json/tokenizer_config.json (default: --model)
   --chat-template NAME        pick a named chat template from tokenizer_config.json
   --threads N                 onnxruntime intra-op threads
@@ -53,7 +57,7 @@ export async function main(argv: string[], deps: ServeDeps = {}): Promise<number
     options: {
       model: { type: 'string' }, adapter: { type: 'string', multiple: true }, 'served-model-name': { type: 'string' },
       host: { type: 'string' }, port: { type: 'string' }, 'api-key-env': { type: 'string' }, 'enable-runtime-lora': { type: 'boolean' },
-      'max-batch': { type: 'string' }, 'batch-window-ms': { type: 'string' }, 'max-n': { type: 'string' },
+      'max-batch': { type: 'string' }, 'batch-window-ms': { type: 'string' }, 'max-n': { type: 'string' }, 'max-model-len': { type: 'string' }, 'kv-budget-mb': { type: 'string' },
       tokenizer: { type: 'string' }, 'chat-template': { type: 'string' }, threads: { type: 'string' }, 'execution-provider': { type: 'string' },
       weights: { type: 'string' }, 'cache-folder': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -77,6 +81,8 @@ export async function main(argv: string[], deps: ServeDeps = {}): Promise<number
   const maxBatch = numberOption(o['max-batch'], '--max-batch', 32, isPositiveInteger, 'a positive integer');
   const windowMs = numberOption(o['batch-window-ms'], '--batch-window-ms', 5, (n) => n >= 0 && n <= 10_000, 'milliseconds 0..10000');
   const maxN = numberOption(o['max-n'], '--max-n', 16, isPositiveInteger, 'a positive integer');
+  const maxModelLen = o['max-model-len'] === undefined ? undefined : numberOption(o['max-model-len'], '--max-model-len', 0, (n) => Number.isInteger(n) && n >= 2, 'an integer ≥ 2');
+  const kvBudgetMb = o['kv-budget-mb'] === undefined ? undefined : numberOption(o['kv-budget-mb'], '--kv-budget-mb', 0, isPositiveInteger, 'a positive integer (MiB)');
   const ep = o['execution-provider'] ?? 'cpu';
   if (ep !== 'cpu' && ep !== 'cuda') throw new UsageError(`--execution-provider must be cpu or cuda, got "${ep}"`);
   const threads = o.threads === undefined ? undefined : numberOption(o.threads, '--threads', 0, isNonNegativeInteger, 'an integer ≥ 0');
@@ -101,7 +107,8 @@ export async function main(argv: string[], deps: ServeDeps = {}): Promise<number
     server = await startServer(model, {
       host, port, apiKey, enableRuntimeLora: !!o['enable-runtime-lora'],
       limits: { maxN },
-      batcher: { maxBatchSize: maxBatch, windowMs },
+      maxModelLen,
+      batcher: { maxBatchSize: maxBatch, windowMs, ...(kvBudgetMb ? { kvBudgetBytes: kvBudgetMb * 2 ** 20 } : {}) },
       log: (line) => err.write(`organism-lab serve: ${line}\n`),
     });
   } catch (e) {

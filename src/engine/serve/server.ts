@@ -23,7 +23,7 @@ import {
   DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, openaiFinish,
   parseChatRequest, parseCompletionRequest, tokenString, type ParsedChat, type ParsedCompletion, type RequestLimits,
 } from './openaiProtocol';
-import { JobCancelledError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
+import { JobCancelledError, KvBudgetError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
 import type { ServedModel } from './servedModel';
 
 export interface ServeOptions {
@@ -36,6 +36,8 @@ export interface ServeOptions {
   /** Largest request body (default 4 MiB). */
   maxBodyBytes?: number;
   limits?: Partial<RequestLimits>;
+  /** Longest prompt + completion served (vLLM --max-model-len; default and maximum: the model's max_position_embeddings). */
+  maxModelLen?: number;
   batcher?: RequestBatcherOptions;
   log?: (line: string) => void;
 }
@@ -150,8 +152,10 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
   };
 
   /** Prompt length + max_tokens against the context; the default max_tokens. */
+  const contextLength = (): number => Math.min(o.maxModelLen ?? model.maxPositions, model.maxPositions);
+  if (o.maxModelLen !== undefined && !(Number.isInteger(o.maxModelLen) && o.maxModelLen >= 2)) throw new Error(`maxModelLen must be an integer >= 2, got ${o.maxModelLen}`);
   const prepare = (adapter: string | null, promptIds: number[], maxTokens: number | null, fallback: 'rest' | number): Prepared => {
-    const ctx = model.maxPositions;
+    const ctx = contextLength();
     if (promptIds.length === 0) throw badRequest('The prompt is empty (no tokens).', 'prompt');
     const vocab = model.runner.spec.vocabSize;
     const bad = promptIds.find((t) => t >= vocab);
@@ -319,7 +323,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
   }
 
   function listModels(res: ServerResponse): void {
-    const ctx = model.maxPositions;
+    const ctx = contextLength();
     const base = { id: model.servedName, object: 'model', created: STARTED, owned_by: 'organism-lab', root: model.modelDir, parent: null, max_model_len: ctx, permission: [] };
     const adapters = model.adapters.map((a) => ({ id: a.name, object: 'model', created: STARTED, owned_by: 'organism-lab', root: a.dir, parent: model.servedName, max_model_len: ctx, permission: [] }));
     sendJson(res, 200, { object: 'list', data: [base, ...adapters] });
@@ -451,6 +455,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
 function toServeError(e: unknown, log: (line: string) => void): ServeError {
   if (e instanceof ServeError) return e;
   if (e instanceof UnknownAdapterError) return new ServeError(404, e.message, 'invalid_request_error', 'model', 'model_not_found');
+  if (e instanceof KvBudgetError) return new ServeError(400, e.message, 'invalid_request_error', 'max_tokens', 'context_length_exceeded');
   const msg = (e as Error)?.message ?? String(e);
   // Generation's own argument checks (sampling parameters) are the client's to fix.
   if (/^(generate|sampling|rng):/.test(msg)) return badRequest(msg);

@@ -367,6 +367,41 @@ test('serving a runner loaded elsewhere (the engine host\'s organism): answers, 
   assert.equal((await post('/chat/completions', { model: 'demo-base', messages: chatMessages('hi'), max_tokens: 2 })).status, 200, 'the runner is still alive');
 });
 
+test('memory and context bounds: --max-model-len caps prompt + completion; a small KV budget runs fewer rows per forward and refuses a row that cannot fit', async () => {
+  const seen: number[] = [];
+  const s2 = await startServer(model, { port: 0, maxModelLen: 64, batcher: { windowMs: 50, kvBudgetBytes: 4096 * 100, onBatch: (b) => seen.push(b.maxBatchSize) } });
+  try {
+    const call = (body: unknown) => fetch(s2.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    const models = (await (await fetch(s2.baseUrl + '/models')).json()) as any;
+    assert.equal(models.data[0].max_model_len, 64);
+    const tooLong = await call({ model: 'demo-base', messages: chatMessages('hi'), max_tokens: 60 });
+    assert.equal(tooLong.status, 400);
+    assert.match(tooLong.json.error.message, /maximum context length is 64/);
+    // Default max_tokens = the rest of the 64 positions.
+    const dflt = await call({ model: 'demo-base', messages: chatMessages('hi'), seed: 1, temperature: 5 });
+    assert.equal(dflt.status, 200);
+    assert.ok(dflt.json.usage.prompt_tokens + dflt.json.usage.completion_tokens <= 64);
+    // 4 KiB per token on the demo model: two rows of ~60 columns exceed 100 tokens' worth, so one row per forward.
+    const [a, b] = await Promise.all([1, 2].map((seed) => call({ model: 'demo-base', messages: chatMessages('hi'), seed, max_tokens: 30 })));
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(seen.at(-1), 1, `rows per forward under the budget: ${seen.join(',')}`);
+    const ids = model.tokenizer.encodeChat(chatMessages('hi'), { addGenerationPrompt: true });
+    const loc = await local(ids, null, 2, { maxNewTokens: 30 });
+    assert.equal(b.json.usage.completion_tokens, loc.tokenIds.length, 'same sample whatever the batch size');
+  } finally {
+    await s2.close();
+  }
+  const s3 = await startServer(model, { port: 0, batcher: { kvBudgetBytes: 4096 * 50 } });
+  try {
+    const r = await fetch(s3.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'demo-base', messages: chatMessages('hi'), max_tokens: 100 }) });
+    assert.equal(r.status, 400);
+    assert.match(((await r.json()) as any).error.message, /KV cache/);
+  } finally {
+    await s3.close();
+  }
+});
+
 test('helpers: adapter arguments, incremental decoding', () => {
   assert.deepEqual(parseAdapterArgs(['a=/x/one', '/y/two']), [{ name: 'a', dir: '/x/one' }, { name: 'two', dir: '/y/two' }]);
   const tok = model.tokenizer;
