@@ -17,6 +17,26 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * The folder to check after a failed load: the adapter the message is about (never every loaded adapter: the
+ * others are fine), else the model folder when the message names it, else none (the message says it all).
+ */
+export function loadFailureHint(text: string, modelDir: string, adapters: AdapterRef[]): string | undefined {
+  // A folder path as a whole (checkpoint-1 is not named by a message about checkpoint-10).
+  const names = (dir: string): boolean =>
+    [...new Set([path.resolve(dir), dir])].some((d) => {
+      for (let at = text.indexOf(d); at >= 0; at = text.indexOf(d, at + 1)) {
+        const next = text[at + d.length];
+        if (next === undefined || /[\\/:"'\s,;)]/.test(next)) return true;
+      }
+      return false;
+    });
+  const culprits = adapters.filter((a) => names(a.dir));
+  if (culprits.length === 1) return `Check the adapter folder ${culprits[0].dir} (adapter "${culprits[0].name}").`;
+  if (culprits.length > 1) return `Check the adapter folders ${culprits.map((a) => a.dir).join(', ')}.`;
+  return names(modelDir) ? undefined : `Check the model folder ${modelDir}.`;
+}
+
 export async function loadOnnxModel(dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers, hooks?: JobHooks): Promise<ModelHandle> {
   const started = Date.now();
   let lastPct = -1;
@@ -47,7 +67,7 @@ export async function loadOnnxModel(dir: string, adapters: AdapterRef[], setting
     // Loading fails on the user's files (missing tokenizer, unsupported architecture, adapter for another base …):
     // the engine's messages name the file and the field.
     const text = message(err);
-    const hint = adapters.length ? `Check the model folder ${dir} and the adapter folders ${adapters.map((a) => a.dir).join(', ')}.` : undefined;
+    const hint = loadFailureHint(text, dir, adapters);
     throw new EngineError('InvalidInput', text, hint);
   }
   const { runner, tokenizer } = model;

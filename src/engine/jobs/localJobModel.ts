@@ -3,6 +3,7 @@
  * Used by the CLI; the engine host builds the same from its loaded runner.
  */
 import { basename, resolve } from 'node:path';
+import { assertAdapterFolder, assertModelFolder } from '../checkpoint/folderCheck';
 import { generate } from '../runtime/generate';
 import { ModelRunner, type ModelRunnerOptions } from '../runtime/modelRunner';
 import type { ExecutionProvider } from '../runtime/session';
@@ -39,6 +40,9 @@ export async function loadLocalJobModel(
   adapters: { name: string; dir: string }[],
   opts: LocalJobModelOptions = {},
 ): Promise<JobModel & { runner: ModelRunner; tokenizer: TextTokenizer; dispose(): Promise<void> }> {
+  // What the folders are, before any loader reports the first file it misses (issue 13 §5).
+  assertModelFolder(modelDir);
+  for (const a of adapters) assertAdapterFolder(a.dir);
   const tokenizer = loadTokenizer(opts.tokenizerDir ?? modelDir, { chatTemplateName: opts.chatTemplateName });
   const runner = await ModelRunner.load(modelDir, { adapters, executionProvider: opts.executionProvider, threads: opts.threads, steerLayers: opts.steerLayers, ablateLayers: opts.ablateLayers, ...opts.runner });
   if (tokenizer.vocabSize > runner.spec.vocabSize) {

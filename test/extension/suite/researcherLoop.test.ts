@@ -109,3 +109,22 @@ suite('researcher loop: question hovers before any run', () => {
     assert.deepEqual(args, [uri.toString(), 'lonely']);
   });
 });
+
+suite('researcher loop: loading the wrong kind of folder says what it is', function () {
+  const model = testModel();
+
+  suiteSetup(function () {
+    if (!model || !vscode.workspace.isTrusted) this.skip();
+  });
+
+  test('an adapter folder or a training run loaded as a model, a model loaded as an adapter', async () => {
+    const a = await api();
+    const lone = path.join(workspaceFolder(), 'checkpoints/lone-adapter');
+    await assert.rejects(a.ctx.engine.loadModel(lone), (e: Error) => /is a PEFT adapter \(it has adapter_config\.json\), not a model/.test(e.message) && /Load Adapter/.test(e.message) && !/tokenizer/.test(e.message));
+    await assert.rejects(a.ctx.engine.loadModel(path.join(workspaceFolder(), 'checkpoints/training-run')), /is a training run \(2 checkpoint-N folders\), not a model/);
+    await assert.rejects(a.ctx.engine.loadModel(path.join(workspaceFolder(), 'prompts')), /no config\.json and no \*\.safetensors here/);
+    if (a.ctx.engine.state.model?.dir !== model!.model) await a.ctx.engine.loadModel(model!.model);
+    await assert.rejects(a.ctx.engine.loadAdapter(model!.model), /is a model \(config\.json \+ weights\), not a PEFT adapter/);
+    assert.equal(a.ctx.engine.state.model?.dir, model!.model, 'the loaded model stays loaded');
+  });
+});
