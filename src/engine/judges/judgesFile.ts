@@ -13,6 +13,8 @@
 import { promises as fsp } from 'node:fs';
 import { parseYamlFile, templateProblems } from './prompts';
 import { compileSafeRegex, type SafeRegex } from '../limits/safeRegex';
+import { DEFAULT_PROMPT_SET_LIMITS, count } from '../limits/limits';
+import { expandedSize, yamlDepthEstimate } from '../prompts/sizeLimits';
 
 export interface RuleSpec {
   pattern: string;
@@ -116,7 +118,14 @@ function promptsValue(x: unknown, where: string): Record<string, string> | undef
 }
 
 export function parseJudgesFile(text: string, file: string): JudgesFile {
+  // The prompt-set bounds (issue 11): nesting checked on the text before parsing, alias expansion after.
+  const lim = DEFAULT_PROMPT_SET_LIMITS;
+  if (text.length > lim.maxExpandedChars) throw new Error(`${file}: the judges file has ${count(text.length)} characters, above the limit of ${count(lim.maxExpandedChars)}.`);
+  const depth = yamlDepthEstimate(text, lim.maxDepth);
+  if (depth.depth > lim.maxDepth) throw new Error(`${file}:${depth.line}: YAML nested more than ${lim.maxDepth} levels deep; a judges file needs about 8. Flatten the file.`);
   const data = parseYamlFile(text, file);
+  const size = expandedSize(data, lim);
+  if (size.exceeded) throw new Error(`${file}: with its aliases (*name) expanded, the judges file holds more than ${size.exceeded === 'chars' ? `${count(lim.maxExpandedChars)} characters` : size.exceeded === 'nodes' ? `${count(lim.maxExpandedNodes)} values` : `${lim.maxDepth} levels`}; write it out with fewer aliases.`);
   if (Array.isArray(data)) return parseShortForm(data, file);
   if (!isRecord(data) || !Array.isArray(data.judges)) {
     throw new Error(`${file}: expected "judges:" with a list of judges, or a list of {metric: template} entries.`);

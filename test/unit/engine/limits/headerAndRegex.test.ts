@@ -97,3 +97,14 @@ test('judges file: lookaround patterns still work (the demo file uses lookaheads
   assert.throws(() => compileSafeRegex('x', 'gq', 'w'), /unsupported regular-expression flag\(s\) "q"/);
   assert.throws(() => compileSafeRegex('x'.repeat(20_000), '', 'w'), /20000 characters, above the limit/);
 });
+
+test('judges file: deep nesting and alias bombs are refused with a clear message in bounded time', () => {
+  const deep = 'judges: ' + '['.repeat(1000) + ']'.repeat(1000) + '\n';
+  assert.throws(() => parseJudgesFile(deep, 'deep.judges.yaml'), /deep\.judges\.yaml:1: YAML nested more than 32 levels deep/);
+  let bomb = 'x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n';
+  for (let i = 1; i < 9; i++) bomb += `x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(',')}]\n`;
+  bomb += 'judges: []\n';
+  const t0 = Date.now();
+  assert.throws(() => parseJudgesFile(bomb, 'bomb.judges.yaml'), /bomb\.judges\.yaml: with its aliases \(\*name\) expanded/);
+  assert.ok(Date.now() - t0 < 3000, `${Date.now() - t0} ms`);
+});
