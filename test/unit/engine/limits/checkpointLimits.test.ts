@@ -208,3 +208,24 @@ test('inspect: num_hidden_layers 1e12 and an adapter_config.json of null are pro
   assert.match(out, /problem: .*adapter_config\.json: expected a JSON object .* got null/);
   assert.ok(!/Cannot read properties/.test(out));
 });
+
+test('the NaN/Inf scan result is cached on disk by file identity, and a changed file is scanned again', async () => {
+  const { clearScanCache, scanCacheFolder } = await import('../../../../src/engine/checkpoint/finiteScan');
+  const cacheDir = path.join(tmp, 'scan-cache');
+  process.env.ORGANISM_LAB_SCAN_CACHE = cacheDir;
+  try {
+    assert.equal(scanCacheFolder(), cacheDir);
+    const f = path.join(tmp, 'cached.safetensors');
+    writeFileSync(f, encodeSafetensors({ w: { dtype: 'F32', shape: [3], data: Float32Array.from([1, 2, 3]) } }));
+    assert.deepEqual(scanFileNonFinite(SafetensorsFile.open(f)), []);
+    clearScanCache(); // memory cache gone: the disk entry answers
+    assert.deepEqual(scanFileNonFinite(SafetensorsFile.open(f)), []);
+    const { readdirSync } = await import('node:fs');
+    assert.equal(readdirSync(cacheDir).length, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(f, encodeSafetensors({ w: { dtype: 'F32', shape: [3], data: Float32Array.from([1, NaN, 3]) } })); // same size, new mtime
+    assert.deepEqual(scanFileNonFinite(SafetensorsFile.open(f)).map((t) => [t.tensor, t.nan, t.first]), [['w', 1, 1]]);
+  } finally {
+    process.env.ORGANISM_LAB_SCAN_CACHE = '';
+  }
+});
