@@ -18,6 +18,7 @@ import {
   LogParams,
 } from '../../protocol/engineHost';
 import { EngineError } from '../backends/errors';
+import { isInputError } from '../limits/limits';
 import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 import { testHooksEnabled } from './testHooks';
@@ -35,6 +36,8 @@ export function toResponseError(err: unknown): ResponseError<EngineErrorData> {
   if (err instanceof EngineError) {
     return new ResponseError<EngineErrorData>(EngineErrorCodes[err.kind], err.message, { hint: err.hint });
   }
+  // A bad input file (limits, NaN/Inf, malformed checkpoint/config): the message names file and field; no stack.
+  if (isInputError(err)) return new ResponseError<EngineErrorData>(EngineErrorCodes.InvalidInput, err.message, {});
   const e = err instanceof Error ? err : new Error(String(err));
   return new ResponseError<EngineErrorData>(EngineErrorCodes.Internal, e.message, { stack: e.stack });
 }

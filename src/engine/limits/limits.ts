@@ -80,3 +80,15 @@ export const MAX_CHARS_PER_TOKEN = 64;
 export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/**
+ * Errors that mean "this input file is wrong" (with a message naming file, field and what to do), not "the
+ * engine broke": the engine host reports them as InvalidInput, without a stack trace.
+ */
+export const INPUT_ERROR_NAMES: ReadonlySet<string> = new Set([
+  'LimitError', 'RegexLimitError', 'NonFiniteLogitsError', 'NonFiniteOutputError', 'SafetensorsError', 'ModelSpecError', 'AdapterError', 'ForwardInputError',
+]);
+
+export function isInputError(err: unknown): err is Error {
+  return err instanceof Error && INPUT_ERROR_NAMES.has(err.name);
+}
