@@ -87,6 +87,18 @@ export interface JobInfo {
   total: number;
 }
 
+export interface WeightsCacheParams {
+  clear?: boolean;
+}
+
+export interface WeightsCacheResult {
+  folder: string;
+  entries: { file: string; bytes: number; bits: number | null; blockSize: number | null; source: string | null; created: string | null; partial: boolean }[];
+  totalBytes: number;
+  /** Files removed (clear). */
+  removed?: number;
+}
+
 export interface EngineStatus {
   pid: number;
   uptimeMs: number;
@@ -187,6 +199,8 @@ export const EngineMethods = {
   loadAdapter: new RequestType<LoadAdapterParams, LoadedAdapterInfo, void>('engine/loadAdapter'),
   unloadAdapter: new RequestType<UnloadAdapterParams, void, void>('engine/unloadAdapter'),
   status: new RequestType0<EngineStatus, void>('engine/status'),
+  /** The quantized-weights cache (<cacheFolder>/weights): list it, or clear it. */
+  weightsCache: new RequestType<WeightsCacheParams, WeightsCacheResult, void>('engine/weightsCache'),
   inspectCheckpoint: new RequestType<InspectCheckpointParams, CheckpointReport, void>('engine/inspectCheckpoint'),
   runPromptSet: new RequestType<RunPromptSetParams, RunPromptSetResult, void>('engine/runPromptSet'),
   smokeTest: new RequestType<SmokeTestParams, SmokeTestResult, void>('engine/smokeTest'),

@@ -16,12 +16,15 @@ import {
   InitializeResult,
   JobInfo,
   LogParams,
+  WeightsCacheParams,
+  WeightsCacheResult,
 } from '../../protocol/engineHost';
 import { EngineError } from '../backends/errors';
 import { isInputError } from '../limits/limits';
 import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 import { testHooksEnabled } from './testHooks';
+import { clearCache, listCache } from '../quant/quantCache';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
@@ -222,6 +225,19 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     }),
   );
 
+  connection.onRequest(
+    EngineMethods.weightsCache,
+    guarded((p: WeightsCacheParams): WeightsCacheResult => {
+      // <organismLab.cacheFolder>/weights, else the default (~/.cache/organism-lab/weights)
+      const folder = backend.settings.cacheFolder ? path.join(backend.settings.cacheFolder, 'weights') : undefined;
+      if (p.clear) {
+        refuseWhileBusy('clear the weights cache');
+        const r = clearCache(folder);
+        return { ...listCache(folder), removed: r.removed };
+      }
+      return listCache(folder);
+    }),
+  );
   connection.onRequest(
     EngineMethods.status,
     guarded0((): EngineStatus => {

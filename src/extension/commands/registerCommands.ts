@@ -15,6 +15,7 @@ import { exportRunCommand, judgeRunCommand } from './runDataCommands';
 import { diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
 import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
+import { weightsCacheCommand } from './weightsCacheCommand';
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -196,6 +197,7 @@ export function activateCommands(ctx: LabContext): void {
     'organismLab.judgeRun': (arg, options) => judgeRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof judgeRunCommand>[2]),
     'organismLab.setJudgeApiKey': () => setJudgeApiKeyCommand(ctx),
     'organismLab.setServerApiKey': () => setServerApiKeyCommand(ctx),
+    'organismLab.weightsCache': (options) => weightsCacheCommand(ctx, options as { clear?: boolean } | undefined),
     'organismLab.stop': () => {
       if (!ctx.engine.stopJob()) void vscode.window.setStatusBarMessage('Organism Lab: nothing is running', 3000);
     },

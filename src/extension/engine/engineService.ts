@@ -23,6 +23,7 @@ import {
   LoadedModelInfo,
   MemoryInfo,
   ProgressParams,
+  WeightsCacheResult,
   RemoteGenerationServer,
   RunPromptSetRequest,
   RunPromptSetResult,
@@ -166,6 +167,11 @@ export class EngineService implements vscode.Disposable {
     await this.client.request(EngineMethods.unloadAdapter, { name });
     if (this.wanted) this.remember({ ...this.wanted, adapters: this.wanted.adapters.filter((a) => a.name !== name) });
     await this.refreshStatus();
+  }
+
+  /** The quantized-weights cache of the engine host (organismLab.cacheFolder/weights): list, or clear. */
+  weightsCache(clear = false): Promise<WeightsCacheResult> {
+    return this.client.request(EngineMethods.weightsCache, { clear });
   }
 
   /** Model/adapter/training-run report (an adapter is checked against `baseModelDir`, else the loaded model). */
