@@ -3,8 +3,9 @@
  *
  * Inputs:  input_ids [B,S] int64, attention_mask [B,T] int64 (T = P + S: P cached columns, then the S new
  *          ones; left padding), position_ids [B,S] int64,
- *          past_key_values.{i}.key|value [B,kvh,C,hd] float32: the KV cache where it lies, C >= P columns
- *          of which the first P are read (the rest, spare capacity, is masked out; see runtime/kvCache.ts),
+ *          past_key_values.{i}.key [B,kvh,C,hd] and .value [B,kvh,hd,C] (transposed) float32: the KV cache
+ *          where it lies, C >= P columns of which the first P are read (the rest, spare capacity, is masked
+ *          out; see runtime/kvCache.ts),
  *          logits_from [1] int64 (first position whose logits are computed: 0 = all, S-1 = last only),
  *          lora.{L}.{module}.A [R,in], .B [out,R], .scale [B,R]  (for each adapted module),
  *          steer.{L} [B,H] (added to layer L's output), ablate.{L} [B,H] (unit vector projected out of
@@ -136,7 +137,7 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   g.input('logits_from', OnnxDtype.INT64, [1]);
   for (let i = 0; i < L; i++) {
     g.input(pastName(i, 'key'), OnnxDtype.FLOAT, ['batch', kvh, 'capacity', hd]);
-    g.input(pastName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, 'capacity', hd]);
+    g.input(pastName(i, 'value'), OnnxDtype.FLOAT, ['batch', kvh, hd, 'capacity']); // V^T: the context product reads it with transB
   }
   for (const s of loraSlots.values()) {
     const [out, inn] = linearShape(spec, s.module);
@@ -306,7 +307,8 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
     const probs = g.o('Reshape', [g.o('Softmax', [scores], { axis: -1 }), scores4Shape]); // [B,kvh,g*S,C+S]
     const pPast = g.o('Slice', [probs, ax(0), capDim, ax(3)]);
     const pNew = g.o('Slice', [probs, capDim, g.i64([Number.MAX_SAFE_INTEGER]), ax(3)]);
-    const ctx = g.o('Add', [g.o('MatMul', [pPast, pastName(i, 'value')]), g.o('MatMul', [pNew, vh])]); // [B,kvh,g*S,hd]
+    const ctxPast = g.o('FusedMatMul', [pPast, pastName(i, 'value')], { transB: 1 }, `ctx_past_${i}`, MS_DOMAIN);
+    const ctx = g.o('Add', [ctxPast, g.o('MatMul', [pNew, vh])]); // [B,kvh,g*S,hd]
     const ctx4 = g.o('Transpose', [g.o('Reshape', [ctx, g.i64([0, nh, -1, hd])])], perm); // [B,S,nh,hd]
     const attnIn = g.o('Reshape', [ctx4, g.i64([0, 0, nh * hd])]);
     let attnOut = linear(attnIn, i, 'o_proj', spec.oBias);

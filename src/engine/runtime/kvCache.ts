@@ -3,15 +3,18 @@
  * ModelRunner feeds it to the graph and appends each forward's new columns; the generation loop keeps
  * rows, trims padding columns and merges newcomers through it.
  *
- * Layout: per layer, keys and values are each [batch, kvHeads, capacity, headDim] float32, row-major.
- * Each (row, head) block holds `pastLength` columns of data (a row's real tokens at the right end of
- * them, padding columns on the left holding zeros) followed by `capacity - pastLength` spare columns
- * whose values are unspecified but finite. The graph reads the whole [batch, kvHeads, capacity, headDim]
- * block as its past input where it lies (no copy) and masks every column at or after pastLength; it
- * returns only the new columns, which `append` writes into spare columns. A decode step therefore
- * copies one column per row in JavaScript and never copies the cache itself. When the spare columns
- * run out, the blocks are spread out in place to a larger capacity (one pass over the cache every
- * few dozen steps) or, when the buffers themselves are too small, moved to larger ones.
+ * Layout, per layer, with `capacity` columns per (row, head):
+ *  - keys   [batch, kvHeads, capacity, headDim]: column t of a (row, head) is headDim contiguous floats;
+ *  - values [batch, kvHeads, headDim, capacity] (transposed): lane d of a (row, head) is `capacity`
+ *    contiguous floats, column t at offset t. The graph's context product reads V^T with transB, which
+ *    onnxruntime's CPU GEMM runs about twice as fast as V itself for decode shapes (g·S rows, many columns).
+ * Of each (row, head), the first `pastLength` columns hold data (a row's real tokens at the right end of
+ * them, padding columns on the left holding zeros); the other `capacity - pastLength` are spare, with
+ * unspecified but finite values. The graph reads the whole buffers where they lie (no copy) and masks
+ * every column at or after pastLength; it returns only the new columns, which `append` writes into spare
+ * columns. A decode step therefore copies one column per row in JavaScript and never the cache itself.
+ * When the spare columns run out, the columns are spread out in place to a larger capacity (one pass
+ * over the cache every few dozen steps) or, when the buffers themselves are too small, moved to larger ones.
  *
  * Views and ownership: a KvCache is a view (batch, pastLength, capacity) of a storage (one Float32Array
  * per layer for keys and one for values). An operation on the storage's latest view works in place
@@ -45,10 +48,21 @@ class KvStorage {
   }
 }
 
-/** Columns to give a cache that needs `need`: some spare so the next appends are in place, in steps of 64. */
+/** Columns to give a cache that needs `need`: some spare so the next appends are in place, in steps of 32. */
 export function grownCapacity(need: number): number {
   if (need === 0) return 0;
-  return Math.ceil((need + Math.max(32, need >> 3)) / 64) * 64;
+  return Math.ceil((need + Math.max(16, need >> 4)) / 32) * 32;
+}
+
+/**
+ * A buffer kind's runs: the contiguous pieces a column is part of. Keys: one run per (row, head), a
+ * column `width` = headDim floats wide. Values (transposed): one run per (row, head, lane), 1 float wide.
+ */
+interface Runs {
+  /** Runs per batch row. */
+  perRow: number;
+  /** Floats of one column within a run. */
+  width: number;
 }
 
 export class KvCache {
@@ -57,7 +71,7 @@ export class KvCache {
     private readonly generation: number,
     readonly batch: number,
     readonly pastLength: number,
-    /** Columns per (row, head) block in the layout; >= pastLength. */
+    /** Columns per (row, head) in the layout; >= pastLength. */
     readonly capacity: number,
     readonly kvHeads: number,
     readonly headDim: number,
@@ -84,8 +98,16 @@ export class KvCache {
     return this.storage.owner === this && this.storage.generation === this.generation;
   }
 
-  private get blockSize(): number {
-    return this.capacity * this.headDim;
+  private runs(kind: KvKind): Runs {
+    return kind === 'key' ? { perRow: this.kvHeads, width: this.headDim } : { perRow: this.kvHeads * this.headDim, width: 1 };
+  }
+
+  /** Each layer's buffers of both kinds, with their runs. */
+  private buffers(storage = this.storage): [Float32Array, Runs][] {
+    const out: [Float32Array, Runs][] = [];
+    for (const b of storage.keys) out.push([b, this.runs('key')]);
+    for (const b of storage.values) out.push([b, this.runs('value')]);
+    return out;
   }
 
   private checkReadable(what: string): void {
@@ -101,8 +123,8 @@ export class KvCache {
   }
 
   /**
-   * A cache over compact per-layer arrays [batch, kvHeads, pastLength, headDim] (used as they are,
-   * no copy; the first append moves them to a storage with spare capacity).
+   * A cache over compact per-layer arrays [batch, kvHeads, pastLength, headDim] (keys used as they are;
+   * values transposed into the cache's layout; the first append moves both to a storage with spare capacity).
    */
   static fromArrays(batch: number, pastLength: number, kvHeads: number, headDim: number, keys: Float32Array[], values: Float32Array[]): KvCache {
     const n = batch * kvHeads * pastLength * headDim;
@@ -110,40 +132,65 @@ export class KvCache {
     for (let l = 0; l < keys.length; l++) {
       if (keys[l].length !== n || values[l].length !== n) throw new Error(`KvCache.fromArrays: layer ${l} holds ${keys[l].length}/${values[l].length} values, expected ${n} for [${batch}, ${kvHeads}, ${pastLength}, ${headDim}]`);
     }
-    return new KvCache(new KvStorage(keys, values), 0, batch, pastLength, pastLength, kvHeads, headDim);
+    const c = new KvCache(new KvStorage(keys, values.map(() => new Float32Array(n))), 0, batch, 0, pastLength, kvHeads, headDim);
+    for (let l = 0; l < values.length; l++) c.writeValueColumns(c.storage.values[l], values[l], pastLength, 0, pastLength);
+    return new KvCache(c.storage, 0, batch, pastLength, pastLength, kvHeads, headDim);
   }
 
   /**
-   * The buffer the graph reads for one layer: [batch, kvHeads, capacity, headDim], a view of the
-   * storage (no copy). Columns at or after pastLength must be masked out by the reader.
+   * The buffer the graph reads for one layer, a view of the storage (no copy): keys [batch, kvHeads,
+   * capacity, headDim], values [batch, kvHeads, headDim, capacity]. Columns at or after pastLength must
+   * be masked out by the reader.
    */
   layerData(layer: number, kind: KvKind): Float32Array {
     this.checkReadable('layerData');
     const buf = (kind === 'key' ? this.storage.keys : this.storage.values)[layer];
     if (!buf) throw new Error(`KvCache.layerData: layer ${layer} is outside 0..${this.numLayers - 1}`);
-    return buf.subarray(0, this.batch * this.kvHeads * this.blockSize);
+    return buf.subarray(0, this.batch * this.kvHeads * this.capacity * this.headDim);
   }
 
-  /** The headDim values of one cached column (a view; do not write to it). */
+  /** The headDim values of one cached column (a copy). */
   column(layer: number, kind: KvKind, row: number, head: number, col: number): Float32Array {
     this.checkReadable('column');
     if (row < 0 || row >= this.batch || head < 0 || head >= this.kvHeads || col < 0 || col >= this.pastLength) {
       throw new Error(`KvCache.column: (row ${row}, head ${head}, column ${col}) is outside [${this.batch}, ${this.kvHeads}, ${this.pastLength}]`);
     }
-    const o = ((row * this.kvHeads + head) * this.capacity + col) * this.headDim;
-    return (kind === 'key' ? this.storage.keys : this.storage.values)[layer].subarray(o, o + this.headDim);
+    const D = this.headDim;
+    const bh = row * this.kvHeads + head;
+    if (kind === 'key') return this.storage.keys[layer].slice((bh * this.capacity + col) * D, (bh * this.capacity + col + 1) * D);
+    const buf = this.storage.values[layer];
+    return Float32Array.from({ length: D }, (_, d) => buf[(bh * D + d) * this.capacity + col]);
   }
 
-  /** Compact copies [batch, kvHeads, pastLength, headDim] of every layer. */
+  /** Compact copies [batch, kvHeads, pastLength, headDim] of every layer (values transposed back). */
   toArrays(): { keys: Float32Array[]; values: Float32Array[] } {
     this.checkReadable('toArrays');
-    const compact = (src: Float32Array): Float32Array => {
-      const D = this.headDim;
-      const out = new Float32Array(this.batch * this.kvHeads * this.pastLength * D);
-      for (let bh = 0; bh < this.batch * this.kvHeads; bh++) out.set(src.subarray(bh * this.blockSize, bh * this.blockSize + this.pastLength * D), bh * this.pastLength * D);
+    const D = this.headDim;
+    const P = this.pastLength;
+    const C = this.capacity;
+    const BH = this.batch * this.kvHeads;
+    const keys = this.storage.keys.map((src) => {
+      const out = new Float32Array(BH * P * D);
+      for (let bh = 0; bh < BH; bh++) out.set(src.subarray(bh * C * D, bh * C * D + P * D), bh * P * D);
       return out;
-    };
-    return { keys: this.storage.keys.map(compact), values: this.storage.values.map(compact) };
+    });
+    const values = this.storage.values.map((src) => {
+      const out = new Float32Array(BH * P * D);
+      for (let bh = 0; bh < BH; bh++) for (let d = 0; d < D; d++) for (let t = 0; t < P; t++) out[(bh * P + t) * D + d] = src[(bh * D + d) * C + t];
+      return out;
+    });
+    return { keys, values };
+  }
+
+  /** Writes standard-layout columns src [batch, kvHeads, S, headDim] into a value buffer of `capacity` columns at column `at`. */
+  private writeValueColumns(dst: Float32Array, src: Float32Array, S: number, at: number, capacity: number): void {
+    const D = this.headDim;
+    for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
+      for (let s = 0; s < S; s++) {
+        const o = (bh * S + s) * D;
+        for (let d = 0; d < D; d++) dst[(bh * D + d) * capacity + at + s] = src[o + d];
+      }
+    }
   }
 
   /**
@@ -151,21 +198,23 @@ export class KvCache {
    * rows and columns when larger), this cache's data copied in with `pad` zero columns on the left of each row.
    */
   private copyTo(rows: number[], pad: number, capacity: number, reserve: KvReserve): KvCache {
-    const D = this.headDim;
-    const H = this.kvHeads;
-    const len = this.pastLength + pad;
-    const floats = Math.max(rows.length, reserve.rows ?? 0) * H * Math.max(capacity, reserve.columns ?? 0) * D;
-    const copy = (src: Float32Array): Float32Array => {
+    const floats = Math.max(rows.length, reserve.rows ?? 0) * this.kvHeads * Math.max(capacity, reserve.columns ?? 0) * this.headDim;
+    const P = this.pastLength;
+    const copy = (src: Float32Array, { perRow, width: w }: Runs): Float32Array => {
       const out = new Float32Array(floats);
       rows.forEach((r, i) => {
-        for (let h = 0; h < H; h++) {
-          const s = (r * H + h) * this.blockSize;
-          out.set(src.subarray(s, s + this.pastLength * D), ((i * H + h) * capacity + pad) * D);
+        for (let j = 0; j < perRow; j++) {
+          const s = (r * perRow + j) * this.capacity * w;
+          out.set(src.subarray(s, s + P * w), ((i * perRow + j) * capacity + pad) * w);
         }
       });
       return out;
     };
-    return new KvCache(new KvStorage(this.storage.keys.map(copy), this.storage.values.map(copy)), 0, rows.length, len, capacity, H, D);
+    const storage = new KvStorage(
+      this.storage.keys.map((b) => copy(b, this.runs('key'))),
+      this.storage.values.map((b) => copy(b, this.runs('value'))),
+    );
+    return new KvCache(storage, 0, rows.length, P + pad, capacity, this.kvHeads, this.headDim);
   }
 
   private allRows(): number[] {
@@ -173,23 +222,20 @@ export class KvCache {
   }
 
   /**
-   * This (latest) cache's blocks spread in place to `capacity` columns each, when its buffers hold
-   * them; the moved-from views become unreadable. Returns null when the buffers are too small.
+   * This (latest) cache's columns spread in place to `capacity` per (row, head), when its buffers hold
+   * `rows` rows of them; the moved-from views become unreadable. Returns null when the buffers are too small.
    */
   private respreadInPlace(capacity: number, rows = this.batch): KvCache | null {
     if (!this.isLatest || capacity < this.capacity) return null;
     if (rows * this.kvHeads * capacity * this.headDim > this.storage.size) return null;
     if (capacity === this.capacity) return this;
-    const D = this.headDim;
-    const used = this.pastLength * D;
-    const move = (buf: Float32Array): void => {
-      // Last block first: each destination lies at or after its source, so no block is overwritten before it moves.
-      for (let bh = this.batch * this.kvHeads - 1; bh >= 0; bh--) buf.copyWithin(bh * capacity * D, bh * this.blockSize, bh * this.blockSize + used);
-    };
-    this.storage.keys.forEach(move);
-    this.storage.values.forEach(move);
+    const P = this.pastLength;
+    for (const [buf, { perRow, width: w }] of this.buffers()) {
+      // Last run first: each destination lies at or after its source, so no run is overwritten before it moves.
+      for (let i = this.batch * perRow - 1; i >= 0; i--) buf.copyWithin(i * capacity * w, i * this.capacity * w, (i * this.capacity + P) * w);
+    }
     this.storage.generation++;
-    return new KvCache(this.storage, this.storage.generation, this.batch, this.pastLength, capacity, this.kvHeads, this.headDim);
+    return new KvCache(this.storage, this.storage.generation, this.batch, P, capacity, this.kvHeads, this.headDim);
   }
 
   /**
@@ -215,12 +261,10 @@ export class KvCache {
     else if (this.isLatest) target = this.respreadInPlace(grownCapacity(need));
     target ??= this.copyTo(this.allRows(), 0, grownCapacity(need), reserve);
     const cap = target.capacity;
-    const write = (dst: Float32Array, src: Float32Array): void => {
-      for (let bh = 0; bh < this.batch * H; bh++) dst.set(src.subarray(bh * S * D, (bh + 1) * S * D), (bh * cap + this.pastLength) * D);
-    };
     for (let l = 0; l < L; l++) {
-      write(target.storage.keys[l], newKeys[l]);
-      write(target.storage.values[l], newValues[l]);
+      const dst = target.storage.keys[l];
+      for (let bh = 0; bh < this.batch * H; bh++) dst.set(newKeys[l].subarray(bh * S * D, (bh + 1) * S * D), (bh * cap + this.pastLength) * D);
+      this.writeValueColumns(target.storage.values[l], newValues[l], S, this.pastLength, cap);
     }
     return new KvCache(target.storage, target.storage.generation, this.batch, need, cap, H, D);
   }
@@ -231,15 +275,13 @@ export class KvCache {
     for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new Error(`KvCache.selectRows: row ${r} is outside 0..${this.batch - 1}`);
     const ascending = rows.every((r, i) => i === 0 || r > rows[i - 1]);
     if (!this.isLatest || !ascending) return this.copyTo([...rows], 0, this.capacity, {});
-    const rowFloats = this.kvHeads * this.blockSize;
-    const move = (buf: Float32Array): void => {
+    const rowFloats = this.kvHeads * this.capacity * this.headDim;
+    for (const [buf] of this.buffers()) {
       // Row r goes to slot i <= r, in increasing order: no row is overwritten before it moves.
       rows.forEach((r, i) => {
         if (r !== i) buf.copyWithin(i * rowFloats, r * rowFloats, (r + 1) * rowFloats);
       });
-    };
-    this.storage.keys.forEach(move);
-    this.storage.values.forEach(move);
+    }
     this.storage.generation++;
     return new KvCache(this.storage, this.storage.generation, rows.length, this.pastLength, this.capacity, this.kvHeads, this.headDim);
   }
@@ -249,21 +291,13 @@ export class KvCache {
     this.checkReadable('dropLeadingColumns');
     if (!Number.isInteger(n) || n < 0 || n > this.pastLength) throw new Error(`KvCache.dropLeadingColumns: ${n} is outside 0..${this.pastLength}`);
     if (n === 0) return this;
-    const D = this.headDim;
-    if (!this.isLatest) {
-      const c = this.copyTo(this.allRows(), 0, this.capacity, {});
-      return c.dropLeadingColumns(n);
+    if (!this.isLatest) return this.copyTo(this.allRows(), 0, this.capacity, {}).dropLeadingColumns(n);
+    const C = this.capacity;
+    for (const [buf, { perRow, width: w }] of this.buffers()) {
+      for (let i = 0; i < this.batch * perRow; i++) buf.copyWithin(i * C * w, (i * C + n) * w, (i * C + this.pastLength) * w);
     }
-    const move = (buf: Float32Array): void => {
-      for (let bh = 0; bh < this.batch * this.kvHeads; bh++) {
-        const s = bh * this.blockSize;
-        buf.copyWithin(s, s + n * D, s + this.pastLength * D);
-      }
-    };
-    this.storage.keys.forEach(move);
-    this.storage.values.forEach(move);
     this.storage.generation++;
-    return new KvCache(this.storage, this.storage.generation, this.batch, this.pastLength - n, this.capacity, this.kvHeads, this.headDim);
+    return new KvCache(this.storage, this.storage.generation, this.batch, this.pastLength - n, C, this.kvHeads, this.headDim);
   }
 
   /**
@@ -281,40 +315,33 @@ export class KvCache {
     const len = a.pastLength + padA;
     if (b.pastLength + padB !== len) throw new Error(`KvCache.concatLeftPadded: padded lengths differ (${a.pastLength}+${padA} vs ${b.pastLength}+${padB})`);
     const rows = a.batch + b.batch;
-    const H = a.kvHeads;
-    const D = a.headDim;
     let target: KvCache | null = null;
     if (a.isLatest && a.storage !== b.storage) {
-      const cap = Math.max(a.capacity, len);
-      target = a.respreadInPlace(cap === a.capacity ? cap : grownCapacity(len), rows);
+      target = a.respreadInPlace(len <= a.capacity ? a.capacity : grownCapacity(len), rows);
       if (target && padA > 0) {
-        const blk = target.capacity * D;
-        const shift = (buf: Float32Array): void => {
-          for (let bh = a.batch * H - 1; bh >= 0; bh--) {
-            buf.copyWithin(bh * blk + padA * D, bh * blk, bh * blk + a.pastLength * D);
-            buf.fill(0, bh * blk, bh * blk + padA * D);
+        const C = target.capacity;
+        for (const [buf, { perRow, width: w }] of a.buffers(target.storage)) {
+          for (let i = a.batch * perRow - 1; i >= 0; i--) {
+            buf.copyWithin((i * C + padA) * w, i * C * w, (i * C + a.pastLength) * w);
+            buf.fill(0, i * C * w, (i * C + padA) * w);
           }
-        };
-        target.storage.keys.forEach(shift);
-        target.storage.values.forEach(shift);
+        }
         target.storage.generation++;
       }
     }
     target ??= a.copyTo(a.allRows(), padA, grownCapacity(len), { ...reserve, rows: Math.max(rows, reserve.rows ?? 0) });
-    const cap = target.capacity;
-    const put = (dst: Float32Array, src: Float32Array): void => {
-      for (let bh = 0; bh < b.batch * H; bh++) {
-        const d = ((a.batch * H + bh) * cap) * D;
-        dst.fill(0, d, d + padB * D);
-        dst.set(src.subarray(bh * b.blockSize, bh * b.blockSize + b.pastLength * D), d + padB * D);
+    const C = target.capacity;
+    const dst = a.buffers(target.storage);
+    b.buffers().forEach(([src, { perRow, width: w }], k) => {
+      const out = dst[k][0];
+      for (let i = 0; i < b.batch * perRow; i++) {
+        const d = ((a.batch * perRow + i) * C) * w;
+        out.fill(0, d, d + padB * w);
+        out.set(src.subarray(i * b.capacity * w, (i * b.capacity + b.pastLength) * w), d + padB * w);
       }
-    };
-    for (let l = 0; l < a.numLayers; l++) {
-      put(target.storage.keys[l], b.storage.keys[l]);
-      put(target.storage.values[l], b.storage.values[l]);
-    }
+    });
     target.storage.generation++;
-    return new KvCache(target.storage, target.storage.generation, rows, len, cap, H, D);
+    return new KvCache(target.storage, target.storage.generation, rows, len, C, a.kvHeads, a.headDim);
   }
 
   /**

@@ -233,11 +233,17 @@ export class ModelRunner {
       position_ids: new ort.Tensor('int64', pos, [B, S]),
       logits_from: new ort.Tensor('int64', new BigInt64Array([BigInt(req.lastLogitsOnly ? S - 1 : 0)]), [1]),
     };
-    // The cache where it lies, spare columns included: [B, kvh, capacity, hd], no copy.
-    const pastDims = [B, spec.numKvHeads, past.capacity, spec.headDim];
+    // The cache where it lies, spare columns included, no copy: keys [B, kvh, capacity, hd], values
+    // transposed [B, kvh, hd, capacity] (see ./kvCache).
+    // An empty cache goes in as one spare (masked) zero column: onnxruntime 1.30's FusedMatMul leaves its
+    // output unwritten when the shared dimension is 0 (MatMul zero-fills it), which the context product would read.
+    const cap = Math.max(1, past.capacity);
+    const keyDims = [B, spec.numKvHeads, cap, spec.headDim];
+    const valueDims = [B, spec.numKvHeads, spec.headDim, cap];
+    const spare = past.capacity === 0 ? new Float32Array(B * spec.numKvHeads * spec.headDim) : null;
     for (let l = 0; l < spec.numLayers; l++) {
-      feeds[pastName(l, 'key')] = new ort.Tensor('float32', past.layerData(l, 'key'), pastDims);
-      feeds[pastName(l, 'value')] = new ort.Tensor('float32', past.layerData(l, 'value'), pastDims);
+      feeds[pastName(l, 'key')] = new ort.Tensor('float32', spare ?? past.layerData(l, 'key'), keyDims);
+      feeds[pastName(l, 'value')] = new ort.Tensor('float32', spare ?? past.layerData(l, 'value'), valueDims);
     }
     // Per-row LoRA scales.
     const known = new Set(this.adapters.map((a) => a.name));
