@@ -276,12 +276,17 @@ export class RequestBatcher {
    * their next request at once, join the waiting ones instead of forming a half-size batch of their own.
    */
   async #gather(): Promise<void> {
+    // Clients answered by the last batch usually send again at once: wait for as many (within the 8 windows).
+    const expect = Math.min(this.#o.maxBatchSize, this.#lastRequests);
     let seen = -1;
-    for (let i = 0; i < 8 && this.#pending.length !== seen && this.#pending.length < this.#o.maxBatchSize; i++) {
+    for (let i = 0; i < 8 && (this.#pending.length !== seen || this.#pending.length < expect) && this.#pending.length < this.#o.maxBatchSize; i++) {
       seen = this.#pending.length;
       await new Promise((r) => setTimeout(r, this.#o.windowMs));
     }
   }
+
+  /** Requests in the last batch. */
+  #lastRequests = 0;
 
   async #runBatch(group: PendingJob[]): Promise<void> {
     // Requests cancelled while waiting never reach the model.
@@ -293,6 +298,7 @@ export class RequestBatcher {
     });
     if (live.length === 0) return;
     this.#batches++;
+    this.#lastRequests = live.length;
     let model: BatcherModel;
     try {
       model = this.#model();
