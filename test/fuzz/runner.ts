@@ -317,17 +317,18 @@ export async function runFuzz(opts: FuzzOptions = {}): Promise<FuzzReport> {
       if (r.end !== 'exit' || !worker.alive) fresh();
       let violations = judge(m, r.code, r.end, r.ms, r.peak, r.output);
       let leakFrom: string | undefined;
-      if (violations.length && r.end === 'exit' && JS_ERROR.test(r.output) && worker.casesRun > 1) {
-        // An internal error may be left behind by an earlier case in this process (a module-level cache or
-        // session broken by it): run the case again alone. The engine host is such a long-lived process, so a
-        // leak is reported too — but the case's own verdict is what it does alone.
+      if (violations.length && r.end === 'exit' && worker.casesRun > 1) {
+        // The failure may be left behind by an earlier case in this process (a module-level cache or session
+        // broken by it): run the case again alone. The engine host is such a long-lived process, so a leak is
+        // reported too (STATE LEAKS) — but the case's own verdict is what it does alone.
         rmSync(dir, { recursive: true, force: true });
         materialize(id, dir);
         fresh();
         const alone = await worker.run(id, m.argv);
         const v2 = judge(m, alone.code, alone.end, alone.ms, alone.peak, alone.output);
+        const inherited = r.output;
         if (v2.length === 0) leakFrom = ids[n - 1];
-        r = alone;
+        r = v2.length === 0 ? { ...alone, output: `${alone.output}\n--- the same case after other cases in one process (${violations.join('; ')}) ---\n${inherited}` } : alone;
         violations = v2;
         if (r.end !== 'exit' || !worker.alive) fresh();
       }
@@ -393,7 +394,7 @@ export function summarize(rep: FuzzReport, known: Record<string, string> = {}): 
   const leaks = rep.results.filter((r) => r.leakFrom);
   if (leaks.length) {
     lines.push(`  STATE LEAKS: ${leaks.length} case(s) failed with an internal error only after other cases in the same process (they pass alone; the engine host is such a process):`);
-    for (const r of leaks) lines.push(`    ${r.id} failed right after ${r.leakFrom}`);
+    for (const r of leaks) lines.push(`    ${r.id} failed right after ${r.leakFrom}: ${JSON.stringify(r.output.split('---').pop()!.trim().slice(0, 300))}`);
   }
   const broken = rep.results.filter((r) => violationsOf(r).length);
   if (broken.length) {
