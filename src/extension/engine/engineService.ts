@@ -4,6 +4,7 @@
  * crash reporting, and re-loading the last model into a fresh host after a crash.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineHostClient, EngineHostExitedError } from '../../engine/host/client';
 import {
@@ -41,13 +42,18 @@ export interface EngineViewState {
   adapters: LoadedAdapterInfo[];
   memory: MemoryInfo | null;
   job: { title: string; done: number; total: number } | null;
+  /**
+   * What this workspace had loaded in its last session (or before a crash) and is not loaded now: it loads again on
+   * first use (ensureModel). The status bar and the Checkpoints view show it, so it never comes back unannounced.
+   */
+  lastSession?: { model: string; adapters: string[] } | null;
 }
 
 export class EngineService implements vscode.Disposable {
   readonly client: EngineHostClient;
   private readonly changed = new vscode.EventEmitter<EngineViewState>();
   readonly onDidChange = this.changed.event;
-  private _state: EngineViewState = { running: false, executionProvider: engineSettings().executionProvider, model: null, adapters: [], memory: null, job: null };
+  private _state: EngineViewState = { running: false, executionProvider: engineSettings().executionProvider, model: null, adapters: [], memory: null, job: null, lastSession: null };
   /** What the user loaded last: reloaded into a fresh host after a crash. */
   private wanted: { model: string; adapters: { dir: string; name: string }[] } | null = null;
   private jobAbort: AbortController | null = null;
@@ -79,6 +85,7 @@ export class EngineService implements vscode.Disposable {
       },
       onUnexpectedExit: (err) => this.onCrash(err),
     });
+    this.update({});
     this.poll = setInterval(() => void this.refreshStatus(), 5000);
     this.configListener = vscode.workspace.onDidChangeConfiguration((e) => {
       const keys = ['organismLab.executionProvider', 'organismLab.threads', 'organismLab.cacheFolder', 'organismLab.engine.maxMemoryMB', 'organismLab.weights'];
@@ -101,6 +108,8 @@ export class EngineService implements vscode.Disposable {
 
   private update(patch: Partial<EngineViewState>): void {
     this._state = { ...this._state, ...patch };
+    const last = this._state.model ? undefined : this.wanted ?? this.extension.workspaceState.get<{ model: string; adapters: { dir: string; name: string }[] }>(LAST_LOADED_KEY);
+    this._state.lastSession = last && existsSync(last.model) ? { model: last.model, adapters: last.adapters.map((a) => a.name) } : null;
     void vscode.commands.executeCommand('setContext', 'organismLab.engineRunning', this._state.running);
     void vscode.commands.executeCommand('setContext', 'organismLab.modelLoaded', this._state.model !== null);
     void vscode.commands.executeCommand('setContext', 'organismLab.adapterLoaded', this._state.adapters.length > 0);
@@ -219,9 +228,13 @@ export class EngineService implements vscode.Disposable {
     const wanted = this.wanted ?? this.extension.workspaceState.get<{ model: string; adapters: { dir: string; name: string }[] }>(LAST_LOADED_KEY);
     if (wanted && existsSync(wanted.model)) {
       const { model, adapters } = wanted;
-      this.log.info(`re-loading ${model} into a fresh engine host`);
+      const fromLastSession = this.wanted === null;
+      this.log.info(`re-loading ${model}${adapters.length ? ` with ${adapters.map((a) => a.name).join(', ')}` : ''} into a fresh engine host (${fromLastSession ? "this workspace's last session" : 'before the engine host restarted'})`);
       await this.loadModel(model);
       for (const a of adapters) await this.loadAdapter(a.dir, a.name);
+      // Said, not silent: the status bar showed "last session" until now.
+      const what = `${path.basename(model)}${adapters.length ? ` with adapter${adapters.length > 1 ? 's' : ''} ${adapters.map((a) => a.name).join(', ')}` : ''}`;
+      void vscode.window.showInformationMessage(`Organism Lab: loaded ${what} again, as ${fromLastSession ? "in this workspace's last session" : 'before the engine host restarted'}. Load Model… or Unload Adapter to change it.`);
       return true;
     }
     const dir = defaultModel();

@@ -33,6 +33,20 @@ export function statusText(s: EngineViewState, server?: { model: string; baseUrl
       .join('\n');
     return { text: `${job}server: ${server.model || '?'} @ ${hostOf(server.baseUrl) || '?'}`, tooltip };
   }
+  const last = !s.model && s.lastSession ? s.lastSession : null;
+  if (last && !s.job) {
+    // Not loaded, but it will be on first use: say so instead of "no model" (issue 13 §3).
+    const names = `${path.basename(last.model)}${last.adapters.length ? ` + ${last.adapters.join(', ')}` : ''}`;
+    return {
+      text: `$(history) ${names} · not loaded`,
+      tooltip: [
+        `Not loaded now: ${last.model}${last.adapters.length ? ` with adapter${last.adapters.length > 1 ? 's' : ''} ${last.adapters.join(', ')}` : ''}, loaded in this workspace before, loads again on first use (running a prompt set, a smoke test, loading an adapter).`,
+        'Load Model… to use another model instead.',
+        s.running ? `Execution provider: ${s.executionProvider}` : 'Engine host not started (it starts on first use).',
+        'Click for actions.',
+      ].join('\n'),
+    };
+  }
   if (!s.running) return { text: '$(beaker) Organism Lab', tooltip: 'Organism Lab: engine host not started (it starts on first use). Click for actions.' };
   const model = s.model ? `${path.basename(s.model.dir)}${s.model.weights ? ` (${s.model.weights})` : ''}` : 'no model';
   const adapters = s.adapters.length ? ` + ${s.adapters.map((a) => a.name).join(', ')}` : '';

@@ -70,7 +70,16 @@ export class CheckpointsProvider implements vscode.TreeDataProvider<CheckpointIt
         m.tooltip = `${state.model.dir}\n${state.model.modelType}, hidden ${state.model.hiddenSize}, vocab ${state.model.vocabSize}, ${state.model.dtype ?? '?'}; loaded in ${state.model.loadMs} ms`;
         items.push(m);
       }
-      const loadedDirs = new Set([state.model?.dir, ...state.adapters.map((a) => a.dir)]);
+      const last = !state.model ? state.lastSession : null;
+      if (last) {
+        // Loaded in this workspace before and loaded again on first use: shown, so it never comes back unannounced.
+        const m = new CheckpointItem(path.basename(last.model), 'model', last.model, vscode.TreeItemCollapsibleState.None);
+        m.description = `last session${last.adapters.length ? ` + ${last.adapters.join(', ')}` : ''} · loads on first use`;
+        m.iconPath = new vscode.ThemeIcon('history');
+        m.tooltip = `${last.model}${last.adapters.length ? `\nadapters: ${last.adapters.join(', ')}` : ''}\nLoaded in this workspace's last session; not loaded now. It loads again on first use (running a prompt set, a smoke test); Load Model… picks another.`;
+        items.push(m);
+      }
+      const loadedDirs = new Set([state.model?.dir, last?.model, ...state.adapters.map((a) => a.dir)]);
       for (const f of await this.scan()) {
         if (loadedDirs.has(f.dir)) continue;
         const item = new CheckpointItem(path.basename(f.dir), f.kind, f.dir, f.kind === 'trainingRun' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);

@@ -128,3 +128,49 @@ suite('researcher loop: loading the wrong kind of folder says what it is', funct
     assert.equal(a.ctx.engine.state.model?.dir, model!.model, 'the loaded model stays loaded');
   });
 });
+
+suite('researcher loop: views say "scanning", the last session\'s model is announced', function () {
+  test('a view says "Scanning …" while its first scan runs; "nothing found" waits for the scan (manifest)', async () => {
+    const { showScanning } = await import('../../../src/extension/views/activateViews');
+    const view = { message: undefined as string | undefined } as unknown as vscode.TreeView<string>;
+    let release: (v: string[]) => void = () => undefined;
+    const provider: vscode.TreeDataProvider<string> = { getTreeItem: (x) => new vscode.TreeItem(x), getChildren: () => new Promise<string[]>((r) => (release = r)) };
+    const logged: string[] = [];
+    showScanning({ log: { info: (m: string) => logged.push(m) } } as never, view, provider, 'runs', 'run files');
+    const children = provider.getChildren(undefined) as Promise<string[]>;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(view.message, 'Scanning the workspace for run files…');
+    release(['a.run.jsonl']);
+    assert.deepEqual(await children, ['a.run.jsonl']);
+    assert.equal(view.message, undefined);
+    assert.match(logged[0], /runs view: first scan of the workspace took \d+ ms/);
+    const manifest = vscode.extensions.getExtension('organism-lab.organism-lab')!.packageJSON as { contributes: { viewsWelcome: { view: string; contents: string; when?: string }[] } };
+    for (const v of ['checkpoints', 'promptSets', 'runs']) {
+      const entries = manifest.contributes.viewsWelcome.filter((w) => w.view === `organismLab.${v}`);
+      assert.ok(entries.some((w) => w.when === `!organismLab.${v}.scanned` && /^Scanning the workspace/.test(w.contents)), `${v}: a "scanning" welcome`);
+      assert.ok(entries.filter((w) => !/^Scanning/.test(w.contents)).every((w) => w.when === `organismLab.${v}.scanned`), `${v}: "nothing found" only after the scan`);
+    }
+  });
+
+  test('after the engine host goes, the model of before is shown as "not loaded" and announced when it loads again', async function () {
+    const model = testModel();
+    if (!model || !vscode.workspace.isTrusted) this.skip();
+    const a = await api();
+    if (a.ctx.engine.state.model?.dir !== model!.model) await a.ctx.engine.loadModel(model!.model);
+    await a.ctx.engine.shutdown();
+    const s = a.ctx.engine.state;
+    assert.equal(s.model, null);
+    assert.equal(s.lastSession?.model, model!.model);
+    const { statusText } = await import('../../../src/extension/statusBar/statusBar');
+    const st = statusText(s);
+    assert.match(st.text, new RegExp(`^\\$\\(history\\) ${path.basename(model!.model)}.* · not loaded$`));
+    assert.match(st.tooltip, /loads again on first use/);
+    const items = await a.views.checkpoints.getChildren();
+    const last = items.find((i) => i.dir === model!.model);
+    assert.match(String(last?.description), /last session.*loads on first use/);
+    assert.equal(await a.ctx.engine.ensureModel(), true);
+    assert.equal(a.ctx.engine.state.model?.dir, model!.model);
+    assert.equal(a.ctx.engine.state.lastSession, null);
+    assert.doesNotMatch(statusText(a.ctx.engine.state).text, /not loaded/);
+  });
+});
