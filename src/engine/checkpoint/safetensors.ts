@@ -94,7 +94,9 @@ export class SafetensorsFile {
       let metadata: Record<string, string> = {};
       for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
         if (name === '__metadata__') {
-          if (typeof raw !== 'object' || raw === null) fail(abs, '__metadata__ is not an object');
+          if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(abs, '__metadata__ is not an object');
+          const bad = Object.entries(raw as Record<string, unknown>).find(([, v]) => typeof v !== 'string');
+          if (bad) fail(abs, `__metadata__["${bad[0]}"] is ${JSON.stringify(bad[1])?.slice(0, 60)}; the format's metadata maps strings to strings`);
           metadata = raw as Record<string, string>;
           continue;
         }

@@ -229,3 +229,12 @@ test('the NaN/Inf scan result is cached on disk by file identity, and a changed 
     process.env.ORGANISM_LAB_SCAN_CACHE = '';
   }
 });
+
+test('safetensors __metadata__ must map strings to strings', () => {
+  const h = Buffer.from(JSON.stringify({ __metadata__: { format: 'pt', n: 5 }, w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  const file = path.join(tmp, 'meta.safetensors');
+  writeFileSync(file, Buffer.concat([len, h, Buffer.alloc(4)]));
+  assert.throws(() => SafetensorsFile.open(file), /__metadata__\["n"\] is 5; the format's metadata maps strings to strings/);
+});
