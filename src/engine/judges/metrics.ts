@@ -222,6 +222,7 @@ export function computeReport(run: RunContent, options: ReportOptions = {}): Rep
 
   return {
     runPath: run.path,
+    weights: !run.header || run.header.backend?.kind === 'openai' ? null : `${run.header.weights ?? 'f32'}${run.header.weights_block_size ? ` (block ${run.header.weights_block_size})` : ''}`,
     judges,
     judge,
     thresholds: t,

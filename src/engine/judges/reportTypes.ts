@@ -93,6 +93,8 @@ export interface JudgeSummary {
 
 export interface ReportData {
   runPath: string;
+  /** Weight precision the run was generated at (header `weights`; f32 when absent), null without a header or for a server run. */
+  weights?: string | null;
   judges: JudgeSummary[];
   /** The judge these numbers come from; null when the run has no judgements. */
   judge: string | null;

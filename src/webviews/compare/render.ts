@@ -225,6 +225,8 @@ export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLEleme
   const items: [string, Child][] = [];
   if (header) {
     items.push(['Model', [header.model.path, header.model.model_type ? ` (${header.model.model_type})` : '', ` · ${shortHash(header.model.hash)}`]]);
+    // Weight precision of the session that generated the run (runs from before precisions existed: f32).
+    if (header.backend?.kind !== 'openai') items.push(['Weights', `${header.weights ?? 'f32'}${header.weights_block_size ? ` (block ${header.weights_block_size})` : ''}`]);
     items.push([
       'Adapters',
       header.adapters.length ? header.adapters.map((a, i) => [i ? ', ' : '', `${a.name} = ${a.path} · ${shortHash(a.hash)}`]) : 'none',

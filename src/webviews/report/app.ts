@@ -68,6 +68,7 @@ export class ReportApp {
     replaceChildren(
       this.header,
       h('h1', null, `Run report: ${fileName}`),
+      d?.weights ? h('p', { class: 'muted', 'data-testid': 'report-weights' }, `Weights: ${d.weights}`) : null,
       this.completeness?.incomplete
         ? h('p', { class: 'incomplete', role: 'status', 'data-testid': 'report-incomplete' }, `Incomplete run: ${this.completeness.present} of ${this.completeness.expected} planned samples (cancelled, or still running). The rates below cover the samples present; run the prompt set again to resume it.`)
         : null,

@@ -65,6 +65,29 @@ suite('researcher loop: resuming an incomplete run from the editor', function ()
     assert.notEqual(fresh.out, first.out);
   });
 
+  test('by default, re-running asks: "Resume <file> — incomplete: N of M samples" or "Start a new run"', async function () {
+    if (!complete) this.skip();
+    const lines = readFileSync(complete, 'utf8').trim().split('\n');
+    const planned = JSON.parse(lines[0]).extra.planned_samples as number;
+    writeFileSync(complete, lines.slice(0, 3).join('\n') + '\n'); // 2 samples present
+    const later = new Date(Date.now() + 10_000);
+    utimesSync(complete, later, later);
+    let settled = false;
+    const running = Promise.resolve(
+      vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', vscode.Uri.file(path.join(workspaceFolder(), 'prompts/tiny.yaml')), { variants: 'all' }),
+    ).finally(() => (settled = true));
+    // The quick pick's first item is "Resume …": accept it once it is up.
+    for (let i = 0; i < 50 && !settled; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    }
+    const result = await running;
+    assert.ok(result, 'the run was not resumed (was the quick pick shown?)');
+    assert.equal(result.out, complete);
+    assert.equal(result.written, planned - 2);
+    assert.equal(new Set(samplesIn(complete).map((s) => s.id)).size, planned);
+  });
+
   test('Export (and Judge) use the run whose Run report is the active tab instead of asking', async function () {
     if (!complete) this.skip();
     await vscode.commands.executeCommand('organismLab.openRunReport', vscode.Uri.file(complete));
