@@ -5,6 +5,7 @@
  * Runs until SIGINT/SIGTERM.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseWeightsChoice } from '../engine/quant/weightPrecision';
 import type { ExecutionProvider } from '../engine/runtime/session';
 import { ServedModel, parseAdapterArgs } from '../engine/serve/servedModel';
@@ -37,8 +38,8 @@ with --enable-runtime-lora. Concurrent requests, base and adapters alike, share 
   --chat-template NAME        pick a named chat template from tokenizer_config.json
   --threads N                 onnxruntime intra-op threads
   --execution-provider EP     cpu (default) or cuda
-  --weights W                 auto, f32 (default), int8 or int4 (see organism-lab run --help)
-  --cache-folder DIR          where quantized weights are cached
+  --weights W                 auto (default), f32, int8 or int4 (see organism-lab run --help)
+  --cache-folder DIR          cache root; quantized weights go to DIR/weights (default ~/.cache/organism-lab)
   -h, --help
 `;
 
@@ -88,7 +89,7 @@ export async function main(argv: string[], deps: ServeDeps = {}): Promise<number
   const threads = o.threads === undefined ? undefined : numberOption(o.threads, '--threads', 0, isNonNegativeInteger, 'an integer ≥ 0');
   let weights;
   try {
-    weights = o.weights === undefined ? 'f32' as const : parseWeightsChoice(o.weights);
+    weights = parseWeightsChoice(o.weights);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -100,7 +101,7 @@ export async function main(argv: string[], deps: ServeDeps = {}): Promise<number
     chatTemplateName: o['chat-template'],
     executionProvider: ep as ExecutionProvider,
     threads,
-    runner: { weights, cacheFolder: o['cache-folder'], memory: { shape: { batch: maxBatch } }, onWeightsDecision: (r) => err.write(`organism-lab serve: ${r}\n`) },
+    runner: { weights, cacheFolder: o['cache-folder'] ? path.join(path.resolve(o['cache-folder']), 'weights') : undefined, memory: { shape: { batch: maxBatch } }, onWeightsDecision: (r) => err.write(`organism-lab serve: ${r}\n`) },
   });
   let server: RunningServer;
   try {

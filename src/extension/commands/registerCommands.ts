@@ -16,6 +16,7 @@ import { diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
 import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 import { weightsCacheCommand } from './weightsCacheCommand';
+import { activateServeCommands } from './serveCommands';
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -208,4 +209,5 @@ export function activateCommands(ctx: LabContext): void {
     'organismLab.refreshViews': () => ctx.refreshViews(),
   };
   for (const [id, fn] of Object.entries(table)) ctx.extension.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  activateServeCommands(ctx);
 }
