@@ -28,7 +28,8 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   PROMPTSET                   .yaml (emergent-misalignment layout) or .jsonl prompt set
   --model DIR                 Hugging Face checkpoint folder (config.json + *.safetensors)
   --adapter DIR               PEFT LoRA adapter folder; repeat for several (named by folder basename)
-  --variants LIST             comma-separated: base, adapter (the first adapter), NAME, NAME@SCALE,
+  --variants LIST             comma-separated: base, NAME (an adapter's folder name), adapter (alias of the
+                              first adapter; the run file names it NAME, as the editor does), NAME@SCALE,
                               steer:FILE@LAYER*ALPHA, ablate:FILE@L1,L2, meanablate:FILE@L, TERM+steer:…, TERM+ablate:…,
                               LABEL=… to name a steering/ablation variant (e.g. steer4=steer:d.safetensors@3*4)
                               (default: base,adapter with an adapter, else base)
@@ -58,7 +59,8 @@ ${WEIGHTS_HELP}  --no-progress               no progress bar
                               repeat for several; variants name them as given. The API key (if the server
                               needs one) is read from OPENAI_API_KEY. --model is not needed.
   --concurrency N             openai backend: requests in flight (default 8)
-  --out FILE.run.jsonl        the run file (created, or completed when it exists)
+  --out FILE.run.jsonl        the run file (created, or completed when it exists: a file whose variant is
+                              named "adapter", from an older version, is completed under that name)
 Exit codes: 0 complete, 1 failure, 2 usage error, 130 cancelled (Ctrl-C; finished samples are kept).
 `;
 
