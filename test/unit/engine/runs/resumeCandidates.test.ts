@@ -98,3 +98,24 @@ test('re-running: the header plans the samples, the latest incomplete run is fou
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('CLI: a plain re-run (default variants) completes a run file the editor started (variant named after the adapter folder)', { skip }, async () => {
+  const { runCommand } = await import('../../../../src/cli/run');
+  const d = mkdtempSync(join(tmpdir(), 'resume-cli-'));
+  try {
+    const model = scriptedModel(join(GOLD, 'model'), join(GOLD, 'lora_a'));
+    const out = join(d, 'editor.run.jsonl');
+    // What the editor writes: variants base + the adapter's folder name.
+    const ac = new AbortController();
+    await runPromptSet(model, { promptSetPath: FIXTURE, variants: [{ name: 'base', adapter: null }, { name: 'lora_a', adapter: 'lora_a', adapter_scale: 1 }], samples: 2, sampling, seed: 0, out, batchSize: 4 }, { signal: ac.signal, onProgress: (e) => { if (e.done === 5) ac.abort(); } });
+    assert.equal(readRun(out).samples.length, 5);
+    const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+    const code = await runCommand([FIXTURE, '--model', join(GOLD, 'model'), '--adapter', join(GOLD, 'lora_a'), '--samples', '2', '--max-new-tokens', '6', '--seed', '0', '--no-progress', '--out', out], { loadModel: async () => model, stdout: sink, stderr: sink });
+    assert.equal(code, 0, 'no "--variants base,lora_a" needed');
+    const run = readRun(out);
+    assert.equal(run.samples.length, 24);
+    assert.deepEqual(run.header.variants.map((v) => v.name), ['base', 'lora_a']);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
