@@ -17,8 +17,28 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { caseIds, ROOT } from './generator';
 import { KNOWN_FAILURES } from './knownFailures';
-import { runFuzz, summarize, violationsOf, reproduction } from './runner';
+import { judge, runFuzz, summarize, violationsOf, reproduction } from './runner';
 import { goldenSkip } from '../unit/helpers/golden';
+
+test('fuzz contract checker: flags every kind of violation (so the suite can fail)', () => {
+  const m = {
+    id: 'x.y.0', kind: 'x', mutation: 'y', what: 'w', argv: [],
+    expect: { outcome: 'fail' as const, files: ['in.json'], names: ['input_ids'] },
+  };
+  const ok = 'organism-lab forward: /tmp/c/in.json: input_ids[0][1] = 600 is outside the vocabulary 0..511\n';
+  assert.deepEqual(judge(m, 1, 'exit', 10, 1e8, ok), []);
+  assert.match(judge(m, 0, 'exit', 10, 1e8, '').join(), /accepted the malformed input/);
+  assert.match(judge(m, 2, 'exit', 10, 1e8, ok).join(), /exit code 2/);
+  assert.match(judge(m, 1, 'exit', 10, 1e8, 'organism-lab forward: input_ids[0][1] is outside the vocabulary\n').join(), /does not name the file/);
+  assert.match(judge(m, 1, 'exit', 10, 1e8, 'organism-lab forward: /tmp/c/in.json: bad value\n').join(), /does not name the field/);
+  assert.match(judge(m, 1, 'exit', 10, 1e8, `${ok}TypeError: x\n    at readInput (/work/main/dist/cli.js:10:5)\n    at node:internal/main:1:2\n`).join(), /stack trace/);
+  assert.match(judge(m, 1, 'exit', 10, 1e8, `${ok}Cannot read properties of undefined (reading '0')`).join(), /runtime error/);
+  assert.match(judge(m, 1, 'exit', 31_000, 1e8, ok).join(), /took 31\.0 s/);
+  assert.match(judge(m, 1, 'exit', 10, 1.6e9, ok).join(), /peak RSS 1\.60 GB/);
+  assert.match(judge(m, null, 'timeout', 30_000, 1e8, '').join(), /ran over 30 s/);
+  assert.match(judge(m, null, 'memory', 900, 1.5e9, '').join(), /over 1\.5 GB/);
+  assert.match(judge({ ...m, expect: { ...m.expect, outcome: 'success' } }, 1, 'exit', 10, 1e8, ok).join(), /refused an input it must accept/);
+});
 
 const skip = goldenSkip(...['qwen2', 'llama', 'mistral', 'qwen3', 'gemma2', 'gemma3_text'].map((f) => `${f}/model`));
 
