@@ -90,7 +90,8 @@ export function findResumableRun(promptSetPath: string, opts: { questionIds?: st
   const files = readdirSync(dir)
     .filter((n) => n.endsWith('.run.jsonl'))
     .map((n) => path.join(dir, n))
-    .map((f) => ({ f, t: statSync(f).mtimeMs }))
+    .map((f) => ({ f, t: statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? -1 })) // a file deleted meanwhile sorts last
+    .filter((x) => x.t >= 0)
     .sort((a, b) => b.t - a.t);
   for (const { f } of files) {
     let run;
