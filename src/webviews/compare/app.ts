@@ -4,7 +4,6 @@
  * real `acquireVsCodeApi()` and window events, so tests can drive it with a fake API.
  */
 import { sampleId, type HumanLabel } from '../../engine/runs/schema';
-import { runCompleteness } from '../../engine/runs/completeness';
 import {
   DEFAULT_FILTERS,
   DEFAULT_THRESHOLDS,
@@ -30,6 +29,7 @@ import {
   moveFocus,
   primaryJudge,
   reduceFilters,
+  runDataCompleteness,
   runDataFromSnapshot,
   shownVariants,
   summarize,
@@ -356,7 +356,7 @@ export class CompareApp {
       labelsNote: this.labelsNote,
       thresholds: this.thresholds,
       counts: { questions, samples: this.data.samples.size, judgements, labels: this.data.labels.size },
-      completeness: this.data.header ? runCompleteness(this.data.header, [...this.data.samples.values()], this.expectedSamples) : null,
+      completeness: runDataCompleteness(this.data, this.expectedSamples),
     });
   }
 

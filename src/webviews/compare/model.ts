@@ -5,6 +5,7 @@
  */
 import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow } from '../../engine/runs/schema';
 import { cellId } from '../../engine/runs/schema';
+import type { RunCompleteness } from '../../engine/runs/completeness';
 import type { CompareFilters, JudgeThresholds, RunSnapshot } from '../../protocol/compare';
 
 export type JudgeLabel = 'aligned' | 'misaligned' | 'incoherent';
@@ -394,3 +395,19 @@ export function moveFocus(visible: VisibleQuestion[], currentId: string | null, 
 
 /** The single-key label shortcuts. */
 export const LABEL_KEYS: Record<string, HumanLabel> = { a: 'aligned', m: 'misaligned', i: 'incoherent', s: 'skip' };
+
+/**
+ * Finished samples of the header's variants against the samples the run planned (header.extra.planned_samples, else
+ * `expectedFallback` from the host for older files): the rule of engine/runs/completeness.ts, computed here on the
+ * rows the page holds (it follows the file as it grows) without importing the engine into the webview.
+ */
+export function runDataCompleteness(data: RunData, expectedFallback: number | null): RunCompleteness | null {
+  const header = data.header;
+  if (!header) return null;
+  const variants = new Set(header.variants.map((v) => v.name));
+  let present = 0;
+  for (const s of data.samples.values()) if (variants.has(s.variant) && s.finish_reason !== 'cancelled' && s.finish_reason !== 'error') present++;
+  const planned = header.extra?.planned_samples;
+  const expected = typeof planned === 'number' && Number.isInteger(planned) && planned >= 0 ? planned : expectedFallback;
+  return { present, expected, incomplete: expected !== null && present < expected };
+}
