@@ -67,7 +67,9 @@ test('‖BA‖_F without forming BA equals the explicit product; norms, NaN/Inf 
     const bad = adapterStats(path.join(d, 'bad'), { baseModelDir: path.join(GOLDEN, 'qwen2/model') });
     assert.equal(bad.nanCount, 1);
     assert.equal(bad.infCount, 1);
-    assert.equal(bad.compatibility?.ok, true);
+    // Loading refuses non-finite LoRA weights (issue 11), so the compatibility check (the loader itself) says so, naming the tensor.
+    assert.equal(bad.compatibility?.ok, false);
+    assert.match(bad.compatibility!.message, /lora_A\.weight.*(NaN|not finite)|(NaN|not finite).*lora_A\.weight/i);
     writeAdapter(path.join(d, 'wrong'), new Float32Array(r * 100), new Float32Array(out * r), r, 100, out);
     const wrong = adapterStats(path.join(d, 'wrong'), { baseModelDir: path.join(GOLDEN, 'qwen2/model') });
     assert.equal(wrong.compatibility?.ok, false);
