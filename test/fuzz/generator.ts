@@ -477,13 +477,15 @@ function configCase(kind: string): Mutation {
         writeFileSync(file, jsonWithRaw(cfg));
         // Optional or numeric fields: refusing (naming the field) or running on is both acceptable,
         // as long as the outcome is clean; NaN/Infinity literals are not JSON and may be refused as such.
-        return done(`${f} = ${String(JSON.stringify(v)).slice(0, 40)}`, 'either', [f, 'JSON', 'NaN', 'Infinity']);
+        // A refusal may also name a tensor the changed config now asks for (tie_word_embeddings false: lm_head.weight).
+        return done(`${f} = ${String(JSON.stringify(v)).slice(0, 40)}`, 'either', [f, 'JSON', 'NaN', 'Infinity', 'lm_head.weight', 'model.layers.', ...tensors]);
       }
       case 'other-missing': {
         const f = c.rng.pick(CONFIG_OTHER.filter((k) => k in cfg));
         delete cfg[f];
         writeFileSync(file, jsonWithRaw(cfg));
-        return done(`${f} removed`, 'either', [f]);
+        // Transformers' per-family default then applies (Qwen2's tie_word_embeddings is false: lm_head.weight is wanted).
+        return done(`${f} removed`, 'either', [f, 'lm_head.weight', 'model.layers.', ...tensors]);
       }
       case 'whole-file': {
         const v = c.rng.pick([
@@ -532,9 +534,9 @@ function adapterConfigCase(kind: string): Mutation {
         const v = c.rng.pick(f === 'peft_type' ? [null, 'PREFIX_TUNING', 'lora', 5, ''] : f === 'target_modules' ? [null, 5, {}, [5], [null], '(', '[', '*', 'x'.repeat(100_000)] : BAD_VALUES);
         cfg[f] = v;
         writeFileSync(file, jsonWithRaw(cfg));
-        // lora_alpha as a finite number ≥ 0 only scales the branch (0: no effect); a null peft_type may be read as
-        // absent (LORA, the only type there is here).
-        const outcome: Outcome = (f === 'lora_alpha' && typeof v === 'number' && Number.isFinite(v) && v >= 0) || (f === 'peft_type' && v === null) ? 'either' : 'fail';
+        // lora_alpha as any finite number only scales the branch (0: no effect, negative: reversed; PEFT takes
+        // both); a null peft_type may be read as absent (LORA, the only type there is here).
+        const outcome: Outcome = (f === 'lora_alpha' && typeof v === 'number' && Number.isFinite(v)) || (f === 'peft_type' && v === null) ? 'either' : 'fail';
         return done(`${f} = ${String(JSON.stringify(v)).slice(0, 40)}`, outcome, [f, 'JSON', 'NaN', 'Infinity', ...tensors]);
       }
       case 'missing': {
