@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const e of l.entries) {
     lines.push(e.partial
       ? `  ${path.basename(e.file)}  ${gb(e.bytes)}  (interrupted quantization; safe to clear when no load is running)`
-      : `  ${e.bits ? `int${e.bits}` : '?'}  block ${e.blockSize ?? '?'}  ${gb(e.bytes)}  ${e.source ?? '?'}  ${e.created ?? ''}  ${path.basename(e.file)}`);
+      : `  ${e.bits === 16 ? 'f16' : e.bits ? `int${e.bits}` : '?'}  block ${e.bits === 16 ? '-' : (e.blockSize ?? '?')}  ${gb(e.bytes)}  ${e.source ?? '?'}  ${e.created ?? ''}  ${path.basename(e.file)}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

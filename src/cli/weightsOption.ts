@@ -18,7 +18,8 @@ export const WEIGHTS_OPTIONS = {
 
 export const WEIGHTS_HELP = `  --weights W                 weight precision: auto (default: f32 when the session fits the memory budget,
                               else int8, else int4; says which and why), f32 (exact), int8, int4 (block-wise
-                              quantized once into the cache folder, then reused)
+                              quantized once into the cache folder, then reused), f16 (float16 weights, for
+                              --execution-provider cuda; on CPU onnxruntime computes in float32 on them)
   --cache-folder DIR          cache root; quantized weights go to DIR/weights (default ~/.cache/organism-lab)
   --max-memory-mb N           memory budget for the preflight (default: what the machine or container has)
 `;

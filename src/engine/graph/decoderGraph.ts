@@ -21,7 +21,7 @@
 import { linearParent, linearShape, LinearModule, ModelSpec, RopeSpec } from '../checkpoint/modelSpec';
 import type { SafetensorsCheckpoint, SafetensorsFile } from '../checkpoint/safetensors';
 import type { QuantBits } from '../quant/blockQuantize';
-import { qscalesName, qweightName } from '../quant/quantCache';
+import { f16Name, qscalesName, qweightName } from '../quant/quantCache';
 import { externalDataLayout } from './externalData';
 import { GraphBuilder, MS_DOMAIN } from './graphBuilder';
 import { OnnxDtype } from './onnxProto';
@@ -45,7 +45,7 @@ export interface DecoderGraphOptions {
    * the cache file of ../quant/quantCache, which then holds every weight of the graph (norms and biases as
    * float32). Absent: the checkpoint's own tensors, in float32 (bit for bit as before).
    */
-  quant?: { bits: QuantBits; blockSize: number; accuracyLevel: number; weights: SafetensorsFile };
+  quant?: { bits: QuantBits | 16; blockSize: number; accuracyLevel: number; weights: SafetensorsFile };
 }
 
 export interface DecoderGraph {
@@ -110,6 +110,14 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   };
   /** x [..., K] times the transposed [N, K] weight, quantized (MatMulNBits). */
   const matMulNBits = (x: string, name: string, N: number, K: number, hint: string): string => {
+    if (quant!.bits === 16) {
+      // f16: the matrix product in float16 (the CUDA provider's tensor cores), activations float32 around it
+      const w16 = rawWeight(f16Name(name));
+      const ws = quant!.weights.info(f16Name(name)).shape;
+      if (ws.join() !== [N, K].join()) throw new Error(`${quant!.weights.file}: "${f16Name(name)}" has shape [${ws.join(', ')}], expected [${N}, ${K}]; delete the file to make it again`);
+      const x16 = g.o('Cast', [x], { to: OnnxDtype.FLOAT16 }, `${hint}_in16`);
+      return g.o('Cast', [g.o('FusedMatMul', [x16, w16], { transB: 1 }, `${hint}_f16`, MS_DOMAIN)], { to: OnnxDtype.FLOAT }, hint);
+    }
     const q = quantWeight(name, N, K);
     return g.o('MatMulNBits', [x, q.B, q.scales], { K, N, bits: quant!.bits, block_size: quant!.blockSize, accuracy_level: quant!.accuracyLevel }, hint, MS_DOMAIN);
   };
@@ -253,7 +261,9 @@ export function buildDecoderGraph(opts: DecoderGraphOptions): DecoderGraph {
   // The lookup gathers from the stored tensor and casts only the gathered rows, so the float32 copy of a
   // BF16/F16 embedding exists once (for the tied lm_head, if any), not once per consumer.
   let h: string;
-  if (quant) {
+  if (quant && quant.bits === 16) {
+    h = g.o('Cast', [g.o('Gather', [rawWeight(f16Name(embName)), 'input_ids'], { axis: 0 }, 'embeds_f16')], { to: OnnxDtype.FLOAT }, 'embeds');
+  } else if (quant) {
     // GatherBlockQuantized reads the MatMulNBits bytes as uint8 [V, H·bits/8] with scales [V, kBlocks].
     const scales = rawWeight(qscalesName(embName));
     if (H % quant.blockSize !== 0) throw new Error(`hidden size ${H} is not a multiple of the quantization block size ${quant.blockSize}`);

@@ -20,6 +20,10 @@ import { LINEAR_MODULES, linearParent, linearShape } from '../checkpoint/modelSp
 import { SafetensorsCheckpoint, SafetensorsFile, toFloat32 } from '../checkpoint/safetensors';
 import { hashCheckpointDir } from '../runs/hashing';
 import { checkBlockSize, kBlocksOf, quantizedBytes, quantizeRowsInto, QuantBits } from './blockQuantize';
+import { f32ToF16Into } from './float16';
+
+/** 4/8: MatMulNBits blocks; 16: a float16 copy of every matrix (the f16 precision, for the CUDA provider). */
+export type CacheBits = QuantBits | 16;
 
 export const QUANT_FORMAT_VERSION = 1;
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -39,6 +43,7 @@ export interface QuantPlan {
 
 export const qweightName = (name: string): string => `${name}.qweight`;
 export const qscalesName = (name: string): string => `${name}.scales`;
+export const f16Name = (name: string): string => `${name}.f16`;
 
 /** Which checkpoint tensors a quantized session quantizes, and which it keeps in float32. */
 export function quantPlan(spec: ModelSpec, ckpt: SafetensorsCheckpoint): QuantPlan {
@@ -78,7 +83,7 @@ export function defaultCacheFolder(): string {
 
 export interface QuantCacheKey {
   fingerprint: string;
-  bits: QuantBits;
+  bits: CacheBits;
   blockSize: number;
 }
 
@@ -86,7 +91,7 @@ export function cacheFileName(k: QuantCacheKey): string {
   // the hex digest after any "sha256:"/"sha256-full:" prefix, 32 hex digits (128 bits) in the name
   const hex = k.fingerprint.slice(k.fingerprint.lastIndexOf(':') + 1).replace(/[^0-9a-fA-F]/g, '');
   const fp = (hex || k.fingerprint.replace(/[^A-Za-z0-9]/g, '-')).slice(0, 32);
-  return `${fp}-int${k.bits}-b${k.blockSize}-v${QUANT_FORMAT_VERSION}.safetensors`;
+  return k.bits === 16 ? `${fp}-f16-v${QUANT_FORMAT_VERSION}.safetensors` : `${fp}-int${k.bits}-b${k.blockSize}-v${QUANT_FORMAT_VERSION}.safetensors`;
 }
 
 export interface QuantProgress {
@@ -99,18 +104,20 @@ export interface QuantProgress {
 export interface EnsureQuantizedOptions {
   cacheFolder?: string;
   blockSize: number;
-  bits: QuantBits;
+  bits: CacheBits;
   signal?: AbortSignal;
   onProgress?: (p: QuantProgress) => void;
   /** Precomputed fingerprint of the model folder (hashCheckpointDir). */
   fingerprint?: string;
+  /** f16: told how many weights lay beyond ±65504 and were clamped. */
+  onClamp?: (count: number) => void;
 }
 
 export interface QuantizedWeights {
   file: string;
   weights: SafetensorsFile;
   fingerprint: string;
-  bits: QuantBits;
+  bits: CacheBits;
   blockSize: number;
   /** true when this call quantized (cache miss), false when the cache was reused. */
   created: boolean;
@@ -160,6 +167,11 @@ export function checkCacheFile(file: string, key: QuantCacheKey, plan: QuantPlan
     return `${file}: metadata does not match (fingerprint/bits/block size/version)`;
   }
   for (const q of plan.quantized) {
+    if (key.bits === 16) {
+      const h = st.tensors.get(f16Name(q.name));
+      if (!h || h.dtype !== 'F16' || h.shape.join() !== [q.N, q.K].join()) return `${file}: tensor ${q.name} missing or misshapen`;
+      continue;
+    }
     const kb = kBlocksOf(q.K, key.blockSize);
     const blob = (key.blockSize * key.bits) / 8;
     const w = st.tensors.get(qweightName(q.name));
@@ -175,14 +187,18 @@ export function checkCacheFile(file: string, key: QuantCacheKey, plan: QuantPlan
 
 interface OutTensor {
   name: string;
-  dtype: 'U8' | 'F32';
+  dtype: 'U8' | 'F32' | 'F16';
   shape: number[];
   bytes: number;
 }
 
-function layoutOf(plan: QuantPlan, bits: QuantBits, blockSize: number): OutTensor[] {
+function layoutOf(plan: QuantPlan, bits: CacheBits, blockSize: number): OutTensor[] {
   const out: OutTensor[] = [];
   for (const q of plan.quantized) {
+    if (bits === 16) {
+      out.push({ name: f16Name(q.name), dtype: 'F16', shape: [q.N, q.K], bytes: q.N * q.K * 2 });
+      continue;
+    }
     const kb = kBlocksOf(q.K, blockSize);
     const sz = quantizedBytes(q.N, q.K, bits, blockSize);
     out.push({ name: qweightName(q.name), dtype: 'U8', shape: [q.N, kb, (blockSize * bits) / 8], bytes: sz.packed });
@@ -193,7 +209,7 @@ function layoutOf(plan: QuantPlan, bits: QuantBits, blockSize: number): OutTenso
 }
 
 /** Expected size of the cache file (data bytes) for a plan. */
-export function quantizedFileBytes(plan: QuantPlan, bits: QuantBits, blockSize: number): number {
+export function quantizedFileBytes(plan: QuantPlan, bits: CacheBits, blockSize: number): number {
   return layoutOf(plan, bits, blockSize).reduce((s, t) => s + t.bytes, 0);
 }
 
@@ -208,7 +224,7 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
       fingerprint: key.fingerprint,
       bits: String(key.bits),
       block_size: String(key.blockSize),
-      scheme: 'symmetric, zero point 2^(bits-1), MatMulNBits layout',
+      scheme: key.bits === 16 ? 'float16 copy (round to nearest even; beyond ±65504 clamped)' : 'symmetric, zero point 2^(bits-1), MatMulNBits layout',
       source: ckpt.dir,
       created: new Date().toISOString(),
     },
@@ -226,6 +242,7 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
   const tmp = `${file}.${process.pid}.partial`;
   const total = plan.quantized.reduce((s, q) => s + ckpt.byteRange(q.name).length, 0) + plan.floats.reduce((s, f) => s + ckpt.byteRange(f.name).length, 0);
   let done = 0;
+  let clamped = 0;
   const fd = openSync(tmp, 'w');
   let ok = false;
   try {
@@ -234,8 +251,30 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
     for (const q of plan.quantized) {
       const r = ckpt.byteRange(q.name);
       const el = r.length / (q.N * q.K);
+      if (key.bits === 16) {
+        const rowsPerChunk16 = Math.max(1, Math.floor(CHUNK_BYTES / (q.K * el)));
+        const src16 = openSync(r.file, 'r');
+        try {
+          for (let row = 0; row < q.N; row += rowsPerChunk16) {
+            if (opts.signal?.aborted) throw new QuantCancelled();
+            const rows = Math.min(rowsPerChunk16, q.N - row);
+            const raw = readRange(src16, r.offset + row * q.K * el, rows * q.K * el, r.file);
+            const w = toFloat32Fast(raw, r.dtype);
+            const h = new Uint16Array(w.length);
+            clamped += f32ToF16Into(w, h);
+            writeAll(fd, new Uint8Array(h.buffer));
+            done += raw.length;
+            opts.onProgress?.({ done, total, tensor: q.name });
+            await yieldToLoop();
+          }
+        } finally {
+          closeSync(src16);
+        }
+        continue;
+      }
+      const bits = key.bits;
       const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / (q.K * el)));
-      const sz = quantizedBytes(q.N, q.K, key.bits, key.blockSize);
+      const sz = quantizedBytes(q.N, q.K, bits, key.blockSize);
       const kb = kBlocksOf(q.K, key.blockSize);
       const blobRow = sz.packed / q.N;
       // packed rows first, scales after: the scales are kept (N × kBlocks floats, 1/8 of the int8 bytes)
@@ -249,7 +288,7 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
           const raw = readRange(src, r.offset + row * q.K * el, rows * q.K * el, r.file);
           const w = toFloat32Fast(raw, r.dtype);
           const packed = new Uint8Array(rows * blobRow);
-          quantizeRowsInto(w, rows, q.K, key.bits, key.blockSize, packed, scales.subarray(row * kb, (row + rows) * kb));
+          quantizeRowsInto(w, rows, q.K, bits, key.blockSize, packed, scales.subarray(row * kb, (row + rows) * kb));
           writeAll(fd, packed);
           done += raw.length;
           opts.onProgress?.({ done, total, tensor: q.name });
@@ -273,6 +312,7 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
       done += r.length;
       opts.onProgress?.({ done, total, tensor: f.name });
     }
+    if (clamped > 0) opts.onClamp?.(clamped);
     const size = fstatSync(fd).size;
     if (size !== 8 + hbuf.length + off) throw new Error(`${tmp}: wrote ${size} bytes, expected ${8 + hbuf.length + off}`);
     ok = true;

@@ -5,7 +5,8 @@
  *
  * Estimate (bytes), from config.json and the checkpoint header only:
  *   weights      f32: 4 B/param (+ the largest tensor's float32 copy while a BF16/F16 checkpoint is cast
- *                at load); f16: 2 B/param; int8: (1 + 4/32) B/param of every quantized matrix (values +
+ *                at load); f16: 2 B/param (on CUDA; the CPU provider folds them back to float32, so
+ *                there f16 needs what f32 does); int8: (1 + 4/32) B/param of every quantized matrix (values +
  *                block scales), int4: (0.5 + 4/32); the embedding is stored twice when quantized (the
  *                gather's copy and the LM head's prepacked one); norms and biases float32.
  *   kvCache      2 (key, value) × layers × kv heads × head dim × 4 B × batch × max length, × 2 (the past

@@ -167,14 +167,14 @@ export class ModelRunner {
     const decision = preflight(spec, opts.weights ?? 'f32', shape, checkpointFacts(ckpt), opts.memory?.budget ?? memoryBudget(opts.memory?.maxMemoryMB), ckpt.dir);
     opts.onWeightsDecision?.(decision.reason);
     const precision = decision.precision;
-    const bits = quantBitsOf(precision);
+    const bits = precision === 'f16' ? 16 : quantBitsOf(precision);
     let weightsInfo: WeightsInfo = { precision, reason: decision.reason, estimatedBytes: decision.estimate.total };
     let quant: Parameters<typeof buildDecoderGraph>[0]['quant'];
     if (bits !== null) {
       const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
       const q = await ensureQuantizedWeights(spec, ckpt, { bits, blockSize, cacheFolder: opts.cacheFolder, signal: opts.signal, onProgress: opts.onQuantProgress, fingerprint: opts.fingerprint });
       quant = { bits, blockSize, accuracyLevel: opts.accuracyLevel ?? CPU_ACCURACY_LEVEL, weights: q.weights };
-      weightsInfo = { ...weightsInfo, blockSize, cacheFile: q.file, quantized: q.created, quantizeMs: q.ms };
+      weightsInfo = { ...weightsInfo, ...(bits === 16 ? {} : { blockSize }), cacheFile: q.file, quantized: q.created, quantizeMs: q.ms };
     } else if (precision !== 'f32') {
       throw new Error(`weights "${precision}" are not implemented yet in this build (available: f32, int8, int4)`);
     }

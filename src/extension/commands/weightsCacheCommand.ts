@@ -15,7 +15,7 @@ export async function weightsCacheCommand(ctx: LabContext, options?: { clear?: b
     }
     const l = await ctx.engine.weightsCache(false);
     const items: (vscode.QuickPickItem & { clear?: boolean })[] = l.entries.map((e) => ({
-      label: e.partial ? `$(warning) ${path.basename(e.file)}` : `$(database) ${e.bits ? `int${e.bits}` : '?'} · block ${e.blockSize ?? '?'} · ${gb(e.bytes)}`,
+      label: e.partial ? `$(warning) ${path.basename(e.file)}` : `$(database) ${e.bits === 16 ? 'f16' : `${e.bits ? `int${e.bits}` : '?'} · block ${e.blockSize ?? '?'}`} · ${gb(e.bytes)}`,
       description: e.partial ? 'left by an interrupted quantization' : (e.source ?? undefined),
       detail: e.partial ? undefined : `${e.created ?? ''}  ${path.basename(e.file)}`,
     }));
