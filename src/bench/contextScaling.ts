@@ -8,6 +8,8 @@
  * runs one untimed step (it moves the cache into a storage with spare columns, as a prefill's first
  * step does), then `steps` timed ones, so a measurement at context C covers contexts C+1..C+steps.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { ModelRunner } from '../engine/runtime/modelRunner';
 import { KvCache } from '../engine/runtime/kvCache';
 import type { RowVariant } from '../engine/runtime/generationTypes';
@@ -38,6 +40,20 @@ function randomCache(runner: ModelRunner, batch: number, context: number, seed: 
   return KvCache.fromArrays(batch, context, numKvHeads, headDim, Array.from({ length: numLayers }, fill), Array.from({ length: numLayers }, fill));
 }
 
+/**
+ * A full garbage collection, run before each timed step: every step leaves the same garbage (the
+ * logits it fetched, [batch, vocab] float32, and the mask arrays), and a collection landing inside
+ * some steps and not others would add noise that has nothing to do with the context.
+ */
+let collect: (() => void) | null = null;
+function collectGarbage(): void {
+  if (!collect) {
+    v8.setFlagsFromString('--expose-gc');
+    collect = vm.runInNewContext('gc') as () => void;
+  }
+  collect();
+}
+
 interface Stepper {
   /** Runs one decode step; returns [wall, cpu] seconds. */
   step(): Promise<[number, number]>;
@@ -52,6 +68,7 @@ function stepperAt(runner: ModelRunner, batch: number, context: number, reserveC
   return {
     async step() {
       const mask = Array.from({ length: batch }, () => new Array<number>(P + 1).fill(1));
+      collectGarbage();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const r = await runner.forward({
