@@ -5,8 +5,8 @@
  *
  * Estimate (bytes), from config.json and the checkpoint header only:
  *   weights      f32: 4 B/param (+ the largest tensor's float32 copy while a BF16/F16 checkpoint is cast
- *                at load); f16: 2 B/param (on CUDA; the CPU provider folds them back to float32, so
- *                there f16 needs what f32 does); int8: (1 + 4/32) B/param of every quantized matrix (values +
+ *                at load); f16: 2 B/param on CUDA, 6 on CPU (onnxruntime folds the float16 matrices
+ *                back to float32 there, next to the float16 initializers); int8: (1 + 4/32) B/param of every quantized matrix (values +
  *                block scales), int4: (0.5 + 4/32); the embedding is stored twice when quantized (the
  *                gather's copy and the LM head's prepacked one); norms and biases float32.
  *   kvCache      2 (key, value) × layers × kv heads × head dim × 4 B × batch × max length, × 2 (the past
@@ -41,6 +41,8 @@ export interface SessionShape {
   promptLength?: number;
   /** Total LoRA rank × (in + out) float32 values of all loaded adapters. */
   loraParams?: number;
+  /** The provider: on cpu, f16 weights are folded back to float32 (default cpu). */
+  executionProvider?: 'cpu' | 'cuda';
 }
 
 export interface MemoryEstimate {
@@ -90,7 +92,7 @@ export function paramCounts(spec: ModelSpec): { linear: number; embedding: numbe
   return { linear, embedding, lmHead, other, total: linear + embedding + lmHead + other };
 }
 
-export function estimateWeightBytes(spec: ModelSpec, precision: WeightPrecision, facts: CheckpointFacts, blockSize = DEFAULT_BLOCK_SIZE): number {
+export function estimateWeightBytes(spec: ModelSpec, precision: WeightPrecision, facts: CheckpointFacts, blockSize = DEFAULT_BLOCK_SIZE, executionProvider: 'cpu' | 'cuda' = 'cpu'): number {
   const p = paramCounts(spec);
   switch (precision) {
     case 'f32': {
@@ -98,7 +100,9 @@ export function estimateWeightBytes(spec: ModelSpec, precision: WeightPrecision,
       return p.total * 4 + transient;
     }
     case 'f16':
-      return p.total * 2;
+      // CUDA: float16 on the device; CPU: onnxruntime folds the float16 matrices back to float32 (plus the
+      // float16 initializers while it does)
+      return executionProvider === 'cuda' ? p.total * 2 : p.total * 6;
     case 'int8':
     case 'int4': {
       const per = (precision === 'int8' ? 1 : 0.5) + 4 / blockSize;
@@ -109,7 +113,7 @@ export function estimateWeightBytes(spec: ModelSpec, precision: WeightPrecision,
 }
 
 export function estimateSession(spec: ModelSpec, precision: WeightPrecision, shape: SessionShape, facts: CheckpointFacts): MemoryEstimate {
-  const weights = estimateWeightBytes(spec, precision, facts);
+  const weights = estimateWeightBytes(spec, precision, facts, DEFAULT_BLOCK_SIZE, shape.executionProvider ?? 'cpu');
   const kvPerToken = 2 * spec.numLayers * spec.numKvHeads * spec.headDim * 4;
   const kvCache = kvPerToken * shape.batch * shape.maxLength * 2;
   const P = Math.min(shape.promptLength ?? Math.min(shape.maxLength, 512), shape.maxLength);

@@ -163,7 +163,7 @@ export class ModelRunner {
     const steerLayers = [...new Set(opts.steerLayers ?? [])].sort((a, b) => a - b);
     const ablateLayers = [...new Set(opts.ablateLayers ?? [])].sort((a, b) => a - b);
     const loraParams = slots.reduce((n, s) => n + s.A.data.length + s.B.data.length, 0);
-    const shape: SessionShape = { batch: 8, maxLength: 2048, ...opts.memory?.shape, loraParams };
+    const shape: SessionShape = { batch: 8, maxLength: 2048, ...opts.memory?.shape, loraParams, executionProvider: opts.executionProvider ?? 'cpu' };
     const decision = preflight(spec, opts.weights ?? 'f32', shape, checkpointFacts(ckpt), opts.memory?.budget ?? memoryBudget(opts.memory?.maxMemoryMB), ckpt.dir);
     opts.onWeightsDecision?.(decision.reason);
     const precision = decision.precision;

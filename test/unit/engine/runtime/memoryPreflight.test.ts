@@ -90,3 +90,11 @@ test('an explicit precision that does not fit is refused with the numbers and th
   const tiny = memoryBudget(100, { meminfo: meminfo(24, 20) });
   assert.throws(() => preflight(q7v, 'auto', { batch: 1, maxLength: 1024 }, facts7, tiny), /at any precision: int4 needs/);
 });
+
+test('f16 weights: 2 bytes per parameter on CUDA, folded back to float32 on CPU', () => {
+  const p = paramCounts(q05).total;
+  assert.equal(estimateWeightBytes(q05, 'f16', bf16, 32, 'cuda'), p * 2);
+  assert.equal(estimateWeightBytes(q05, 'f16', bf16), p * 6);
+  const cuda = estimateSession(q05, 'f16', { batch: 1, maxLength: 64, executionProvider: 'cuda' }, bf16);
+  assert.equal(cuda.weights, p * 2);
+});
