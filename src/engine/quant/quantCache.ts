@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { ModelSpec } from '../checkpoint/modelSpec';
 import { LINEAR_MODULES, linearParent, linearShape } from '../checkpoint/modelSpec';
 import { SafetensorsCheckpoint, SafetensorsFile, toFloat32 } from '../checkpoint/safetensors';
-import { hashCheckpointDir } from '../runs/hashing';
+import { hashCheckpointDirAsync } from '../runs/hashing';
 import { checkBlockSize, kBlocksOf, quantizedBytes, quantizeRowsInto, QuantBits } from './blockQuantize';
 import { f32ToF16Into } from './float16';
 
@@ -136,7 +136,9 @@ export async function ensureQuantizedWeights(spec: ModelSpec, ckpt: SafetensorsC
   checkBlockSize(opts.blockSize);
   const t0 = Date.now();
   const folder = path.resolve(opts.cacheFolder || defaultCacheFolder());
-  const fingerprint = opts.fingerprint ?? hashCheckpointDir(ckpt.dir);
+  // the fingerprint reads the whole checkpoint the first time (then it is cached): without blocking the event
+  // loop, and cancellable
+  const fingerprint = opts.fingerprint ?? (await hashCheckpointDirAsync(ckpt.dir, { signal: opts.signal }));
   const key: QuantCacheKey = { fingerprint, bits: opts.bits, blockSize: opts.blockSize };
   const file = path.join(folder, cacheFileName(key));
   const plan = quantPlan(spec, ckpt);
