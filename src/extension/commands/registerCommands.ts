@@ -52,6 +52,12 @@ async function loadModel(ctx: LabContext, arg?: unknown): Promise<LoadedModelInf
     void vscode.window.setStatusBarMessage(`Organism Lab: loaded ${path.basename(info.dir)} (${info.modelType}) in ${(info.loadMs / 1000).toFixed(1)}s`, 5000);
     return info;
   } catch (err) {
+    if (/quantization cancelled|cancel/i.test(errorMessage(err))) {
+      // the user stopped a first-load quantization: nothing was written to the cache, the previous model stays
+      ctx.log.info(`load model ${uri.fsPath}: cancelled (${errorMessage(err)})`);
+      void vscode.window.setStatusBarMessage('Organism Lab: loading cancelled; nothing was cached', 5000);
+      return undefined;
+    }
     ctx.log.error(`load model ${uri.fsPath}: ${errorMessage(err)}`);
     void showCommandError(`Organism Lab: could not load ${uri.fsPath}`, err);
     return undefined;
