@@ -37,7 +37,7 @@ test('graph inputs never have initializers; weights are external data at their b
   for (const i of m.graph.input) assert.ok(!inits.has(i.name), `input ${i.name} also has an initializer`);
   assert.ok(g.inputNames.includes('lora.1.down_proj.A') && g.inputNames.includes('lora.1.down_proj.scale'));
   assert.ok(g.inputNames.includes('steer.1') && g.inputNames.includes('ablate.0'));
-  assert.ok(g.outputNames.includes('hidden_states.3') && g.outputNames.includes('present.2.value'));
+  assert.ok(g.outputNames.includes('hidden_states.3') && g.outputNames.includes('new_key_values.2.value') && g.inputNames.includes('past_key_values.2.value'));
   let external = 0;
   for (const init of m.graph.initializer) {
     if (init.dataLocation !== DATA_LOCATION_EXTERNAL) continue;
