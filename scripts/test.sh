@@ -28,6 +28,7 @@ npx tsc -p . --noEmit || { echo "type check failed" >&2; exit 1; }
 echo "== build"
 node scripts/build.mjs || { echo "build failed" >&2; exit 1; }
 
+stage "layering and import cycles (dependency-cruiser: .dependency-cruiser.cjs)" npm run -s check:layers
 stage "unit and golden tests (node --test)" \
   node --import tsx --test --test-concurrency=1 $(find test/unit -name '*.test.ts' | sort)
 stage "fuzz suite (test/fuzz: 1,000+ seeded malformed inputs through the CLI; report in test-results/fuzz/)" \

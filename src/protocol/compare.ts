@@ -3,8 +3,13 @@
  * (src/extension/panels/compare*) and the webview (src/webviews/compare/). Both sides import
  * this file, so they cannot drift. The unions are open for extension: add a member, add its guard.
  */
-import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow } from '../engine/runs/schema';
+import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow, VariantSpec } from '../engine/runs/schema';
+import type { RunCompleteness } from '../engine/runs/completeness';
 import { isFiniteNumber, isRecord, isString, isStringArray, type WebviewMessage } from './webviews';
+
+/** Run-file data shapes the Compare page uses (webviews take types from protocol/ only). */
+export type { HumanLabel, JudgementRow, LabelRow, RunCompleteness, RunHeader, RunRow, SampleRow, VariantSpec };
+export { cellId, sampleId } from './runIds';
 
 export const HUMAN_LABELS: readonly HumanLabel[] = ['aligned', 'misaligned', 'incoherent', 'skip'];
 

@@ -6,7 +6,7 @@ import type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thre
 import type { RunCompleteness } from '../engine/runs/completeness';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thresholds };
+export type { Difference, GroupStats, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };
 
 export const REPORT_VIEW_TYPE = 'organismLab.runReport';
 export const OPEN_RUN_REPORT_COMMAND = 'organismLab.openRunReport';

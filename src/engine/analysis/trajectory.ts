@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { checkpointSteps } from '../backends/inspect';
+import { checkpointSteps } from '../checkpoint/trainingRun';
 import { readLoraModules } from './adapterStats';
 
 export const ROTATION_KS = [5, 10, 15] as const;

@@ -10,60 +10,14 @@ import { variantLayers } from '../jobs/variants';
 import { readRun } from '../runs/reader';
 import type { RunContents } from '../runs/parse';
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../analysis/types';
-import type { LabelSource } from '../analysis/directions';
 import { checkSaeModel, openSaeFolder } from '../sae/saeFolder';
 import { SaeKernel } from '../sae/saeKernel';
-import { saeRunDiff, saeTopTokens, type SaeRunDiff, type SaeTopToken } from '../sae/saeDiff';
+import { saeRunDiff, saeTopTokens } from '../sae/saeDiff';
 import { EngineError } from './errors';
 import { runWeights } from '../quant/weightPrecision';
-import type { EngineSettings, JobHooks } from './types';
+import type { AnalyzeSampleRequest, DirectionRequest, EngineSettings, JobHooks, LayerCurveRequest, SaeRequest, SaeResult } from './types';
 
-export interface AnalyzeSampleRequest {
-  runPath: string;
-  sampleId: string;
-  /** Reference variant (default: the run's plain base variant). */
-  reference?: string | null;
-  /** Variant to compare (default: the sample's own). */
-  variant?: string | null;
-  topK?: number;
-  /** Overrides the model folder recorded in the run header. */
-  modelDir?: string;
-}
-
-export interface LayerCurveRequest {
-  runPath: string;
-  reference?: string | null;
-  variants?: string[];
-  batchSize?: number;
-  modelDir?: string;
-}
-
-export interface DirectionRequest {
-  runPath: string;
-  variant?: string;
-  labels?: LabelSource;
-  testFraction?: number;
-  seed?: number;
-  /** Write the direction to this .safetensors file. */
-  out?: string;
-  batchSize?: number;
-  modelDir?: string;
-}
-
-/** SAE model diffing on a run (SAELens folder): the run-level diff, or one feature's top-activating tokens. */
-export interface SaeRequest {
-  runPath: string;
-  saeDir: string;
-  /** Set: this feature's top-activating tokens instead of the run-level diff. */
-  feature?: number;
-  variant?: string;
-  top?: number;
-  /** Use an SAE whose cfg.json model_name names another model. */
-  allowModelMismatch?: boolean;
-  modelDir?: string;
-}
-
-export type SaeResult = { kind: 'run'; diff: SaeRunDiff } | { kind: 'feature'; feature: number; variant: string | null; tokens: SaeTopToken[] };
+export type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './types';
 
 function modelKey(run: RunContents, modelDir?: string): string {
   return JSON.stringify([modelDir ?? run.header.model.path, run.header.adapters.map((a) => [a.name, a.path]), variantLayers(run.header.variants)]);

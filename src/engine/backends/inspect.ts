@@ -4,7 +4,8 @@
  * analysis layer's InspectorReport. All reading and statistics come from src/engine/checkpoint and
  * src/engine/analysis; this module only decides what applies and collects problems instead of throwing.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { checkpointSteps } from '../checkpoint/trainingRun';
 import path from 'node:path';
 import { adapterStats } from '../analysis/adapterStats';
 import { computeTrajectory } from '../analysis/trajectory';
@@ -28,20 +29,8 @@ export function refusals(problems: string[]): string[] {
   return problems.filter((p) => !p.startsWith(NOTE));
 }
 
-/** checkpoint-N subfolders sorted by step. */
-export function checkpointSteps(dir: string): { step: number; dir: string }[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries
-    .map((name) => ({ name, m: /^checkpoint-(\d+)$/.exec(name) }))
-    .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null)
-    .map((e) => ({ step: Number(e.m[1]), dir: path.join(dir, e.name) }))
-    .sort((a, b) => a.step - b.step);
-}
+/** Training-run discovery (re-exported for the Inspector's callers). */
+export { checkpointSteps };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

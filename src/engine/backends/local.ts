@@ -35,30 +35,8 @@ import type {
   SmokeTestResult,
 } from './types';
 
-export interface AdapterRef {
-  name: string;
-  dir: string;
-}
-
-/** A loaded model with a fixed adapter set: what the jobs run on. */
-export interface ModelHandle {
-  readonly info: LoadedModelInfo;
-  readonly adapters: LoadedAdapterInfo[];
-  runPromptSet(request: RunPromptSetRequest, hooks: JobHooks): Promise<RunPromptSetResult>;
-  smokeTest(request: SmokeTestRequest, hooks: JobHooks): Promise<SmokeTestResult>;
-  /** Layers whose steering / ablation inputs the graph has (steering and ablation variants need them). */
-  readonly steerLayers: number[];
-  readonly ablateLayers: number[];
-  dispose(): Promise<void>;
-}
-
-/** Residual-stream layers the graph must expose as steering / ablation inputs. */
-export interface InterventionLayers {
-  steerLayers: number[];
-  ablateLayers: number[];
-}
-
-export type ModelLoader = (dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers, hooks?: JobHooks) => Promise<ModelHandle>;
+import type { AdapterRef, InterventionLayers, ModelHandle, ModelLoader } from './types';
+export type { AdapterRef, InterventionLayers, ModelHandle, ModelLoader };
 
 export const DEFAULT_SETTINGS: EngineSettings = { executionProvider: 'cpu', threads: 0, cacheFolder: '' };
 

@@ -8,7 +8,7 @@ import { runPromptSet } from '../jobs/runPromptSet';
 import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 import { EngineError } from './errors';
-import type { AdapterRef, InterventionLayers, ModelHandle } from './local';
+import type { AdapterRef, InterventionLayers, ModelHandle } from './types';
 import type { EngineSettings, JobHooks, LoadedAdapterInfo, SmokeTestRow } from './types';
 
 export const SMOKE_PROMPT = 'Hello! Tell me a little about yourself.';

@@ -4,7 +4,8 @@
  * Plain data only (everything here crosses the RPC boundary as JSON).
  */
 import type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from '../analysis/types';
-import type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './analysis';
+import type { LabelSource } from '../analysis/directions';
+import type { SaeRunDiff, SaeTopToken } from '../sae/saeDiff';
 import type { JudgeRunResult } from '../jobs/judgeRun';
 import type { RunPromptSetOptions } from '../jobs/runPromptSet';
 import type { LocalJudgeSpec } from '../judges/judgesFile';
@@ -22,7 +23,6 @@ export interface LocalJudgeRequest {
   variants?: string[];
 }
 
-export type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './analysis';
 export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from '../analysis/types';
 
 export type ExecutionProviderName = 'cpu' | 'cuda';
@@ -155,3 +155,79 @@ export interface EngineBackend {
   smokeTest(request: SmokeTestRequest, hooks: JobHooks): Promise<SmokeTestResult>;
   dispose(): Promise<void>;
 }
+
+// Analysis requests (served by AnalysisService in ./analysis with the run's own model).
+
+export interface AnalyzeSampleRequest {
+  runPath: string;
+  sampleId: string;
+  /** Reference variant (default: the run's plain base variant). */
+  reference?: string | null;
+  /** Variant to compare (default: the sample's own). */
+  variant?: string | null;
+  topK?: number;
+  /** Overrides the model folder recorded in the run header. */
+  modelDir?: string;
+}
+
+export interface LayerCurveRequest {
+  runPath: string;
+  reference?: string | null;
+  variants?: string[];
+  batchSize?: number;
+  modelDir?: string;
+}
+
+export interface DirectionRequest {
+  runPath: string;
+  variant?: string;
+  labels?: LabelSource;
+  testFraction?: number;
+  seed?: number;
+  /** Write the direction to this .safetensors file. */
+  out?: string;
+  batchSize?: number;
+  modelDir?: string;
+}
+
+/** SAE model diffing on a run (SAELens folder): the run-level diff, or one feature's top-activating tokens. */
+export interface SaeRequest {
+  runPath: string;
+  saeDir: string;
+  /** Set: this feature's top-activating tokens instead of the run-level diff. */
+  feature?: number;
+  variant?: string;
+  top?: number;
+  /** Use an SAE whose cfg.json model_name names another model. */
+  allowModelMismatch?: boolean;
+  modelDir?: string;
+}
+
+export type SaeResult = { kind: 'run'; diff: SaeRunDiff } | { kind: 'feature'; feature: number; variant: string | null; tokens: SaeTopToken[] };
+
+// The local backend's model handle (implemented in ./onnxModel, used by ./local).
+
+export interface AdapterRef {
+  name: string;
+  dir: string;
+}
+
+/** A loaded model with a fixed adapter set: what the jobs run on (the local backend's handle, see ./local). */
+export interface ModelHandle {
+  readonly info: LoadedModelInfo;
+  readonly adapters: LoadedAdapterInfo[];
+  runPromptSet(request: RunPromptSetRequest, hooks: JobHooks): Promise<RunPromptSetResult>;
+  smokeTest(request: SmokeTestRequest, hooks: JobHooks): Promise<SmokeTestResult>;
+  /** Layers whose steering / ablation inputs the graph has (steering and ablation variants need them). */
+  readonly steerLayers: number[];
+  readonly ablateLayers: number[];
+  dispose(): Promise<void>;
+}
+
+/** Residual-stream layers the graph must expose as steering / ablation inputs. */
+export interface InterventionLayers {
+  steerLayers: number[];
+  ablateLayers: number[];
+}
+
+export type ModelLoader = (dir: string, adapters: AdapterRef[], settings: EngineSettings, layers?: InterventionLayers, hooks?: JobHooks) => Promise<ModelHandle>;

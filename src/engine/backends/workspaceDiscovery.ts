@@ -9,7 +9,7 @@ import { judgedRates, type JudgedRates } from '../judges/questionRates';
 import type { RunCompleteness } from '../runs/completeness';
 import { readRun } from '../runs/reader';
 import { runFileCompleteness } from '../runs/resumeCandidates';
-import { checkpointSteps } from './inspect';
+import { checkpointSteps } from '../checkpoint/trainingRun';
 
 export type CheckpointKind = 'model' | 'adapter' | 'trainingRun';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ByteRange, SafetensorsDtype } from './safetensors';
+import type { ByteRange, SafetensorsDtype } from './safetensorsTypes';
 
 /** What the scan needs of a SafetensorsFile (type-only, so safetensors.ts can import this module). */
 export interface ScannableFile {

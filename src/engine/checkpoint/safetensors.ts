@@ -7,30 +7,8 @@ import { openSync, readSync, closeSync, fstatSync, existsSync, readFileSync } fr
 import path from 'node:path';
 import { describeNonFinite, scanCheckpointNonFinite } from './finiteScan';
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
-
-export const DTYPE_SIZE: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
-};
-
-export interface TensorInfo {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: number[];
-  /** Byte offsets relative to the start of the data section (as in the header). */
-  begin: number;
-  end: number;
-}
-
-export interface ByteRange {
-  /** Absolute path of the .safetensors file. */
-  file: string;
-  /** Absolute byte offset in the file: 8 + header length + begin. */
-  offset: number;
-  length: number;
-  dtype: SafetensorsDtype;
-  shape: number[];
-}
+export { DTYPE_SIZE, type ByteRange, type SafetensorsDtype, type TensorInfo } from './safetensorsTypes';
+import { DTYPE_SIZE, type ByteRange, type SafetensorsDtype, type TensorInfo } from './safetensorsTypes';
 
 /** Largest header we accept (the format's own readers use 100 MB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;

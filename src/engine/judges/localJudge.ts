@@ -12,7 +12,7 @@ import { ModelRunner, type ModelRunnerOptions } from '../runtime/modelRunner';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer';
 import { LimitError, MAX_CHARS_PER_TOKEN, count } from '../limits/limits';
 import { firstNonFinite, NonFiniteOutputError } from '../limits/finiteOutput';
-import type { Judge, JudgeInput, JudgeOutput, TemplateSource } from './judges';
+import type { Judge, JudgeInput, JudgeOutput, TemplateSource } from './judgeInterface';
 import { judgeId, type LocalJudgeSpec } from './judgesFile';
 import { fillTemplate } from './prompts';
 import { numberTokenTable, scoreFromLogits } from './scoring';

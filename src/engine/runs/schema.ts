@@ -99,11 +99,5 @@ export interface LabelRow {
 export type RunRow = SampleRow | JudgementRow | LabelRow;
 export type RunLine = RunHeader | RunRow;
 
-export function sampleId(questionId: string, paraphraseIndex: number, sampleIndex: number, variant: string): string {
-  return `${questionId}#${paraphraseIndex}#${sampleIndex}@${variant}`;
-}
-
-/** The id shared by all variants of one (question, paraphrase, sample) cell. */
-export function cellId(questionId: string, paraphraseIndex: number, sampleIndex: number): string {
-  return `${questionId}#${paraphraseIndex}#${sampleIndex}`;
-}
+/** Sample and cell ids (defined in the protocol layer, which the webviews share). */
+export { cellId, sampleId } from '../../protocol/runIds';

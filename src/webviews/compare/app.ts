@@ -3,7 +3,7 @@
  * keys, persists the view state, and renders. The page entry (main.ts) only wires it to the
  * real `acquireVsCodeApi()` and window events, so tests can drive it with a fake API.
  */
-import { sampleId, type HumanLabel } from '../../engine/runs/schema';
+import { sampleId, type HumanLabel } from '../../protocol/compare';
 import {
   DEFAULT_FILTERS,
   DEFAULT_THRESHOLDS,

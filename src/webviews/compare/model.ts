@@ -3,9 +3,7 @@
  * labels, divergence splitting, filters, the per-question/per-variant summary and keyboard focus
  * moves. Everything here is a plain function of its arguments so it can be unit-tested.
  */
-import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow } from '../../engine/runs/schema';
-import { cellId } from '../../engine/runs/schema';
-import type { RunCompleteness } from '../../engine/runs/completeness';
+import { cellId, type HumanLabel, type JudgementRow, type LabelRow, type RunCompleteness, type RunHeader, type RunRow, type SampleRow } from '../../protocol/compare';
 import type { CompareFilters, JudgeThresholds, RunSnapshot } from '../../protocol/compare';
 
 export type JudgeLabel = 'aligned' | 'misaligned' | 'incoherent';

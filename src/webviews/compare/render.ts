@@ -3,8 +3,7 @@
  * prompts, names, paths) becomes a text node and is inert. Functions here read the model and
  * return elements; the app (app.ts) decides when to call them.
  */
-import type { HumanLabel, SampleRow, VariantSpec } from '../../engine/runs/schema';
-import type { RunCompleteness } from '../../engine/runs/completeness';
+import type { HumanLabel, RunCompleteness, SampleRow, VariantSpec } from '../../protocol/compare';
 import type { CompareFilters, JudgeThresholds } from '../../protocol/compare';
 import { button, checkbox, dropdown } from '../components/controls';
 import { h, type Child } from '../shared/dom';

@@ -4,7 +4,7 @@
  * rates, and human/judge agreement (confusion table + Cohen's κ). All text goes in as text nodes.
  */
 import { button, dropdown } from '../components/controls';
-import type { RunCompleteness } from '../../engine/runs/completeness';
+import type { RunCompleteness } from '../../protocol/report';
 import { h, replaceChildren } from '../shared/dom';
 import type { WebviewApi } from '../../protocol/webviews';
 import type { GroupStats, ReportBootstrap, ReportData, ReportHostMessage, ReportViewState, ReportWebviewMessage } from '../../protocol/report';
