@@ -21,7 +21,7 @@ module.exports = {
       name: 'engine-no-vscode-types',
       severity: 'error',
       from: { path: '^src/engine/' },
-      to: { path: '^vscode$|^src/extension/' },
+      to: { path: '^vscode$|node_modules/@types/vscode/|^src/extension/' },
     },
     {
       name: 'webviews-are-browser-code',
