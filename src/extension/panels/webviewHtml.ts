@@ -8,6 +8,7 @@
  */
 
 import { INITIAL_STATE_ELEMENT_ID } from '../../protocol/webviews';
+import { htmlText } from '../../engine/review/escape';
 
 export { INITIAL_STATE_ELEMENT_ID };
 
@@ -59,12 +60,7 @@ export function jsonForScript(value: unknown): string {
 
 /** Escapes text for an HTML text node or a double-quoted attribute value. */
 export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return htmlText(text);
 }
 
 /** The complete HTML document of a webview. */
