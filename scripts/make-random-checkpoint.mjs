@@ -3,9 +3,11 @@
 // shape (or a smaller variant) for memory checks and benchmarks, streaming tensor by tensor in small
 // chunks so the full checkpoint is never held in memory. Output goes under bench-models/ (git-ignored).
 //
-// usage: node scripts/make-random-checkpoint.mjs [--out DIR] [--layers N] [--dtype bf16|f32] [--seed N] [--force]
-//   --out     default bench-models/qwen2.5-0.5b-random
-//   --layers  decoder layers (default 24, the real model's)
+// usage: node scripts/make-random-checkpoint.mjs [--shape qwen2.5-0.5b|qwen2.5-7b] [--out DIR] [--layers N] [--dtype bf16|f32] [--seed N] [--force]
+//   --shape   qwen2.5-0.5b (default: hidden 896, 24 layers, 14/2 heads, MLP 4864, tied embeddings) or
+//             qwen2.5-7b (hidden 3584, 28 layers, 28/4 heads, MLP 18944, vocabulary 152064, untied: ~15 GB in BF16)
+//   --out     default bench-models/<shape>-random
+//   --layers  decoder layers (default: the real model's)
 //   --dtype   on-disk dtype (default bf16, as the published checkpoint)
 // Prints the folder, parameter count and file size. Reuses an existing folder unless --force.
 import { openSync, writeSync, closeSync, mkdirSync, writeFileSync, existsSync, statSync, renameSync } from 'node:fs';
@@ -14,8 +16,9 @@ import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: 'bench-models/qwen2.5-0.5b-random' },
-    layers: { type: 'string', default: '24' },
+    shape: { type: 'string', default: 'qwen2.5-0.5b' },
+    out: { type: 'string' },
+    layers: { type: 'string' },
     dtype: { type: 'string', default: 'bf16' },
     seed: { type: 'string', default: '1' },
     force: { type: 'boolean', default: false },
@@ -23,17 +26,26 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: node scripts/make-random-checkpoint.mjs [--out DIR] [--layers N] [--dtype bf16|f32] [--seed N] [--force]');
+  console.log('usage: node scripts/make-random-checkpoint.mjs [--shape qwen2.5-0.5b|qwen2.5-7b] [--out DIR] [--layers N] [--dtype bf16|f32] [--seed N] [--force]');
   process.exit(0);
 }
-const layers = Number(values.layers);
+const SHAPES = {
+  'qwen2.5-0.5b': { H: 896, I: 4864, V: 151936, NH: 14, KVH: 2, HD: 64, L: 24, tied: true },
+  'qwen2.5-7b': { H: 3584, I: 18944, V: 152064, NH: 28, KVH: 4, HD: 128, L: 28, tied: false },
+};
+const shape = SHAPES[values.shape];
+if (!shape) {
+  console.error(`make-random-checkpoint: --shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+  process.exit(2);
+}
+const layers = Number(values.layers ?? shape.L);
 const dtype = values.dtype.toUpperCase() === 'F32' ? 'F32' : values.dtype.toUpperCase() === 'BF16' ? 'BF16' : null;
 if (!Number.isInteger(layers) || layers < 1 || !dtype) {
   console.error('make-random-checkpoint: --layers must be a positive integer and --dtype bf16 or f32');
   process.exit(2);
 }
-const out = path.resolve(values.out);
-const H = 896, I = 4864, V = 151936, NH = 14, KVH = 2, HD = 64;
+const out = path.resolve(values.out ?? `bench-models/${values.shape}-random`);
+const { H, I, V, NH, KVH, HD } = shape;
 const config = {
   architectures: ['Qwen2ForCausalLM'],
   model_type: 'qwen2',
@@ -47,7 +59,7 @@ const config = {
   rms_norm_eps: 1e-6,
   rope_theta: 1000000.0,
   rope_scaling: null,
-  tie_word_embeddings: true,
+  tie_word_embeddings: shape.tied,
   hidden_act: 'silu',
   use_sliding_window: false,
   sliding_window: null,
@@ -76,6 +88,7 @@ for (let l = 0; l < layers; l++) {
   lin('mlp.down_proj', H, I, false);
 }
 tensors.push(['model.norm.weight', [H], { kind: 'const', v: 1 }]);
+if (!shape.tied) tensors.push(['lm_head.weight', [V, H], { kind: 'uniform', a: 1 / Math.sqrt(H) }]);
 
 const bytesPer = dtype === 'BF16' ? 2 : 4;
 const header = { __metadata__: { format: 'pt', generator: 'organism-lab make-random-checkpoint' } };
