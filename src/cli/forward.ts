@@ -159,6 +159,7 @@ export async function main(argv: string[]): Promise<number> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ForwardInputError(`${inFile}: expected a JSON object {"input_ids": [[...]], "attention_mask": [[...]]}`);
   const ids = intMatrix(input.input_ids, 'input_ids', inFile);
   const S = ids[0].length;
+  if (S === 0) throw new ForwardInputError(`${inFile}: "input_ids" rows are empty; give at least one token id per row`);
   if (ids.some((r) => r.length !== S)) throw new ForwardInputError(`${inFile}: every "input_ids" row must have the same length (left-pad them)`);
   const mask = input.attention_mask === undefined ? ids.map((r) => r.map(() => 1)) : intMatrix(input.attention_mask, 'attention_mask', inFile);
   if (mask.length !== ids.length || mask.some((r) => r.length !== S)) throw new ForwardInputError(`${inFile}: "attention_mask" must have the shape of "input_ids" [${ids.length}, ${S}]`);

@@ -56,6 +56,9 @@ test('forward: 10^5 tokens, 10^6 rows and bad mask values are refused before loa
     assert.equal(r.code, 1);
     assert.match(r.err, re);
   }
+  const empty = await cli(['forward', '--model', MODEL, '--input', input('empty.json', { input_ids: [[]] }), '--out', out]);
+  assert.equal(empty.code, 1);
+  assert.match(empty.err, /empty\.json: "input_ids" rows are empty/);
   const pad = await cli(['forward', '--model', MODEL, '--input', input('pad.json', { input_ids: [[5, 6, 7]], attention_mask: [[1, 1, 0]] }), '--out', out]);
   assert.match(pad.err, /does not end with a real token/);
   const pos = await cli(['forward', '--model', MODEL, '--input', input('pos.json', { input_ids: [[5, 6]], position_ids: [[0, 99999]] }), '--out', out]);
