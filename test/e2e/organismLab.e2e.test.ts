@@ -78,7 +78,11 @@ function fileNamePattern(file: string): RegExp {
 }
 
 async function activeTabTitle(page: BrowserSession['page']): Promise<string> {
-  const text = await page.locator('.tabs-container .tab.active').first().innerText().catch(() => '');
+  // The focused editor group's active tab (with several groups, each has an active tab).
+  const focused = page.locator('.editor-group-container.active .tabs-container .tab.active').first();
+  const text = (await focused.count().catch(() => 0)) > 0
+    ? await focused.innerText().catch(() => '')
+    : await page.locator('.tabs-container .tab.active').first().innerText().catch(() => '');
   return text.replace(/\s+/g, ' ').trim();
 }
 
@@ -369,6 +373,10 @@ describe('Organism Lab in code-server (e2e)', () => {
     if (!(await hasCommand('Judge Run'))) return skipScreen(t, 'judge', 'no "Organism Lab: Judge Run" command');
     const page = session!.page;
     const before = readRunFile(run).judgements;
+    // Judge Run takes the run of the active tab when there is one (the run-file editor of the step before is
+    // the adversarial run): make a plain file the active tab so the command asks which run.
+    await quickOpen(page, 'demo.yaml');
+    await retry('demo.yaml to be the active tab', async () => ((await activeTabTitle(page)).includes('demo.yaml') ? true : undefined), 30_000, 500);
     await runCommand(page, 'Organism Lab: Judge Run');
     const name = new RegExp(path.basename(run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     // Run file first, then a judge from the judges file (rules: no network, no API key).
@@ -530,6 +538,35 @@ describe('Organism Lab in code-server (e2e)', () => {
       await sleep(5000); // let the webview render (charts, tables)
       await shot(panel.name, outcome.tab.replace(/\s+/g, ' '));
     });
-  }
+    }
+
+  it('shows the SAE diff of the demo run in its Activations panel (demo SAE: features along the adapter write direction)', async (t) => {
+    const run = demoRun ?? lensRun;
+    if (!run) return skipScreen(t, 'sae-diff', 'no demo run file');
+    if (!(await hasCommand('SAE Diff of a Run'))) return skipScreen(t, 'sae-diff', 'no "Organism Lab: SAE Diff of a Run" command');
+    const page = session!.page;
+    await runCommand(page, 'Organism Lab: SAE Diff of a Run (Features the Adapter Turns Up or Down)…');
+    // Which run (when no run tab is active), then which SAE: the demo's examples/saes/demo-r1-layer1.
+    const answers = await answerPrompts(page, [fileNamePattern(run), /demo-r1-layer1/], PICK_WAIT_MS);
+    log(`sae-diff prompts answered: ${JSON.stringify(answers)}`);
+    const frame = await retry('the SAE diff tables in the Activations panel', async () => {
+      for (const f of page.frames()) if ((await f.locator('[data-testid="sae-rising"] tbody tr').count().catch(() => 0)) > 0) return f;
+      return undefined;
+    }, 4 * 60_000, 2000);
+    const top = await frame.evaluate(() => {
+      const rows = Array.from(document.querySelectorAll('[data-testid="sae-rising"] tbody tr')).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? ''));
+      document.querySelector('[data-testid="sae-features"]')?.scrollIntoView();
+      return { rows: rows.length, first: rows[0], info: document.querySelector('[data-testid="sae-info"]')?.textContent ?? '' };
+    });
+    log(`sae-diff: ${JSON.stringify(top)}`);
+    // The demo SAE's features 0 and 1 are ±unit(LoRA B) at the adapter's layer: one of them rises most.
+    assert.ok(top.first && /^#[01]$/.test(top.first[0]), `the top rising feature is ${top.first?.[0]}, expected #0 or #1 (the adapter's write direction)`);
+    assert.match(top.info, /blocks\.1\.hook_resid_post = output of decoder layer 1/);
+    await frame.locator('[data-testid="sae-rising"] tbody tr').first().getByRole('button').first().click();
+    await retry('the top-activating tokens of the top feature', async () => ((await frame.locator('[data-testid="sae-top-tokens"] tbody tr').count().catch(() => 0)) > 0 ? true : undefined), 2 * 60_000, 1000);
+    await frame.evaluate(() => document.querySelector('[data-testid="sae-features"]')?.scrollIntoView());
+    await sleep(1500);
+    await shot('sae-diff', `SAE diff of ${path.basename(run)} with examples/saes/demo-r1-layer1`);
+  });
 
 });
