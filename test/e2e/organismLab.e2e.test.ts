@@ -77,6 +77,12 @@ function fileNamePattern(file: string): RegExp {
   return new RegExp(path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 }
 
+/** No editor open (so no tab is a run source): View: Close All Editors, then wait for the tabs to go. */
+async function closeAllEditors(page: BrowserSession['page']): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+  await retry('every editor tab to close', async () => ((await page.locator('.tabs-container .tab').count().catch(() => 1)) === 0 ? true : undefined), 30_000, 500);
+}
+
 async function activeTabTitle(page: BrowserSession['page']): Promise<string> {
   // The focused editor group's active tab (with several groups, each has an active tab).
   const focused = page.locator('.editor-group-container.active .tabs-container .tab.active').first();
@@ -375,8 +381,7 @@ describe('Organism Lab in code-server (e2e)', () => {
     const before = readRunFile(run).judgements;
     // Judge Run takes the run of the active tab when there is one (the run-file editor of the step before is
     // the adversarial run): make a plain file the active tab so the command asks which run.
-    await quickOpen(page, 'demo.yaml');
-    await retry('demo.yaml to be the active tab', async () => ((await activeTabTitle(page)).includes('demo.yaml') ? true : undefined), 30_000, 500);
+    await closeAllEditors(page);
     await runCommand(page, 'Organism Lab: Judge Run');
     const name = new RegExp(path.basename(run).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     // Run file first, then a judge from the judges file (rules: no network, no API key).
@@ -461,12 +466,9 @@ describe('Organism Lab in code-server (e2e)', () => {
     if (!(await hasCommand('Open Run Report'))) return skipScreen(t, 'run-report-pick', 'no "Organism Lab: Open Run Report" command');
     const page = session!.page;
     // A Run Report, a Compare panel and the run-file editor are run sources (they answer "which run?" without
-    // asking, e984105). Make a plain text file the active tab — then the command must ask.
-    await quickOpen(page, 'demo.yaml');
-    const before = await retry('demo.yaml to be the active tab', async () => {
-      const title = await activeTabTitle(page);
-      return title.includes('demo.yaml') ? title : undefined;
-    }, 30_000, 500);
+    // asking, e984105). Close every editor — then the command must ask.
+    await closeAllEditors(page);
+    const before = await activeTabTitle(page);
     await runCommand(page, 'Organism Lab: Open Run Report');
     const answers = await answerPrompts(page, [/adversarial\.run\.jsonl/], PICK_WAIT_MS);
     log(`run-report quick pick: ${JSON.stringify(answers)} (active tab before: ${before})`);
