@@ -53,7 +53,7 @@ measure() { # measure LABEL ARGS...: wall seconds and peak RSS of one CLI run
   local t; t=$(mktemp)
   local rc=0
   /usr/bin/time -f '%e %M' -o "$t" $CLI "$@" >"$t.out" 2>&1 || rc=$?
-  read -r secs kb <"$t"
+  read -r secs kb < <(tail -n 1 "$t")
   printf '%-28s exit %d  %7.1f s  peak RSS %6.2f GB\n' "$label" "$rc" "$secs" "$(echo "$kb / 1048576" | bc -l)"
   if [ "$rc" != 0 ]; then sed 's/^/    /' "$t.out" | tail -4; fi
   rm -f "$t" "$t.out"
