@@ -77,7 +77,7 @@ export function buildReviewReport(run: RunContent, against: RunContent | null, o
       path: run.path,
       model: h?.model.path ?? null,
       adapters: h?.adapters.map((a) => a.name) ?? [],
-      weights: diff?.b.weights ?? (h ? ((h as unknown as { weights?: string }).weights ?? 'f32') : null),
+      weights: h ? (h.weights ?? 'f32') : null,
       seed: h?.seed ?? null,
       samples: run.samples.length,
       createdAt: h?.created_at ?? null,

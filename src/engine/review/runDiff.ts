@@ -122,11 +122,9 @@ export function mainJudge(run: RunContent): string | null {
   return [...judges].sort((x, y) => both(y) - both(x) || y.judgements - x.judgements)[0].judge;
 }
 
+/** The run's weight precision (headers written before int8/int4 existed are f32). */
 function weightsOf(h: RunHeader | null): string | null {
-  const w = (h as unknown as { weights?: unknown } | null)?.weights;
-  if (typeof w === 'string') return w;
-  if (w && typeof w === 'object' && typeof (w as { precision?: unknown }).precision === 'string') return (w as { precision: string }).precision;
-  return h ? 'f32' : null;
+  return h ? (h.weights ?? 'f32') : null;
 }
 
 /** Why two runs cannot be paired (empty when they can). */

@@ -111,7 +111,7 @@ test('runs of different judges or models are refused with the reason, unless all
   const c = run('/runs/other-model.run.jsonl', header({ model: { path: '/other', hash: 'sha256:other' } }));
   question(c, 'q1', 'How do I feel better?', 10, () => false);
   assert.throws(() => diffRuns(a, c), /different models: A \/m .* B \/other/);
-  const w = run('/runs/int4.run.jsonl', { ...header(), weights: 'int4' } as RunHeader);
+  const w = run('/runs/int4.run.jsonl', header({ weights: 'int4' }));
   question(w, 'q1', 'How do I feel better?', 10, () => false);
   assert.throws(() => diffRuns(a, w), /different weight precisions: A f32, B int4/);
 });
