@@ -107,6 +107,23 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     return job;
   }
 
+  /**
+   * A request that occupies the host's one job slot: the caller's `token` tags its progress notifications and
+   * is not passed on; the slot is freed however the job ends.
+   */
+  function jobHandler<P extends { token: string }, R>(kind: JobInfo['kind'], run: (request: Omit<P, 'token'>, hooks: JobHooks) => Promise<R>) {
+    return guarded(async (params: P, cancel: CancellationToken) => {
+      const current = startJob(kind, params.token);
+      try {
+        const { token: _token, ...request } = params;
+        void _token;
+        return await run(request, hooksFor(current, cancel));
+      } finally {
+        job = null;
+      }
+    });
+  }
+
   function hooksFor(current: JobInfo, cancel: CancellationToken): JobHooks {
     return {
       signal: abortSignalFor(cancel),
@@ -172,58 +189,10 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     }),
   );
   connection.onRequest(EngineMethods.analyzeSample, guarded((p) => backend.analyzeSample(p)));
-  connection.onRequest(
-    EngineMethods.layerCurve,
-    guarded(async (params, cancel) => {
-      const current = startJob('layerCurve', params.token);
-      try {
-        const { token: _token, ...request } = params;
-        void _token;
-        return await backend.layerCurve(request, hooksFor(current, cancel));
-      } finally {
-        job = null;
-      }
-    }),
-  );
-  connection.onRequest(
-    EngineMethods.sae,
-    guarded(async (params, cancel) => {
-      const current = startJob('sae', params.token);
-      try {
-        const { token: _token, ...request } = params;
-        void _token;
-        return await backend.sae(request, hooksFor(current, cancel));
-      } finally {
-        job = null;
-      }
-    }),
-  );
-  connection.onRequest(
-    EngineMethods.judgeRunLocal,
-    guarded(async (params, cancel) => {
-      const current = startJob('judgeRun', params.token);
-      try {
-        const { token: _token, ...request } = params;
-        void _token;
-        return await backend.judgeRunLocal(request, hooksFor(current, cancel));
-      } finally {
-        job = null;
-      }
-    }),
-  );
-  connection.onRequest(
-    EngineMethods.direction,
-    guarded(async (params, cancel) => {
-      const current = startJob('direction', params.token);
-      try {
-        const { token: _token, ...request } = params;
-        void _token;
-        return await backend.direction(request, hooksFor(current, cancel));
-      } finally {
-        job = null;
-      }
-    }),
-  );
+  connection.onRequest(EngineMethods.layerCurve, jobHandler('layerCurve', (request, hooks) => backend.layerCurve(request, hooks)));
+  connection.onRequest(EngineMethods.sae, jobHandler('sae', (request, hooks) => backend.sae(request, hooks)));
+  connection.onRequest(EngineMethods.judgeRunLocal, jobHandler('judgeRun', (request, hooks) => backend.judgeRunLocal(request, hooks)));
+  connection.onRequest(EngineMethods.direction, jobHandler('direction', (request, hooks) => backend.direction(request, hooks)));
 
   connection.onRequest(
     EngineMethods.weightsCache,
