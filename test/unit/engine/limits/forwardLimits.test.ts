@@ -6,32 +6,20 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cliMain } from '../../../../src/cli/main';
 import { checkForwardInput } from '../../../../src/cli/forward';
 import { loadModelSpec } from '../../../../src/engine/checkpoint/modelSpec';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import { checkTeacherForcedSequence, teacherForcedPairs, teacherForcedValues } from '../../../../src/engine/analysis/teacherForced';
 import { firstNonFinite } from '../../../../src/engine/limits/finiteOutput';
 import { goldenPath, goldenSkip } from '../../helpers/golden';
+import { runCliCapturingStderr } from '../../helpers/cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'limits-fwd-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const skip = goldenSkip('llama/model/config.json', 'llama/lora_b/adapter_config.json');
 const MODEL = goldenPath('llama', 'model');
 
-/** Runs the CLI with stderr captured. */
-async function cli(args: string[]): Promise<{ code: number; err: string; ms: number }> {
-  const write = process.stderr.write;
-  let err = '';
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  const t0 = Date.now();
-  try {
-    const code = await cliMain(args);
-    return { code, err, ms: Date.now() - t0 };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = runCliCapturingStderr;
 
 test('forward: 10^5 tokens, 10^6 rows and bad mask values are refused before loading the model', { skip }, async () => {
   const spec = loadModelSpec(MODEL); // max_position_embeddings 2048, vocab 512

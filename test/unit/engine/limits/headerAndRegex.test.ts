@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseRunText } from '../../../../src/engine/runs/parse';
-import { cliMain } from '../../../../src/cli/main';
 import { parseJudgesFile } from '../../../../src/engine/judges/judgesFile';
 import { RuleJudge } from '../../../../src/engine/judges/judges';
 import { compileSafeRegex, RegexLimitError, stopRegexWorker } from '../../../../src/engine/limits/safeRegex';
+import { runCliCapturingStderr } from '../../helpers/cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'limits-hdr-'));
 test.after(async () => {
@@ -56,15 +56,7 @@ test('run header: the CLI reports a bad header field with exit 1 and no stack tr
   h.adapters[0].path = null;
   const f = path.join(tmp, 'bad.run.jsonl');
   writeFileSync(f, text(h));
-  const write = process.stderr.write;
-  let err = '';
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await cliMain(['activations', f, '--curve']);
-  } finally {
-    process.stderr.write = write;
-  }
+  const { code, err } = await runCliCapturingStderr(['activations', f, '--curve']);
   assert.equal(code, 1);
   assert.match(err, /"adapters\[0\]\.path" must be a string/);
   assert.ok(!/paths\[0\]|\n\s+at /.test(err), err);

@@ -5,23 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cliMain } from '../../../../src/cli/main';
+import { runCliCapturingStderr } from '../../helpers/cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'limits-run-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const DEMO = path.resolve(__dirname, '../../../../examples/organisms/demo-base'); // max_position_embeddings 256
 
-async function cli(args: string[]): Promise<{ code: number; err: string; ms: number }> {
-  const write = process.stderr.write;
-  let err = '';
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  const t0 = Date.now();
-  try {
-    return { code: await cliMain(args), err, ms: Date.now() - t0 };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const cli = runCliCapturingStderr;
 
 test('run: a prompt above max_position_embeddings, or above --context-budget, is refused before loading', async () => {
   const set = path.join(tmp, 'long.yaml');

@@ -8,17 +8,12 @@ import path from 'node:path';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import type { RowVariant } from '../../../../src/engine/runtime/generationTypes';
 import { goldenPath, goldenSkip } from '../../helpers/golden';
+import { maxAbsDiff } from '../../helpers/arrays';
 
 const BASE: RowVariant = { adapter: null, adapterScale: 0 };
 const PROMPT = [5, 17, 300, 42, 7, 99, 128, 64, 3];
 const ones = (n: number) => Array.from({ length: n }, () => 1);
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 for (const fam of ['qwen2', 'gemma2']) {
   test(`${fam}: spare and stale cache columns never reach attention`, { skip: goldenSkip(fam) }, async () => {

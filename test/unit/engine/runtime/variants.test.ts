@@ -8,6 +8,7 @@ import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
 import { KvCache } from '../../../../src/engine/runtime/kvCache';
 import type { RowVariant } from '../../../../src/engine/runtime/generationTypes';
 import { goldenPath, goldenSkip } from '../../helpers/golden';
+import { maxAbsDiff } from '../../helpers/arrays';
 
 const GOLDEN = goldenPath();
 const skip = goldenSkip('qwen2');
@@ -15,12 +16,6 @@ const BASE: RowVariant = { adapter: null, adapterScale: 0 };
 const PROMPT = [5, 17, 300, 42, 7, 99, 128, 64, 3];
 const ones = (n: number) => Array.from({ length: n }, () => 1);
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 for (const fam of ['qwen2', 'gemma2']) {
   let plain: ModelRunner;
