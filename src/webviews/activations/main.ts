@@ -33,8 +33,8 @@ const root = document.getElementById('app') ?? document.body;
 const status = h('div', { class: 'muted', 'data-testid': 'status' }, 'Pick a sample.');
 const controls = h('div', { class: 'controls' });
 const completion = h('div', { class: 'completion', 'data-testid': 'completion' });
-const canvas = h('canvas', { 'data-testid': 'heatmap', 'aria-label': 'layer by token heatmap' });
-const hover = h('div', { class: 'hover', 'data-testid': 'hover' }, 'Hover a cell for exact values.');
+const hover = h('div', { class: 'hover', 'data-testid': 'hover', 'aria-live': 'polite' }, 'Hover a cell, or focus the heatmap and use the arrow keys, for exact values.');
+const heatmap = new Heatmap(showHover);
 const layerCanvas = h('canvas', { 'aria-label': 'per-layer mean relative difference' });
 const curveCanvas = h('canvas', { 'aria-label': 'run-level per-layer curve' });
 const curveInfo = h('div', { class: 'muted' }, 'Computes every sample of the run (teacher-forced, streamed).');
@@ -53,7 +53,7 @@ replaceChildren(
   status,
   completion,
   h('h2', null, 'Layer × token'),
-  h('div', { class: 'heatmap-wrap' }, canvas),
+  heatmap.element,
   hover,
   h('h2', null, 'Mean relative difference per layer (response tokens, this sample)'),
   h('div', { class: 'chart' }, layerCanvas),
@@ -79,7 +79,6 @@ let samples: ActivationsSampleInfo[] = [];
 let variantNames: string[] = [];
 let variantFilter: string | null = null;
 let current: SampleActivations | null = null;
-const heatmap = new Heatmap(canvas, showHover);
 
 function save(): void {
   vscode.setState(state);
@@ -126,7 +125,7 @@ function fmt(x: number | null | undefined): string {
 function showHover(hv: HoverInfo | null): void {
   const d = current;
   if (!d || !hv) {
-    hover.textContent = 'Hover a cell for exact values.';
+    hover.textContent = 'Hover a cell, or focus the heatmap and use the arrow keys, for exact values.';
     return;
   }
   const tok = d.tokens[hv.token];
