@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineHostClient, EngineHostExitedError } from '../../engine/host/client';
+import { EngineHostClient, EngineHostExitedError } from './client';
 import {
   AnalyzeSampleParams,
   CheckpointReport,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { EngineHostClient, EngineHostExitedError, EngineRequestError } from '../../../src/engine/host/client';
+import { EngineHostClient, EngineHostExitedError, EngineRequestError } from '../../../src/extension/engine/client';
 import { DEFAULT_SETTINGS } from '../../../src/engine/backends/local';
 import { TEST_HOOKS_ENV } from '../../../src/engine/host/testHooks';
 import { EngineErrorCodes, EngineMethods, ProgressParams } from '../../../src/protocol/engineHost';
