@@ -10,15 +10,14 @@ import { apiKeyForRequest, judgeSettingUrl, type KeySource } from './apiKeys';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { DEFAULT_OPENAI_BASE_URL } from './keyOrigin';
-import { pickRunFile } from './pickers';
-import { activeRunFile } from '../panels/runFilePicker';
+import { activeRunFile, pickRunFile } from './pickers';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', comparator: 'comparator.json' };
 
 export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { format?: ExportFormat; out?: string } = {}): Promise<string | undefined> {
   if (!(await requireTrust('Export Run'))) return undefined;
   // The run in the active tab (its Run report, Compare panel or run-file editor) before asking.
-  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: export which run?'));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: export which run?', openLabel: 'Export' }));
   if (!run) return undefined;
   const format =
     opts.format ??
@@ -83,7 +82,7 @@ async function chooseJudge(ctx: LabContext): Promise<ChosenJudge | undefined> {
 
 export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { judge?: JudgeSpec; baseDir?: string } = {}): Promise<unknown> {
   if (!(await requireTrust('Judge Run'))) return undefined;
-  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: judge which run?'));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: judge which run?', openLabel: 'Judge' }));
   if (!run) return undefined;
   const chosen = opts.judge ? { spec: opts.judge, baseDir: opts.baseDir, source: { label: `judge '${opts.judge.name}' given to organismLab.judgeRun`, fromWorkspace: false } } : await chooseJudge(ctx);
   if (!chosen) return undefined;
