@@ -1,7 +1,7 @@
 /** The one object every feature's activateX() receives (rust-analyzer's Ctx pattern). */
 import * as vscode from 'vscode';
 import { EngineService } from './engine/engineService';
-import { PanelManager } from './panels/panelManager';
+import { PanelManager } from './panelManager';
 
 export interface LabContext {
   extension: vscode.ExtensionContext;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { classifyFolder, CheckpointKind } from '../../engine/backends/workspaceDiscovery';
 import { VIEW_TYPES } from '../../protocol/webviews';
-import type { PanelManager } from '../panels/panelManager';
+import type { PanelManager } from '../panelManager';
 import { findPromptSets } from '../views/promptSetsView';
 
 const EXCLUDE = '{**/node_modules/**,**/.git/**,**/.tools/**}';

@@ -27,7 +27,7 @@ import { uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
-import type { OpenPanel } from './panelManager';
+import type { OpenPanel } from '../panelManager';
 import { renderWebviewHtml } from './webviewHtml';
 
 const MAX_LISTED = 5000;
