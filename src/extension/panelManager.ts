@@ -134,7 +134,7 @@ export class PanelRegistry<S extends vscode.Disposable, Saved = unknown> {
 }
 
 /** The page a panel shows when its saved state names nothing to show (no scripts, no resources). */
-export function notRestoredPage(name: string, reopenWith: string): string {
+function notRestoredPage(name: string, reopenWith: string): string {
   return `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${htmlText(
     `This ${name} panel could not be restored. Open it again with "${reopenWith}".`,
   )}</p></body></html>`;

@@ -3,6 +3,9 @@
  * (command id → handler): the core commands (registerCommands.ts), the serve commands, and each webview panel
  * module (panels/*: Compare, Run report, Activations, Checkpoint inspector). activateCommands hands them all
  * here once; an id contributed twice is an error, not a silent override.
+ *
+ * One command is still registered elsewhere: organismLab.reviewPromptSet, by review/promptSetReview.ts (that
+ * module was outside this restructuring; it should contribute a table here too).
  */
 import * as vscode from 'vscode';
 
