@@ -29,6 +29,7 @@ import type {
   SmokeTestRequest,
   SmokeTestResult,
 } from '../engine/backends/types';
+import type { JudgeSpec } from '../engine/judges/judgesFile';
 
 export type {
   AnalyzeSampleRequest,
@@ -58,7 +59,7 @@ export type {
 } from '../engine/backends/types';
 
 /** Bumped on any incompatible change; the client refuses a host that answers another version. */
-export const ENGINE_PROTOCOL_VERSION = 1;
+export const ENGINE_PROTOCOL_VERSION = 2;
 
 export interface InitializeParams {
   protocolVersion: number;
@@ -147,8 +148,16 @@ export interface SaeParams extends SaeRequest {
   token: string;
 }
 
-export interface JudgeRunLocalParams extends LocalJudgeRequest {
+/**
+ * Judge a run file in the engine host, with any judge: rules and OpenAI-compatible judges run there without a
+ * model, a local-model judge loads its model for the job. The host is then the one writer of judgement rows.
+ */
+export interface JudgeRunParams extends Omit<LocalJudgeRequest, 'judge'> {
   token: string;
+  /** As parsed from a judges file; a rules judge's compiled matchers do not cross the RPC (the host compiles its patterns again). */
+  judge: JudgeSpec;
+  /** An OpenAI-compatible judge's API key (the extension reads it from SecretStorage): sent with its requests only, never logged or written. */
+  apiKey?: string;
 }
 
 export interface RunPromptSetParams extends RunPromptSetRequest {
@@ -212,8 +221,8 @@ export const EngineMethods = {
   direction: new RequestType<DirectionParams, DirectionReport, void>('engine/direction'),
   /** SAE model diffing on a run (SAELens folder): run-level feature diff or a feature's top tokens (progress, cancellable). */
   sae: new RequestType<SaeParams, SaeResult, void>('engine/sae'),
-  /** Judge a run file with a local-model judge; judgements are appended as they come (progress, cancellable, resumable). */
-  judgeRunLocal: new RequestType<JudgeRunLocalParams, JudgeRunResult, void>('engine/judgeRunLocal'),
+  /** Judge a run file (rules, OpenAI-compatible or local-model judge); judgements are appended as they come (progress, cancellable, resumable). */
+  judgeRun: new RequestType<JudgeRunParams, JudgeRunResult, void>('engine/judgeRun'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),
   /** Test-only: the host exits at once with the given code (to exercise crash handling). */
   debugCrash: new RequestType<{ exitCode: number }, void, void>('engine/debugCrash'),

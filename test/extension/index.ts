@@ -17,6 +17,7 @@ export function run(): Promise<void> {
   require('./suite/review.test');
   require('./suite/engineCrash.test');
   require('./suite/researcherLoop.test');
+  require('./suite/panels.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));
   });

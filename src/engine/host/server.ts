@@ -23,6 +23,7 @@ import { EngineError } from '../backends/errors';
 import { isInputError } from '../limits/limits';
 import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
+import { runJudgeJob } from './judgeJob';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
 
@@ -191,7 +192,7 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   connection.onRequest(EngineMethods.analyzeSample, guarded((p) => backend.analyzeSample(p)));
   connection.onRequest(EngineMethods.layerCurve, jobHandler('layerCurve', (request, hooks) => backend.layerCurve(request, hooks)));
   connection.onRequest(EngineMethods.sae, jobHandler('sae', (request, hooks) => backend.sae(request, hooks)));
-  connection.onRequest(EngineMethods.judgeRunLocal, jobHandler('judgeRun', (request, hooks) => backend.judgeRunLocal(request, hooks)));
+  connection.onRequest(EngineMethods.judgeRun, jobHandler('judgeRun', (request, hooks) => runJudgeJob(backend, request, hooks)));
   connection.onRequest(EngineMethods.direction, jobHandler('direction', (request, hooks) => backend.direction(request, hooks)));
 
   connection.onRequest(

@@ -13,9 +13,9 @@ import { renderMarkdownReport } from '../../engine/review/markdownReport';
 import { renderHtmlReport } from '../../engine/review/htmlReport';
 import { RunMismatchError } from '../../engine/review/runDiff';
 import type { LabContext } from '../context';
-import { activeRunFile, pickRunFile, runUriFromArgument } from '../panels/runFilePicker';
-import { errorMessage } from '../run/args';
+import { errorMessage, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
+import { activeRunFile, pickRunFile } from './pickers';
 
 export type ReviewFormat = 'md' | 'html';
 
@@ -43,9 +43,9 @@ async function reportText(runPath: string, againstPath: string | null, format: R
  * preview. Arguments (tests, other commands): `{ a, b, allowMismatch }` as paths or Uris. Returns the Markdown.
  */
 export async function diffRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?: unknown; b?: unknown; allowMismatch?: boolean } = {}): Promise<string | undefined> {
-  const b = runUriFromArgument(opts.b) ?? runUriFromArgument(arg) ?? (await pickRunFile(activeRunFile(), { title: 'Organism Lab: Diff Two Runs (1/2)', placeHolder: 'The newer run (B), e.g. on your branch', openLabel: 'Use as B' }));
+  const b = uriFromArg(opts.b) ?? uriFromArg(arg) ?? (await pickRunFile({ title: 'Organism Lab: Diff Two Runs (1/2)', placeHolder: 'The newer run (B), e.g. on your branch', openLabel: 'Use as B' }, activeRunFile(ctx.panels)));
   if (!b) return undefined;
-  const a = runUriFromArgument(opts.a) ?? (await pickRunFile(undefined, { title: 'Organism Lab: Diff Two Runs (2/2)', placeHolder: `The earlier run (A) to compare ${path.basename(b.fsPath)} against, e.g. on main`, openLabel: 'Use as A' }));
+  const a = uriFromArg(opts.a) ?? (await pickRunFile({ title: 'Organism Lab: Diff Two Runs (2/2)', placeHolder: `The earlier run (A) to compare ${path.basename(b.fsPath)} against, e.g. on main`, openLabel: 'Use as A' }));
   if (!a) return undefined;
   try {
     const md = await reportText(b.fsPath, a.fsPath, 'md', opts.allowMismatch);
@@ -68,7 +68,7 @@ export async function exportReviewReportCommand(
   opts: { format?: ReviewFormat; against?: unknown; out?: string; allowMismatch?: boolean } = {},
 ): Promise<string | undefined> {
   if (!(await requireTrust('Export Review Report'))) return undefined;
-  const run = runUriFromArgument(arg) ?? activeRunFile() ?? (await pickRunFile(undefined, { title: 'Organism Lab: Export Review Report', placeHolder: 'Which run?', openLabel: 'Export' }));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: Export Review Report', placeHolder: 'Which run?', openLabel: 'Export' }));
   if (!run) return undefined;
   const format =
     opts.format ??
@@ -82,7 +82,7 @@ export async function exportReviewReportCommand(
       )
     )?.label);
   if (!format) return undefined;
-  let against: vscode.Uri | undefined = runUriFromArgument(opts.against);
+  let against: vscode.Uri | undefined = uriFromArg(opts.against);
   if (opts.against === undefined) {
     const mode = await vscode.window.showQuickPick(
       [{ label: 'This run only' }, { label: 'Against an earlier run…', description: 'adds what changed: questions added, removed, reworded, with paired rates' }],
@@ -90,7 +90,7 @@ export async function exportReviewReportCommand(
     );
     if (!mode) return undefined;
     if (mode.label !== 'This run only') {
-      against = await pickRunFile(undefined, { title: 'Organism Lab: the earlier run (A)', placeHolder: 'e.g. the run on main', openLabel: 'Compare against' });
+      against = await pickRunFile({ title: 'Organism Lab: the earlier run (A)', placeHolder: 'e.g. the run on main', openLabel: 'Compare against' });
       if (!against) return undefined;
     }
   }

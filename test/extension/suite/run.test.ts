@@ -94,7 +94,7 @@ suite('running a prompt set in the engine host', function () {
   });
 
   // The first rule has a lookahead, which RE2 cannot run: it goes through the guarded worker-thread matcher
-  // inside the extension host (the demo judge's coherence rule is of that kind).
+  // inside the engine host, where every judge runs (the demo judge's coherence rule is of that kind).
   test('judge the run with a rules judge: judgement rows are appended', async () => {
     const { parseJudgesFile, selectJudge } = await import('../../../src/engine/judges/judgesFile');
     const yaml = ['judges:', '  - name: suite', '    type: rules', '    metrics:', '      coherent:', '        rules:', '          - { pattern: "^(?=[\\\\s\\\\S]*zzqx)", flags: "i", score: 0 }', '          - { pattern: ".", flags: "s", score: 100 }', '        default: 0', ''].join('\n');
