@@ -13,7 +13,7 @@
 import type { ChatMessage } from '../runs/schema';
 import type { SequenceLogprobs } from '../analysis/sequenceLogprobs';
 import type { TextTokenizer } from '../text/tokenizer';
-import { badRequest, legacyLogprobs, tokenString, type LegacyLogprobs } from './openaiProtocol';
+import { IncrementalDecoder, badRequest, legacyLogprobs, tokenString, type LegacyLogprobs } from './openaiProtocol';
 
 /** The most negative log-probability written (OpenAI's stand-in for -inf, which JSON cannot hold). */
 const FLOOR = -9999;
@@ -35,13 +35,23 @@ export function continuedChatIds(tok: TextTokenizer, messages: ChatMessage[]): n
   return tok.encode(rendered.slice(0, cut), { addSpecialTokens: !tok.hasChatTemplate });
 }
 
+/**
+ * The prompt tokens' text pieces as vLLM detokenizes them (incrementally: a piece is what the token adds to the
+ * text so far, '' while it ends inside a multi-byte character), so the pieces concatenate to the decoded prompt.
+ */
+export function promptPieces(ids: number[], tok: TextTokenizer): string[] {
+  const dec = new IncrementalDecoder((x) => tok.decode(x));
+  return ids.map((id) => dec.push(id));
+}
+
 /** vLLM's `prompt_logprobs` list for a prompt: null, then {id: {logprob, rank, decoded_token}} per token. */
 export function promptLogprobsJson(ids: number[], scored: SequenceLogprobs, tok: TextTokenizer): (Record<string, { logprob: number; rank: number; decoded_token: string }> | null)[] {
+  const pieces = promptPieces(ids, tok);
   return ids.map((id, t) => {
     const s = scored[t];
     if (!s) return null;
     const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
-    entry[String(id)] = { logprob: clamp(s.logprob), rank: s.rank, decoded_token: tokenString(id, tok) };
+    entry[String(id)] = { logprob: clamp(s.logprob), rank: s.rank, decoded_token: pieces[t] };
     s.top.forEach((a, j) => {
       if (!(String(a.id) in entry)) entry[String(a.id)] = { logprob: clamp(a.logprob), rank: j + 1, decoded_token: tokenString(a.id, tok) };
     });
@@ -51,7 +61,7 @@ export function promptLogprobsJson(ids: number[], scored: SequenceLogprobs, tok:
 
 /** The echoed prompt's entries of the completions API's `logprobs` (the first token has no log-probability). */
 export function echoedPromptLogprobs(ids: number[], scored: SequenceLogprobs, tok: TextTokenizer): LegacyLogprobs {
-  const tokens = ids.map((id) => tokenString(id, tok));
+  const tokens = promptPieces(ids, tok);
   return legacyLogprobs(
     tokens,
     scored.map((s) => (s ? clamp(s.logprob) : null)),
