@@ -4,9 +4,10 @@
  */
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../engine/analysis/types';
 import type { SaeRunDiff, SaeTopToken } from '../engine/sae/saeDiff';
+import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { DirectionReport, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };
+export type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };
 
 export const ACTIVATIONS_VIEW_TYPE = 'organismLab.activations';
 export const OPEN_ACTIVATIONS_COMMAND = 'organismLab.openActivations';
@@ -65,6 +66,15 @@ export interface ActivationsSaeFeatureMessage extends WebviewMessage {
   feature: number;
   tokens: SaeTopToken[];
 }
+/**
+ * A remote run's sample (header backend "openai"): no activations exist locally; the per-token log-prob difference
+ * of the sampled tokens (adapter − base) the generation server reports, shown in place of the KL strip, and why.
+ */
+export interface ActivationsRemoteLogprobsMessage extends WebviewMessage {
+  type: 'activations/remoteLogprobs';
+  data: RemoteSampleLogprobs;
+  reason: string;
+}
 export interface ActivationsBusyMessage extends WebviewMessage {
   type: 'activations/busy';
   what: string;
@@ -83,6 +93,7 @@ export type ActivationsHostMessage =
   | ActivationsSaeDiffMessage
   | ActivationsSaeFeatureMessage
   | ActivationsSelectMessage
+  | ActivationsRemoteLogprobsMessage
   | ActivationsBusyMessage
   | ActivationsErrorMessage;
 

@@ -30,6 +30,7 @@ import type {
   SmokeTestResult,
 } from '../engine/backends/types';
 import type { JudgeSpec } from '../engine/judges/judgesFile';
+import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
 
 export type {
   AnalyzeSampleRequest,
@@ -136,6 +137,18 @@ export interface InspectCheckpointParams {
 
 export type AnalyzeSampleParams = AnalyzeSampleRequest;
 
+export type { RemoteSampleLogprobs };
+
+/** One sample of a remote run (header backend "openai") scored under its base and adapter served names by the server that generated it. */
+export interface RemoteLogprobsParams {
+  runPath: string;
+  sampleId: string;
+  /** The adapter variant to compare a base sample under (default: the run's first adapter variant). */
+  variant?: string;
+  /** The generation server's API key (the extension reads it from SecretStorage): sent with the requests only, never logged or written. */
+  apiKey?: string;
+}
+
 export interface LayerCurveParams extends LayerCurveRequest {
   token: string;
 }
@@ -215,6 +228,8 @@ export const EngineMethods = {
   smokeTest: new RequestType<SmokeTestParams, SmokeTestResult, void>('engine/smokeTest'),
   /** One sample teacher-forced through the reference and a variant: per layer/token ‖Δh‖, relative, cosine, KL. */
   analyzeSample: new RequestType<AnalyzeSampleParams, SampleActivations, void>('engine/analyzeSample'),
+  /** A remote run's sample: per-token log-probability of its completion under base and adapter (the server's prompt_logprobs), and the difference. */
+  remoteLogprobs: new RequestType<RemoteLogprobsParams, RemoteSampleLogprobs, void>('engine/remoteLogprobs'),
   /** Per variant and layer, the mean relative difference over response tokens of a whole run (progress, cancellable). */
   layerCurve: new RequestType<LayerCurveParams, RunLayerCurve, void>('engine/layerCurve'),
   /** Misaligned-minus-aligned direction per layer from labelled samples (progress, cancellable). */

@@ -9,6 +9,8 @@ import * as vscode from 'vscode';
 import { EngineHostClient, EngineHostExitedError } from './client';
 import {
   AnalyzeSampleParams,
+  RemoteLogprobsParams,
+  RemoteSampleLogprobs,
   CheckpointReport,
   DirectionReport,
   DirectionRequest,
@@ -192,6 +194,11 @@ export class EngineService implements vscode.Disposable {
   /** One sample teacher-forced through the reference and a variant (the run's own model, loaded by the host). */
   analyzeSample(params: AnalyzeSampleParams, signal?: AbortSignal): Promise<SampleActivations> {
     return this.client.request(EngineMethods.analyzeSample, params, signal);
+  }
+
+  /** A remote run's sample scored by its generation server under base and adapter (no local model). */
+  remoteLogprobs(params: RemoteLogprobsParams, signal?: AbortSignal): Promise<RemoteSampleLogprobs> {
+    return this.client.request(EngineMethods.remoteLogprobs, params, signal);
   }
 
   layerCurve(request: LayerCurveRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<RunLayerCurve> {

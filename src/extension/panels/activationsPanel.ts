@@ -1,7 +1,9 @@
 /**
  * Activations panel host: one panel per run file. Lists the run's samples (engine's run reader), asks the
  * engine host for one sample's teacher-forced diffs (analyzeSample) or the run-level per-layer curve
- * (layerCurve, with progress), and restores from the page's saved state. Glue only.
+ * (layerCurve, with progress), and restores from the page's saved state. A remote run (header backend "openai") has
+ * no local activations: for its samples the host asks the engine for the generation server's per-token log-probs
+ * under base and adapter (remoteLogprobs), shown in place of the KL strip. Glue only.
  *
  * registerActivationsPanel(ctx) registers the view type with the panel manager (which restores it) and returns
  * organismLab.openActivations(runUri | path | {resourceUri} [, {sampleId}]) and organismLab.saeDiff for the
@@ -25,6 +27,7 @@ import { activeRunFile, isRunFileOrSay, pickRunFile } from '../commands/pickers'
 import type { LabContext } from '../context';
 import { uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
+import { apiKeyForRequest } from '../commands/apiKeys';
 import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
 import type { OpenPanel } from '../panelManager';
@@ -167,10 +170,36 @@ class ActivationsSession implements vscode.Disposable {
 
   private async analyze(sampleId: string): Promise<void> {
     if (!(await requireTrust('Activations'))) return;
+    let backend;
+    try {
+      backend = readRun(this.runUri.fsPath).header.backend;
+    } catch (e) {
+      this.fail('cannot read the run file', e);
+      return;
+    }
+    if (backend?.kind === 'openai') return this.analyzeRemote(sampleId, backend.base_url ?? '');
     this.post({ type: 'activations/busy', what: `teacher-forcing ${sampleId}` });
     try {
       const data = await this.ctx.engine.analyzeSample({ runPath: this.runUri.fsPath, sampleId, topK: 5 });
       this.post({ type: 'activations/sample', data });
+    } catch (e) {
+      this.fail(`sample ${sampleId}`, e);
+    }
+  }
+
+  /** A remote run's sample: the generation server's log-probabilities of the sampled tokens, base vs adapter. */
+  private async analyzeRemote(sampleId: string, baseUrl: string): Promise<void> {
+    this.post({ type: 'activations/busy', what: `scoring ${sampleId} on the generation server` });
+    try {
+      // The URL comes from the run file (workspace content): no key is sent for it in an untrusted workspace.
+      const key = await apiKeyForRequest(this.ctx, 'server', baseUrl, { label: `the header of ${path.basename(this.runUri.fsPath)}`, fromWorkspace: true });
+      if (!key) return;
+      const data = await this.ctx.engine.remoteLogprobs({ runPath: this.runUri.fsPath, sampleId, apiKey: key.apiKey });
+      const reason =
+        `This run was generated through the generation server at ${baseUrl} (backend "openai"): activations and the KL need the model's weights ` +
+        'in this process, and a remote run has only what the server returns. Shown instead: the log-probability each model gives the sampled tokens ' +
+        "(the server's prompt_logprobs for the completion under the base and the adapter served names).";
+      this.post({ type: 'activations/remoteLogprobs', data, reason });
     } catch (e) {
       this.fail(`sample ${sampleId}`, e);
     }

@@ -21,6 +21,7 @@ import {
 import { isRecord } from '../../protocol/webviews';
 import { histogramChart, lineChart } from './charts';
 import { Heatmap, tokenLabel, type HoverInfo, type Metric } from './heatmap';
+import { LogprobStrip } from './logprobStrip';
 
 registerComponents();
 const vscode = getVsCodeApi<ActivationsWebviewMessage, ActivationsViewState>();
@@ -46,17 +47,23 @@ const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
 const saeInfo = h('div', { class: 'muted', 'data-testid': 'sae-info' }, 'Pick an SAE in the SAELens layout (cfg.json + sae_weights.safetensors) trained on this base model.');
 const saeTables = h('div', { 'data-testid': 'sae-features' });
 const saeTokens = h('div', { 'data-testid': 'sae-tokens' });
+// A remote run has no local activations: its log-prob strip replaces this block (heatmap with the KL strip, layer chart).
+const logprobStrip = new LogprobStrip();
+const localBlock = h('div', { 'data-testid': 'local-activations' },
+  h('h2', null, 'Layer × token'),
+  heatmap.element,
+  hover,
+  h('h2', null, 'Mean relative difference per layer (response tokens, this sample)'),
+  h('div', { class: 'chart' }, layerCanvas),
+);
 replaceChildren(
   root,
   h('h1', null, `Activations: ${boot?.fileName ?? ''}`),
   controls,
   status,
   completion,
-  h('h2', null, 'Layer × token'),
-  heatmap.element,
-  hover,
-  h('h2', null, 'Mean relative difference per layer (response tokens, this sample)'),
-  h('div', { class: 'chart' }, layerCanvas),
+  logprobStrip.element,
+  localBlock,
   h('h2', null, 'Run level: mean relative difference per layer and variant'),
   h('div', null, button({ label: 'Compute run-level curve', onClick: () => vscode.postMessage({ type: 'activations/computeCurve' }), testId: 'compute-curve' })),
   curveInfo,
@@ -230,7 +237,15 @@ window.addEventListener('message', (event: MessageEvent) => {
       if (!samples.length) status.textContent = 'This run file has no samples yet.';
       break;
     case 'activations/sample':
+      logprobStrip.hide();
+      localBlock.hidden = false;
       showSample(m.data);
+      break;
+    case 'activations/remoteLogprobs':
+      localBlock.hidden = true;
+      completion.textContent = m.data.tokens.map((t) => t.text).join('');
+      logprobStrip.show(m.data, m.reason);
+      status.textContent = `${m.data.sampleId}: log-probabilities from the generation server.`;
       break;
     case 'activations/curve':
       showCurve(m.data);
