@@ -17,6 +17,12 @@ import { startServer, type RunningServer } from '../../../../src/engine/serve/se
 import { continuedChatIds } from '../../../../src/engine/serve/promptScoring';
 import { sequenceLogprobs } from '../../../../src/engine/analysis/sequenceLogprobs';
 import { completionTokenCount, remoteSampleLogprobs } from '../../../../src/engine/analysis/remoteTokenLogprobs';
+import { PassThrough } from 'node:stream';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { DEFAULT_SETTINGS } from '../../../../src/engine/backends/local';
+import type { EngineBackend } from '../../../../src/engine/backends/types';
+import { serve } from '../../../../src/engine/host/server';
+import { EngineErrorCodes, EngineMethods } from '../../../../src/protocol/engineHost';
 
 const ROOT = join(__dirname, '../../../..');
 const BASE = join(ROOT, 'examples/organisms/demo-base');
@@ -104,4 +110,27 @@ test('completionTokenCount finds the shortest trailing run that spells the compl
   assert.equal(completionTokenCount(['a', 'b', '', 'c'], 'c'), 1);
   assert.equal(completionTokenCount(['a', 'bc'], 'c'), null);
   assert.equal(completionTokenCount(['a'], ''), 0);
+});
+
+test('engine/remoteLogprobs: the engine host answers with the same strip (no local model loaded), and a bad sample id is an InvalidInput error', async () => {
+  const toHost = new PassThrough();
+  const toClient = new PassThrough();
+  const host = createMessageConnection(new StreamMessageReader(toHost), new StreamMessageWriter(toClient));
+  const client = createMessageConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toHost));
+  // A backend with no model: the remote path must not touch it.
+  serve(host, { settings: DEFAULT_SETTINGS, model: null, adapters: [] } as unknown as EngineBackend, { exit: () => undefined, testHooks: false });
+  host.listen();
+  client.listen();
+  try {
+    const run = readRun(runPath);
+    const s = run.samples.find((x) => x.variant === ADAPTER)!;
+    const viaHost = await client.sendRequest(EngineMethods.remoteLogprobs, { runPath, sampleId: s.id });
+    const direct = await remoteSampleLogprobs(run, 'remote.run.jsonl', s.id);
+    assert.deepEqual(viaHost.tokens, direct.tokens);
+    assert.equal(viaHost.adapterModel, ADAPTER);
+    await assert.rejects(client.sendRequest(EngineMethods.remoteLogprobs, { runPath, sampleId: 'nope' }), (e: any) => e.code === EngineErrorCodes.InvalidInput && /no sample "nope"/.test(e.message));
+  } finally {
+    client.dispose();
+    host.dispose();
+  }
 });
