@@ -17,6 +17,7 @@ import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 import { weightsCacheCommand } from './weightsCacheCommand';
 import { activateServeCommands } from './serveCommands';
+import { activateInspectCommands } from './inspectCommands';
 
 type Handler = (...args: unknown[]) => unknown;
 
@@ -216,4 +217,5 @@ export function activateCommands(ctx: LabContext): void {
   };
   for (const [id, fn] of Object.entries(table)) ctx.extension.subscriptions.push(vscode.commands.registerCommand(id, fn));
   activateServeCommands(ctx);
+  activateInspectCommands(ctx);
 }
