@@ -138,7 +138,10 @@ export function inspectLogsToRun(logs: NamedInspectLog[]): InspectImport {
   const first = logs[0].log.header;
   const datasets = new Set(logs.map(({ log }) => log.header.eval.dataset?.name ?? log.header.eval.task));
   if (datasets.size > 1) warnings.push(`the logs name different datasets (${[...datasets].join(', ')}); samples are paired by sample id and epoch all the same.`);
-  const sameRun = new Set(logs.map(({ log }) => log.header.eval.run_id)).size === 1;
+  // Divergence indexes are relative to the exporting run's reference variant: kept only when every log comes
+  // from one run and the first log is that reference (its samples carry none).
+  const keepDivergence =
+    new Set(logs.map(({ log }) => log.header.eval.run_id)).size === 1 && logs[0].log.samples.every((s) => !(organismMeta(s) && 'divergence_index' in organismMeta(s)!));
   const samples: SampleRow[] = [];
   const judgements: JudgementRow[] = [];
   const labels: LabelRow[] = [];
@@ -189,7 +192,7 @@ export function inspectLogsToRun(logs: NamedInspectLog[]): InspectImport {
         completion: s.error ? '' : completionText(s),
         tokens: tokens ?? 0,
         finish_reason: finish,
-        ...(sameRun && meta && 'divergence_index' in meta ? { divergence_index: meta.divergence_index } : {}),
+        ...(keepDivergence && meta && 'divergence_index' in meta ? { divergence_index: meta.divergence_index } : {}),
         seed: typeof meta?.seed === 'number' ? meta.seed : typeof cfgSeed === 'number' ? cfgSeed : 0,
         ...(typeof s.total_time === 'number' ? { elapsed_ms: Math.round(s.total_time * 1000) } : {}),
         created_at: createdAt,

@@ -271,3 +271,15 @@ test('CLI: export-inspect and import-inspect', async () => {
   assert.equal(e3.code, 2);
   assert.match(e3.err, /--out DIR is required/);
 });
+
+test('import: divergence indexes are kept only when the first log is the exporting run\'s reference variant', async () => {
+  const { dir, runPath } = fixtureRun();
+  const r = await exportRunToInspect(runPath, path.join(dir, 'o'));
+  const [base, adapter] = r.files.map((f) => f.path);
+  const inOrder = path.join(dir, 'in-order.run.jsonl');
+  await importInspectLogs([base, adapter], { out: inOrder });
+  assert.equal(readRun(inOrder).samples.find((s) => s.id === 'q1#0#0@adapter')!.divergence_index, 2);
+  const swapped = path.join(dir, 'swapped.run.jsonl');
+  await importInspectLogs([adapter, base], { out: swapped });
+  assert.ok(readRun(swapped).samples.every((s) => s.divergence_index === undefined));
+});
