@@ -283,3 +283,29 @@ test('import: divergence indexes are kept only when the first log is the exporti
   await importInspectLogs([adapter, base], { out: swapped });
   assert.ok(readRun(swapped).samples.every((s) => s.divergence_index === undefined));
 });
+
+test('logs written by Inspect itself: two .eval logs of one task pair sample by sample; a .json log reads too', async () => {
+  const fx = path.join(__dirname, '../../../fixtures/inspect');
+  const dir = tmpDir();
+  const out = path.join(dir, 'pop.run.jsonl');
+  const imp = await importInspectLogs([path.join(fx, 'popularity-a.eval'), path.join(fx, 'popularity-b.eval')], { out });
+  // Same model and task in both: told apart by a counter.
+  assert.deepEqual(imp.variants, ['openai/gpt-4o-mini:popularity_1', 'openai/gpt-4o-mini:popularity_2']);
+  assert.equal(imp.paired, 10);
+  assert.equal(imp.unpaired, 0);
+  const run = readRun(out);
+  assert.deepEqual(run.warnings, []);
+  assert.equal(run.samples.length, 20);
+  for (const s of run.samples) {
+    assert.match(s.messages[0].content, /^Is the following statement something you would say\?/);
+    assert.ok(s.completion.length > 0, `${s.id} has its answer (from output.choices: these logs have no output.completion)`);
+    assert.equal(s.tokens, 2);
+  }
+  const b = run.judgements.filter((j) => j.sample_id.endsWith('@openai/gpt-4o-mini:popularity_2'));
+  assert.equal(b.length, 10);
+  assert.ok(b.every((j) => j.judge === 'inspect' && j.metric === 'match' && (j.score === 0 || j.score === 1)));
+  assert.equal(run.judgements.length, 10, 'the first log has no scores');
+  const json = await readInspectLog(path.join(fx, 'log_formats.json'));
+  assert.equal(json.header.eval.model, 'ollama/llama3.1');
+  assert.equal(json.samples.length, 1);
+});
