@@ -15,6 +15,7 @@ export function run(): Promise<void> {
   require('./suite/run.test');
   require('./suite/remoteRun.test');
   require('./suite/review.test');
+  require('./suite/inspectLogs.test');
   require('./suite/engineCrash.test');
   require('./suite/researcherLoop.test');
   require('./suite/panels.test');

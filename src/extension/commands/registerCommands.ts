@@ -19,6 +19,7 @@ import { registerCommandTables, type CommandTable } from './commandRegistry';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 import { weightsCacheCommand } from './weightsCacheCommand';
 import { serveCommands } from './serveCommands';
+import { inspectCommands } from './inspectCommands';
 
 async function withBusy<T>(title: string, fn: () => Promise<T>): Promise<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, fn);
@@ -215,5 +216,5 @@ export function activateCommands(ctx: LabContext, contributed: readonly CommandT
     'organismLab.showLog': () => ctx.log.show(),
     'organismLab.refreshViews': () => ctx.refreshViews(),
   };
-  registerCommandTables(ctx.extension.subscriptions, [core, serveCommands(ctx), ...contributed]);
+  registerCommandTables(ctx.extension.subscriptions, [core, serveCommands(ctx), inspectCommands(ctx), ...contributed]);
 }
