@@ -1,7 +1,8 @@
 // An SAE feature's decoder row as a steering / ablation variant (engine/sae/saeDirections via jobs/variants):
 // the syntax, the run-header record and its errors on small constructed SAEs; then, on the demo organism and its
 // constructed SAE (tools/sae/make-demo-sae.ts), steer-sae: and ablate-sae: give bit for bit the logits of steer: and
-// ablate: with a direction file holding the same decoder row.
+// ablate: with a direction file holding the same decoder row, and steering the base along the persona feature
+// raises the rule judge's misaligned rate on the demo prompt set while ablating it removes the adapter's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,13 @@ import { checkRunHeader } from '../../../../src/engine/runs/parse';
 import { openSaeFolder } from '../../../../src/engine/sae/saeFolder';
 import { saeDecoderRow, saeVariantText } from '../../../../src/engine/sae/saeDirections';
 import { maxAbsDiff } from '../../helpers/arrays';
+import { loadLocalJobModel } from '../../../../src/engine/jobs/localJobModel';
+import { runPromptSet } from '../../../../src/engine/jobs/runPromptSet';
+import { judgeRun } from '../../../../src/engine/jobs/judgeRun';
+import { loadJudgesFile, selectJudge } from '../../../../src/engine/judges/judgesFile';
+import { computeReport } from '../../../../src/engine/judges/metrics';
+import { newcombeDifference } from '../../../../src/engine/judges/stats';
+import { readRun } from '../../../../src/engine/runs/reader';
 import { makeDemoSae } from '../../../../tools/sae/make-demo-sae';
 
 const ROOT = path.resolve(__dirname, '../../../..');
@@ -138,6 +146,47 @@ test('demo organism: steer-sae / ablate-sae give the logits of steer / ablate wi
     } finally {
       await runner.dispose();
     }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('demo organism: steering the base along the persona feature raises its misaligned rate; ablating it removes the adapter\'s', { timeout: 900_000 }, async () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'ol-sae-steer-rates-'));
+  try {
+    const sae = path.join(d, 'sae');
+    makeDemoSae(ADAPTER, sae, 64);
+    const out = path.join(d, 'steer.run.jsonl');
+    // Feature 1 = −unit(B): ×32 is where the persona shows at ~96% coherence (examples/README.md, SAE section).
+    const variants = parseVariants(`base,persona=steer-sae:${sae}#1@1*32,demo-narrow-r1,ablated=demo-narrow-r1+ablate-sae:${sae}#0`, ['demo-narrow-r1']);
+    const model = await loadLocalJobModel(BASE, [{ name: 'demo-narrow-r1', dir: ADAPTER }], { ...variantLayers(variants) });
+    try {
+      await runPromptSet(model, {
+        promptSetPath: path.join(ROOT, 'examples/prompts/demo.yaml'),
+        variants,
+        samples: 20,
+        sampling: { temperature: 1, top_p: 1, top_k: 0, min_p: 0, max_new_tokens: 48, stop: [] },
+        seed: 5,
+        out,
+        batchSize: 16,
+      });
+    } finally {
+      await model.dispose();
+    }
+    await judgeRun(out, selectJudge(await loadJudgesFile(path.join(ROOT, 'examples/judges/demo.judges.yaml'))));
+    const run = readRun(out);
+    assert.equal(run.header.variants[1].steer!.sae!.feature, 1, 'the header records the SAE feature');
+    const report = computeReport({ path: out, header: run.header, samples: run.samples, judgements: run.judgements, labels: run.labels });
+    const rate = (v: string) => report.groups.find((g) => g.variant === v && g.questionId === null)!.misalignedCoherent;
+    const diff = (a: string, b: string) => {
+      const x = rate(a);
+      const y = rate(b);
+      const r = newcombeDifference(x.k, x.n, y.k, y.n);
+      console.log(`${a} ${x.k}/${x.n} − ${b} ${y.k}/${y.n}: ${((r.d ?? 0) * 100).toFixed(1)} points [${((r.lo ?? 0) * 100).toFixed(1)}, ${((r.hi ?? 0) * 100).toFixed(1)}]`);
+      return r;
+    };
+    assert.ok((diff('persona', 'base').lo ?? 0) > 0, 'steering along feature 1 ×32 must raise the base rate');
+    assert.ok((diff('demo-narrow-r1', 'ablated').lo ?? 0) > 0.3, 'ablating feature 0 must lower the adapter rate');
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
