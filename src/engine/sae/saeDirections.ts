@@ -17,7 +17,7 @@
  * layer and the strength, so a run can be reproduced (and a resume refuses a changed SAE).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { toFloat32 } from '../checkpoint/safetensors';
 import { DTYPE_SIZE } from '../checkpoint/safetensorsTypes';
@@ -36,14 +36,28 @@ export function saeSteerLayer(spec: SaeSpec): number {
   return spec.hiddenStateIndex - 1;
 }
 
-/** Fingerprint of an SAE folder: cfg.json's bytes and the weights (hashCheckpointDir's safetensors fingerprint). */
+const hashMemo = new Map<string, string>();
+
+/**
+ * Fingerprint of an SAE folder: cfg.json's bytes and the weights (hashCheckpointDir's safetensors fingerprint).
+ * Remembered per folder while its files keep their size and modification time (analyses read a row per sample).
+ */
 export function hashSaeFolder(dir: string): string {
+  const files = [path.join(dir, 'cfg.json'), ...readdirSync(dir).filter((n) => n.endsWith('.safetensors')).sort().map((n) => path.join(dir, n))];
+  const key = files.map((f) => {
+    const st = statSync(f);
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  }).join('|');
+  const known = hashMemo.get(key);
+  if (known) return known;
   const h = createHash('sha256');
   h.update('cfg.json\n');
   h.update(readFileSync(path.join(dir, 'cfg.json')));
   h.update('\nweights\n');
   h.update(hashCheckpointDir(dir));
-  return `sha256:${h.digest('hex')}`;
+  const hash = `sha256:${h.digest('hex')}`;
+  hashMemo.set(key, hash);
+  return hash;
 }
 
 /** Row F of W_dec as float32 (reads only that row's bytes). */
