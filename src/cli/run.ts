@@ -31,7 +31,9 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   --variants LIST             comma-separated: base, NAME (an adapter's folder name), adapter (alias of the
                               first adapter; the run file names it NAME, as the editor does), NAME@SCALE,
                               steer:FILE@LAYER*ALPHA, ablate:FILE@L1,L2, meanablate:FILE@L, TERM+steer:…, TERM+ablate:…,
-                              LABEL=… to name a steering/ablation variant (e.g. steer4=steer:d.safetensors@3*4)
+                              LABEL=… to name a steering/ablation variant (e.g. steer4=steer:d.safetensors@3*4),
+                              steer-sae:SAE_DIR#F@L*A (add A × feature F's decoder row, as stored, at the output of
+                              layer L, the SAE hook's layer; @L optional), ablate-sae:SAE_DIR#F@L (project it out)
                               (default: base,adapter with an adapter, else base)
   --samples N                 samples per paraphrase (default: each question's samples_per_paraphrase)
   --max-new-tokens N          default 256

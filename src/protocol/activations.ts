@@ -121,13 +121,19 @@ export interface ActivationsSaeFeatureRequestMessage extends WebviewMessage {
   type: 'activations/saeFeatureTokens';
   feature: number;
 }
+/** Steer with a feature of the SAE last diffed: the host asks the strength, copies the steer-sae: variant, offers a run. */
+export interface ActivationsSaeSteerMessage extends WebviewMessage {
+  type: 'activations/saeSteer';
+  feature: number;
+}
 export type ActivationsWebviewMessage =
   | ActivationsReadyMessage
   | ActivationsPickSampleMessage
   | ActivationsComputeCurveMessage
   | ActivationsComputeDirectionMessage
   | ActivationsComputeSaeDiffMessage
-  | ActivationsSaeFeatureRequestMessage;
+  | ActivationsSaeFeatureRequestMessage
+  | ActivationsSaeSteerMessage;
 
 export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebviewMessage | null {
   if (!isRecord(raw) || !isString(raw.type)) return null;
@@ -138,6 +144,7 @@ export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebview
     case 'activations/computeSaeDiff':
       return { type: raw.type };
     case 'activations/saeFeatureTokens':
+    case 'activations/saeSteer':
       return typeof raw.feature === 'number' && Number.isInteger(raw.feature) && raw.feature >= 0 ? { type: raw.type, feature: raw.feature } : null;
     case 'activations/pickSample':
       return isString(raw.sampleId) && raw.sampleId.length < 2000 ? { type: raw.type, sampleId: raw.sampleId } : null;

@@ -23,13 +23,21 @@ export interface SamplingParams {
   stop: string[]; // stop strings (in addition to end-of-sequence ids)
 }
 
+/** The SAE feature whose decoder row W_dec[feature] is a steering / ablation direction (`file` is then the SAE folder). */
+export interface SaeFeatureRef {
+  feature: number;
+  hook_name: string; // the SAE's hook (cfg.json), e.g. blocks.1.hook_resid_post
+  hash: string; // fingerprint of the SAE folder (cfg.json + weights)
+  decoder_norm: number; // ‖W_dec[feature]‖: the row is used as stored, not normalized
+}
+
 /** One way of running the model: base, an adapter at a scale, steering or ablation along a direction. */
 export interface VariantSpec {
   name: string; // e.g. "base", "adapter", "adapter@0.5", "steer+4"
   adapter?: string | null; // name of an entry in RunHeader.adapters; null/absent = no adapter
   adapter_scale?: number; // multiplies the PEFT scale; default 1 when an adapter is set
-  steer?: { file: string; layer: number; alpha: number } | null; // add alpha * v at the output of `layer`
-  ablate?: { file: string; layers: number[] } | null; // project v out of the residual stream at `layers`
+  steer?: { file: string; layer: number; alpha: number; sae?: SaeFeatureRef } | null; // add alpha * v at the output of `layer`
+  ablate?: { file: string; layers: number[]; sae?: SaeFeatureRef } | null; // project v out of the residual stream at `layers`
 }
 
 export interface RunHeader {

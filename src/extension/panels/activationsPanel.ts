@@ -32,6 +32,7 @@ import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
 import type { OpenPanel } from '../panelManager';
 import { renderWebviewHtml } from './webviewHtml';
+import { steerWithSaeFeature } from './saeSteerAction';
 
 const MAX_LISTED = 5000;
 
@@ -106,6 +107,7 @@ class ActivationsSession implements vscode.Disposable {
     else if (m.type === 'activations/computeDirection') void this.direction();
     else if (m.type === 'activations/computeSaeDiff') void this.saeDiff();
     else if (m.type === 'activations/saeFeatureTokens') void this.saeFeature(m.feature);
+    else if (m.type === 'activations/saeSteer' && this.saeDir) void steerWithSaeFeature(this.saeDir.dir, m.feature, this.ctx.log).catch((e) => this.fail(`steer with SAE feature ${m.feature}`, e));
   }
 
   /** The SAE folder last diffed on this run (feature clicks read its tokens). */

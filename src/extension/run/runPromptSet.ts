@@ -7,6 +7,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultRunPath } from '../../engine/backends/workspaceDiscovery';
+import { parseVariants } from '../../engine/jobs/variants';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import { completenessText } from '../../engine/runs/completeness';
 import { findResumableRun, runFileCompleteness, type ResumableRun } from '../../engine/runs/resumeCandidates';
@@ -21,7 +22,7 @@ import { errorMessage, showCommandError } from './args';
 export interface RunOptions {
   /** Run only these questions. */
   questionIds?: string[];
-  /** 'all' = base + every loaded adapter; 'base' = base only; names = those variants; undefined = ask when adapters are loaded. */
+  /** 'all' = base + every loaded adapter; 'base' = base only; names = those variants (adapter names, or steering/ablation items as on the CLI: steer-sae:DIR#F@L*A, …); undefined = ask when adapters are loaded. */
   variants?: 'all' | 'base' | string[];
   /** Run file to write (default: runs/<prompt set>-<timestamp>.run.jsonl next to the prompt set). */
   out?: string;
@@ -37,14 +38,15 @@ export interface RunOptions {
   resume?: 'ask' | 'latest' | 'new';
 }
 
-function variantsFor(names: string[]): VariantSpec[] {
-  return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : { name: n, adapter: n, adapter_scale: 1 }));
+function variantsFor(names: string[], adapters: string[] = []): VariantSpec[] {
+  const directional = /(^|[+=])(steer|ablate|meanablate|steer-sae|ablate-sae):/;
+  return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : directional.test(n) ? parseVariants(n, adapters)[0] : { name: n, adapter: n, adapter_scale: 1 }));
 }
 
 async function chooseVariants(adapters: string[], wanted: RunOptions['variants'], fileName: string): Promise<VariantSpec[] | undefined> {
   if (wanted === 'base') return variantsFor(['base']);
   if (wanted === 'all') return variantsFor(['base', ...adapters]);
-  if (Array.isArray(wanted)) return variantsFor(wanted);
+  if (Array.isArray(wanted)) return variantsFor(wanted, adapters);
   if (adapters.length === 0) return variantsFor(['base']);
   const picks = await vscode.window.showQuickPick(
     ['base', ...adapters].map((n) => ({ label: n, description: n === 'base' ? 'no adapter' : 'adapter at scale 1', picked: true })),

@@ -197,7 +197,7 @@ function showDirection(d: DirectionReport): void {
   showHistogram(d, layer);
 }
 
-/** SAE diff tables (text nodes only); a feature's button asks for its top-activating tokens. */
+/** SAE diff tables (text nodes only); a feature's buttons ask for its top-activating tokens or steer with its decoder row. */
 function showSaeDiff(d: SaeRunDiff): void {
   saeInfo.textContent = `${d.sae.architecture} SAE, ${d.sae.dSae} features, at ${d.sae.hookMapping}. "${d.variant}" vs "${d.reference}": ${d.samples} samples, ${d.responseTokens} response tokens; labels ${d.labels.misaligned} misaligned / ${d.labels.aligned} aligned${d.labels.judge ? ` (judge ${d.labels.judge})` : ''}. Means over response tokens.${d.sae.warnings.length ? ` ${d.sae.warnings.join(' ')}` : ''}`;
   const table = (title: string, rows: SaeRunDiff['rising'], testId: string) =>
@@ -208,7 +208,9 @@ function showSaeDiff(d: SaeRunDiff): void {
         h('tbody', null, ...rows.map((r) => h('tr', null,
           h('td', null, `#${r.feature}`), h('td', null, fmt(r.meanRef)), h('td', null, fmt(r.meanVar)), h('td', null, fmt(r.delta)),
           h('td', null, `${r.samplesRef} / ${r.samplesVar}`), h('td', null, r.aucMisaligned === null ? '-' : r.aucMisaligned.toFixed(3)),
-          h('td', null, button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` })),
+          h('td', null,
+            button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` }),
+            button({ label: 'Steer…', onClick: () => vscode.postMessage({ type: 'activations/saeSteer', feature: r.feature }), testId: `sae-steer-${r.feature}`, title: `Steer with this feature: a steer-sae: variant adding α × feature #${r.feature}'s decoder row at the SAE's layer (copied; run a prompt set with it)` })),
         )))));
   replaceChildren(saeTables, table('Turned up', d.rising, 'sae-rising'), table('Turned down', d.falling, 'sae-falling'));
   replaceChildren(saeTokens);

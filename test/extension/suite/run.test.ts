@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineHost';
 import { api, testModel, waitFor, workspaceFolder } from './helpers';
+import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
 
 suite('running a prompt set in the engine host', function () {
   const model = testModel();
@@ -127,6 +129,36 @@ suite('running a prompt set in the engine host', function () {
       assert.equal(samples[0].variant, 'base');
     } finally {
       rmSync(single, { force: true });
+    }
+  });
+
+  test('Run Prompt Set takes a steer-sae: variant (as the SAE diff\'s "Steer…" offers it): the header records the SAE feature', async () => {
+    const file = path.join(workspaceFolder(), 'prompts/runs/tiny-sae-steer.run.jsonl');
+    const sae = mkdtempSync(path.join(os.tmpdir(), 'ol-ext-sae-'));
+    rmSync(file, { force: true });
+    try {
+      const H = (JSON.parse(readFileSync(path.join(model!.model, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
+      const F = 3;
+      writeSafetensors(path.join(sae, 'sae_weights.safetensors'), {
+        W_enc: { dtype: 'F32', shape: [H, F], data: new Float32Array(H * F) },
+        W_dec: { dtype: 'F32', shape: [F, H], data: Float32Array.from({ length: F * H }, (_, i) => Math.sin(i + 1)) },
+        b_enc: { dtype: 'F32', shape: [F], data: new Float32Array(F) },
+        b_dec: { dtype: 'F32', shape: [H], data: new Float32Array(H) },
+      });
+      writeFileSync(path.join(sae, 'cfg.json'), JSON.stringify({ architecture: 'standard', d_in: H, d_sae: F, metadata: { hook_name: 'blocks.0.hook_resid_post' } }));
+      const variant = `steer-sae:${sae}#2@0*3`;
+      const result = await vscode.commands.executeCommand<RunPromptSetResult>('organismLab.runPromptSet', vscode.Uri.file(path.join(workspaceFolder(), 'prompts/tiny.yaml')), {
+        variants: ['base', variant], out: file, samples: 1, maxNewTokens: 4, quiet: true,
+      });
+      assert.ok(result, 'runPromptSet returned nothing (see the Organism Lab log)');
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const steer = lines[0].variants[1];
+      assert.equal(steer.name, variant);
+      assert.deepEqual({ layer: steer.steer.layer, alpha: steer.steer.alpha, feature: steer.steer.sae.feature, hook: steer.steer.sae.hook_name }, { layer: 0, alpha: 3, feature: 2, hook: 'blocks.0.hook_resid_post' });
+      assert.ok(lines.some((l) => l.type === 'sample' && l.variant === variant), 'no sample of the steered variant');
+    } finally {
+      rmSync(file, { force: true });
+      rmSync(sae, { recursive: true, force: true });
     }
   });
 
