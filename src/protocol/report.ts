@@ -2,11 +2,11 @@
  * Messages between the Run report panel host and its webview, plus the state the page persists.
  * No Node or vscode imports (bundled into the browser page too).
  */
-import type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
+import type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
 import type { RunCompleteness } from '../engine/runs/completeness';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { Difference, GroupStats, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };
+export type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };
 
 export const REPORT_VIEW_TYPE = 'organismLab.runReport';
 export const OPEN_RUN_REPORT_COMMAND = 'organismLab.openRunReport';
