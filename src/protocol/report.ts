@@ -62,6 +62,17 @@ export interface ReportRefreshMessage extends WebviewMessage {
 }
 export type ReportWebviewMessage = ReportReadyMessage | ReportOptionsMessage | ReportOpenSampleMessage | ReportRefreshMessage;
 
+/**
+ * A paired difference's name, as the report page and the review reports write it: "trigger − control (adapter)"
+ * (two conditions under a variant), "adapter − base (trigger)" (two variants under a condition), or "adapter − base"
+ * in a run without conditions.
+ */
+export function pairLabel(p: PairedDifference, withConditions: boolean): string {
+  const cond = (c: string | null) => c ?? 'no condition';
+  if (p.kind === 'condition') return `${cond(p.first.condition)} − ${cond(p.second.condition)} (${p.first.variant})`;
+  return `${p.first.variant} − ${p.second.variant}${withConditions ? ` (${cond(p.first.condition)})` : ''}`;
+}
+
 const nullableString = (v: unknown): v is string | null => v === null || isString(v);
 
 /** Validates a message from the page before the host acts on it. */

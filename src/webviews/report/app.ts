@@ -9,7 +9,7 @@ import { button, dropdown } from '../components/controls';
 import type { RunCompleteness } from '../../protocol/report';
 import { h, replaceChildren } from '../shared/dom';
 import type { WebviewApi } from '../../protocol/webviews';
-import type { GroupStats, PairedDifference, ReportBootstrap, ReportData, ReportHostMessage, ReportViewState, ReportWebviewMessage } from '../../protocol/report';
+import { pairLabel, type GroupStats, type ReportBootstrap, type ReportData, type ReportHostMessage, type ReportViewState, type ReportWebviewMessage } from '../../protocol/report';
 import { differenceIsSignificant, differenceText, intervalText, kappaText, mean, pct, pointsText, proportionText, pValueText, variantColorVar } from './format';
 import { Scatter } from './scatter';
 
@@ -182,13 +182,6 @@ export class ReportApp {
     return this.region('report-arms-title', h('table', { class: 'metrics' }, h('thead', null, head), h('tbody', null, rows)), 'report-arms');
   }
 
-  /** "trigger − control (adapter)", "adapter − base (trigger)"; "adapter − base" in a run without conditions. */
-  private pairLabel(d: ReportData, p: PairedDifference): string {
-    const cond = (c: string | null) => c ?? 'no condition';
-    if (p.kind === 'condition') return `${cond(p.first.condition)} − ${cond(p.second.condition)} (${p.first.variant})`;
-    return `${p.first.variant} − ${p.second.variant}${d.conditions.length ? ` (${cond(p.first.condition)})` : ''}`;
-  }
-
   private pairTable(d: ReportData): HTMLElement {
     const head = h(
       'tr',
@@ -199,7 +192,7 @@ export class ReportApp {
       h(
         'tr',
         { 'data-kind': p.kind },
-        h('th', { scope: 'row' }, this.pairLabel(d, p)),
+        h('th', { scope: 'row' }, pairLabel(p, d.conditions.length > 0)),
         h('td', { class: 'num' }, p.nPaired),
         h('td', { class: `num ${differenceIsSignificant(p.paired) ? 'significant' : ''}`, 'data-testid': 'pair-difference' }, pointsText(p.paired)),
         h('td', { class: 'num' }, intervalText(p.paired)),
