@@ -218,3 +218,27 @@ questions:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CLI run --conditions: a subset runs, the summary has a condition column; an unknown name is a usage error', async () => {
+  const { runCommand } = await import('../../../../src/cli/run');
+  const { UsageError } = await import('../../../../src/cli/cliErrors');
+  const { dir, set } = setup();
+  try {
+    const out = join(dir, 'cli.run.jsonl');
+    let stdout = '';
+    const sink = (f: (s: string) => void) => ({ write: (s: string) => (f(s), true) }) as unknown as NodeJS.WritableStream;
+    const deps = { loadModel: async () => scriptedModel('/m', '/a'), stdout: sink((s) => (stdout += s)), stderr: sink(() => {}) };
+    const code = await runCommand([set, '--model', dir, '--variants', 'base', '--conditions', 'trigger', '--samples', '1', '--max-new-tokens', '4', '--no-progress', '--out', out], deps);
+    assert.equal(code, 0);
+    const run = readRun(out);
+    assert.deepEqual(run.header.conditions!.map((c) => c.name), ['trigger']);
+    // q1: 2 paraphrases under trigger; q2: trigger; q3 opted out.
+    assert.deepEqual(run.samples.map((s) => s.id).sort(), ['q1#0#0@base~trigger', 'q1#1#0@base~trigger', 'q2#0#0@base~trigger', 'q3#0#0@base']);
+    assert.match(stdout, /condition\s+variant\s+samples/);
+    assert.match(stdout, /\n  trigger\s+base\s+3 /);
+    assert.match(stdout, /\n  \(none\)\s+base\s+1 /);
+    await assert.rejects(runCommand([set, '--model', dir, '--conditions', 'bogus', '--out', join(dir, 'z.run.jsonl')], deps), (e: Error) => e instanceof UsageError && /no condition named "bogus"/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -218,3 +218,10 @@ test('selectConditions: a subset in declared order; unknown names and a set with
   assert.throws(() => selectConditions(declared, ['d'], 'f.yaml'), /f\.yaml: no condition named "d"; declared: a, b, c/);
   assert.throws(() => selectConditions(undefined, ['a'], 'f.yaml'), /declares no conditions/);
 });
+
+test('a JSONL prompt set whose first line declares conditions is recognised as a prompt set', async () => {
+  const { looksLikePromptSet } = await import('../../../../src/engine/backends/workspaceDiscovery');
+  const head = '{"type": "conditions", "conditions": [{"name": "a"}]}\n{"id": "q", "prompt": "hi"}\n';
+  assert.equal(looksLikePromptSet('/p/set.jsonl', head), true);
+  assert.equal(looksLikePromptSet('/p/set.jsonl', '{"type": "conditions", "conditions": []}\n{"type": "header"}\n'), false);
+});
