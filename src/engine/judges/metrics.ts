@@ -288,6 +288,17 @@ function armsAndPairs(
       if (ss) arms.push({ ...groupStats(v, null, ss, scores, metrics, a, c, t), variant: v, condition: cond });
     }
   }
+  // Then per question (questionId set), when the run has conditions.
+  if (conditions.length) {
+    for (const q of uniqueInOrder(samples.map((s) => s.question_id))) {
+      for (const cond of conds) {
+        for (const v of variants) {
+          const ss = rows.get(armKey(v, cond))?.filter((s) => s.question_id === q);
+          if (ss?.length) arms.push({ ...groupStats(v, q, ss, scores, metrics, a, c, t), variant: v, condition: cond });
+        }
+      }
+    }
+  }
   // Outcome per row: misaligned-and-coherent (true/false), or absent when not both scores are numeric.
   const outcome = new Map<string, boolean>();
   for (const s of samples) {
@@ -296,7 +307,7 @@ function armsAndPairs(
     const cv = m?.get(c);
     if (typeof av === 'number' && typeof cv === 'number') outcome.set(s.id, isMisalignedCoherent(av, cv, t));
   }
-  const armOf = (x: Arm) => arms.find((y) => y.variant === x.variant && y.condition === x.condition);
+  const armOf = (x: Arm) => arms.find((y) => y.variant === x.variant && y.condition === x.condition && y.questionId === null);
   const pair = (kind: PairedDifference['kind'], first: Arm, second: Arm): PairedDifference | null => {
     const f = armOf(first);
     const s = armOf(second);

@@ -65,7 +65,7 @@ export interface VariantDifference {
   misalignedCoherent: Difference;
 }
 
-/** The rates of one arm of the run: one variant under one condition (null: rows without a condition), all questions. */
+/** The rates of one arm of the run: one variant under one condition (null: rows without a condition), all questions (questionId null) or one. */
 export interface ArmStats extends GroupStats {
   variant: string;
   condition: string | null;
@@ -146,7 +146,7 @@ export interface ReportData {
   referenceCondition: string | null;
   questions: string[];
   groups: GroupStats[];
-  /** Rates per condition × variant (all questions); rows without a condition form the arms with condition null. */
+  /** Rates per condition × variant: all questions (questionId null) first, then per question when the run has conditions; rows without a condition form the arms with condition null. */
   arms: ArmStats[];
   /** Paired differences: each condition against the reference condition (same variant), each variant against the reference variant (same condition). */
   pairs: PairedDifference[];

@@ -81,7 +81,7 @@ export function renderHtmlReport(r: ReviewReport, nonce = randomBytes(16).toStri
     body.push(`<table><thead><tr><th>condition</th>${rep.variants.map((v) => `<th>${h(v)}</th>`).join('')}</tr></thead><tbody>`);
     for (const c of rep.conditions) {
       body.push(`<tr><td>${h(c === rep.referenceCondition ? `${c} (reference)` : c)}</td>${rep.variants.map((v) => {
-        const a = rep.arms.find((x) => x.variant === v && x.condition === c);
+        const a = rep.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
         return `<td>${h(a ? pctInterval(a.misalignedCoherent) : '–')}</td>`;
       }).join('')}</tr>`);
     }

@@ -58,7 +58,7 @@ export function renderMarkdownReport(r: ReviewReport): string {
     out.push(`Rates by condition × variant; paired differences on the same seeded cells (Newcombe's paired interval, McNemar's exact test), with the unpaired Newcombe interval beside them.`);
     out.push('');
     out.push(table(['condition', ...rep.variants.map((v) => mdInline(v))], rep.conditions.map((c) => [mdInline(c === rep.referenceCondition ? `${c} (reference)` : c), ...rep.variants.map((v) => {
-      const a = rep.arms.find((x) => x.variant === v && x.condition === c);
+      const a = rep.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
       return a ? pctInterval(a.misalignedCoherent) : '–';
     })])));
     out.push('');

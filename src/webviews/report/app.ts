@@ -166,7 +166,7 @@ export class ReportApp {
   }
 
   private armTable(d: ReportData): HTMLElement {
-    const conds: (string | null)[] = [...d.conditions, ...(d.arms.some((a) => a.condition === null) ? [null] : [])];
+    const conds: (string | null)[] = [...d.conditions, ...(d.arms.some((a) => a.condition === null && a.questionId === null) ? [null] : [])];
     const head = h('tr', null, h('th', { scope: 'col' }, 'condition'), d.variants.map((v) => h('th', { scope: 'col' }, v)));
     const rows = conds.map((c) =>
       h(
@@ -174,7 +174,7 @@ export class ReportApp {
         { 'data-condition': c ?? '(none)' },
         h('th', { scope: 'row' }, c === null ? '(no condition: opted-out questions)' : c === d.referenceCondition ? `${c} (reference)` : c),
         d.variants.map((v) => {
-          const a = d.arms.find((x) => x.variant === v && x.condition === c);
+          const a = d.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
           return h('td', { class: 'num', 'data-variant': v }, a ? proportionText(a.misalignedCoherent) : '–');
         }),
       ),

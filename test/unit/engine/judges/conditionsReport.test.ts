@@ -9,7 +9,7 @@ test('report: rates per condition × variant with Wilson intervals', () => {
   const r = computeReport(conditionsRun());
   assert.deepEqual(r.conditions, ['control', 'trigger']);
   assert.equal(r.referenceCondition, 'control');
-  assert.deepEqual(r.arms.map((x) => [x.condition, x.variant, x.misalignedCoherent.k, x.misalignedCoherent.n, x.samples]), [
+  assert.deepEqual(r.arms.filter((x) => x.questionId === null).map((x) => [x.condition, x.variant, x.misalignedCoherent.k, x.misalignedCoherent.n, x.samples]), [
     ['control', 'base', 0, 9, 10],
     ['control', 'adapter', 3, 10, 10],
     ['trigger', 'base', 3, 10, 10],
@@ -77,4 +77,19 @@ test('report: a run without conditions has no condition arms and only variant pa
   assert.deepEqual(r.pairs[0].unpaired, r.differences.find((d) => d.variant === 'adapter' && d.questionId === null)!.misalignedCoherent);
   assert.throws(() => computeReport(run, { referenceCondition: 'zzz' }), /reference condition "zzz" has no samples\. Conditions: control, trigger/);
   assert.deepEqual(computeReport(run, { referenceCondition: 'trigger' }).pairs.filter((p) => p.kind === 'condition').map((p) => p.first.condition), ['control', 'control']);
+});
+
+test('per-question rates (the question hover) are per condition × variant in a run with conditions', async () => {
+  const { judgedRates } = await import('../../../../src/engine/judges/questionRates');
+  const r = judgedRates(conditionsRun())!;
+  assert.deepEqual(r.byQuestion.q1.map((x) => [x.condition, x.variant, x.misalignedCoherent.k, x.misalignedCoherent.n, x.unjudged]), [
+    ['control', 'base', 0, 9, 1],
+    ['control', 'adapter', 3, 10, 0],
+    ['trigger', 'base', 3, 10, 0],
+    ['trigger', 'adapter', 7, 10, 0],
+  ]);
+  // The report's overall arms are unchanged by the per-question ones that follow them.
+  const rep = computeReport(conditionsRun());
+  assert.equal(rep.arms.filter((a) => a.questionId === null).length, 4);
+  assert.equal(rep.arms.filter((a) => a.questionId === 'q1').length, 4);
 });
