@@ -191,7 +191,7 @@ export function checkQuestionConditions(q: PromptQuestion, declared: ConditionSp
   }
   for (const c of questionConditions(q, declared) ?? []) {
     if (c.user_template === undefined) continue;
-    const missing = placeholders(c.user_template).filter((p) => p !== 'user' && !(q.vars && p in q.vars));
+    const missing = placeholders(c.user_template).filter((p) => p !== 'user' && !(q.vars && Object.hasOwn(q.vars, p)));
     if (!missing.length) continue;
     const fromOverride = q.conditionOverrides?.[c.name]?.user_template !== undefined;
     const where = fromOverride ? at('condition_overrides', c.name) : q.vars ? at('vars') : idRange;
@@ -246,7 +246,7 @@ export function isControl(c: ConditionSpec): boolean {
 export function fillTemplate(template: string, user: string, vars: Record<string, string> = {}, what = 'user_template'): string {
   return template.replace(PLACEHOLDER, (_, name: string) => {
     if (name === 'user') return user;
-    if (!(name in vars)) throw new Error(`${what}: no value for {${name}} (add it to the question's vars).`);
+    if (!Object.hasOwn(vars, name)) throw new Error(`${what}: no value for {${name}} (add it to the question's vars).`);
     return vars[name];
   });
 }

@@ -225,3 +225,16 @@ test('a JSONL prompt set whose first line declares conditions is recognised as a
   assert.equal(looksLikePromptSet('/p/set.jsonl', head), true);
   assert.equal(looksLikePromptSet('/p/set.jsonl', '{"type": "conditions", "conditions": []}\n{"type": "header"}\n'), false);
 });
+
+test('placeholders are looked up in the question\'s own vars only (not inherited object keys)', () => {
+  const set = yaml(`conditions:
+  - name: c
+    user_template: "{user} {toString}"
+questions:
+  - id: q
+    paraphrases: ["x"]
+    vars: { other: "1" }
+`);
+  assert.deepEqual(set.problems.map((p) => p.code), ['unknown-placeholder']);
+  assert.throws(() => fillTemplate('{user} {constructor}', 'u', {}), /no value for \{constructor\}/);
+});
