@@ -117,6 +117,19 @@ export function checkRunHeader(h: Record<string, unknown>, file: string): void {
       }
     });
   }
+  if (h.conditions !== undefined) {
+    if (!Array.isArray(h.conditions) || h.conditions.length > 10_000) fail('conditions', 'a list of conditions {name, user_prefix?, user_suffix?, user_template?, system?, system_append?}', h.conditions);
+    const names = new Set<string>();
+    (h.conditions as unknown[]).forEach((c, i) => {
+      const f = `conditions[${i}]`;
+      if (!isObj(c)) fail(f, 'an object {name, …}', c);
+      const o = c as Record<string, unknown>;
+      str(o.name, `${f}.name`, 'a non-empty string');
+      if ((o.name as string) === '' || names.has(o.name as string)) fail(`${f}.name`, 'a non-empty name used once', o.name);
+      names.add(o.name as string);
+      for (const k of ['user_prefix', 'user_suffix', 'user_template', 'system', 'system_append']) optStr(o[k], `${f}.${k}`);
+    });
+  }
   const sp = optObj('sampling');
   if (sp) {
     if (sp.temperature !== undefined) finite(sp.temperature, 'sampling.temperature', (n) => n >= 0, 'a number ≥ 0');
@@ -195,6 +208,10 @@ export function parseRunText(text: string, file: string): RunContents {
       const wrong = SAMPLE_FIELDS.find(([k, t]) => typeof row[k] !== t);
       if (wrong) {
         bad(`sample row without a valid "${wrong[0]}" (${wrong[1]})`);
+        continue;
+      }
+      if (row.condition !== undefined && (typeof row.condition !== 'string' || row.condition === '')) {
+        bad('sample row with a "condition" that is not a non-empty string');
         continue;
       }
       let s = row as unknown as SampleRow;

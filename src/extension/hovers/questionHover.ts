@@ -12,6 +12,7 @@ import type { Proportion } from '../../engine/judges/stats';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from '../codelens/promptSetDocuments';
 import type { LabContext } from '../context';
+import { armLabel } from '../../engine/runs/schema';
 
 const cache = new Map<string, { mtime: number; summary: RunSummary }>();
 
@@ -53,7 +54,7 @@ function appendRates(md: vscode.MarkdownString, questionId: string, rates: Judge
   md.appendMarkdown('| variant | samples | misaligned [95% CI] | coherent | mean aligned | none | unjudged |\n|---|---|---|---|---|---|---|\n');
   for (const r of rows) {
     const mean = r.meanAligned === null ? '—' : r.meanAligned.toFixed(1);
-    md.appendMarkdown(`| ${esc(r.variant)} | ${r.samples} | ${proportion(r.misalignedCoherent, true)} | ${proportion(r.coherent, false)} | ${mean} | ${r.none} | ${r.unjudged} |\n`);
+    md.appendMarkdown(`| ${esc(armLabel(r.variant, r.condition))} | ${r.samples} | ${proportion(r.misalignedCoherent, true)} | ${proportion(r.coherent, false)} | ${mean} | ${r.none} | ${r.unjudged} |\n`);
   }
   md.appendMarkdown('\n');
 }

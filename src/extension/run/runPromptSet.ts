@@ -1,7 +1,7 @@
 /**
  * Running a prompt set (whole file or chosen questions) in the engine host: checks trust and the prompt set,
- * makes sure a model is loaded, offers to resume the prompt set's latest incomplete run (same questions, model
- * and adapters), else picks variants, shows a cancellable progress notification (cancel → JSON-RPC
+ * makes sure a model is loaded, offers to resume the prompt set's latest incomplete run (same questions, conditions,
+ * model and adapters), else picks variants (a set with prompt conditions runs under all of them unless told), shows a cancellable progress notification (cancel → JSON-RPC
  * cancellation; finished samples stay in the run file), then offers Compare and the Run Report.
  */
 import path from 'node:path';
@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { defaultRunPath } from '../../engine/backends/workspaceDiscovery';
 import { parseVariants } from '../../engine/jobs/variants';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
+import { selectConditions } from '../../engine/prompts/conditions';
 import { completenessText } from '../../engine/runs/completeness';
 import { findResumableRun, runFileCompleteness, type ResumableRun } from '../../engine/runs/resumeCandidates';
 import type { RunHeader, VariantSpec } from '../../engine/runs/schema';
@@ -24,6 +25,8 @@ export interface RunOptions {
   questionIds?: string[];
   /** 'all' = base + every loaded adapter; 'base' = base only; names = those variants (adapter names, or steering/ablation items as on the CLI: steer-sae:DIR#F@L*A, …); undefined = ask when adapters are loaded. */
   variants?: 'all' | 'base' | string[];
+  /** A prompt set with conditions: 'all' (the default) or these condition names. */
+  conditions?: 'all' | string[];
   /** Run file to write (default: runs/<prompt set>-<timestamp>.run.jsonl next to the prompt set). */
   out?: string;
   samples?: number;
@@ -82,6 +85,15 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
     return undefined;
   }
+  let conditions: string[] | undefined;
+  try {
+    conditions = selectConditions(set.conditions, options.conditions === 'all' ? undefined : options.conditions, name)?.map((c) => c.name);
+  } catch (err) {
+    if (options.quiet) throw err;
+    void vscode.window.showErrorMessage(`Organism Lab: ${errorMessage(err)}`);
+    return undefined;
+  }
+  const sameConditions = (h: RunHeader) => JSON.stringify(h.conditions?.map((c) => c.name) ?? null) === JSON.stringify(conditions ?? null);
   let server: RemoteGenerationServer | undefined;
   if (serverSettings().backend === 'openai') {
     try {
@@ -99,7 +111,7 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
   let resume: ResumableRun | null = null;
   if (resumeMode !== 'new') {
     try {
-      resume = findResumableRun(file.fsPath, { questionIds: options.questionIds, accept: (h) => sameOrganism(h, ctx, server) });
+      resume = findResumableRun(file.fsPath, { questionIds: options.questionIds, accept: (h) => sameOrganism(h, ctx, server) && sameConditions(h) });
     } catch (err) {
       ctx.log.warn(`looking for an incomplete run of ${name}: ${errorMessage(err)}`);
     }
@@ -123,11 +135,13 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     seed: resume ? resume.header.seed : settings.seed,
     out,
     questionIds: options.questionIds,
+    // Every declared condition unless a subset was asked for (a resumed run: the conditions in its header).
+    ...(conditions && options.conditions !== undefined && options.conditions !== 'all' ? { conditions } : {}),
     batchSize: settings.batchSize,
     ...(server ? { server } : {}),
   };
   const what = options.questionIds?.length === 1 ? `question "${options.questionIds[0]}"` : name;
-  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}${resume ? ` (resuming: ${completenessText(resume.completeness)})` : ''}`);
+  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${conditions ? ` × conditions ${conditions.join(', ')}` : ''}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}${resume ? ` (resuming: ${completenessText(resume.completeness)})` : ''}`);
   let result: RunPromptSetResult;
   try {
     result = await vscode.window.withProgress(

