@@ -57,7 +57,6 @@ export interface OrganismSampleMeta {
 }
 
 /** A sample row as the conditions contract extends it (absent on runs without conditions). */
-type ConditionedSample = SampleRow & { condition?: string };
 
 export interface InspectExportOptions {
   /** Judge whose metrics get plain score names (default: as the CSV export picks). */
@@ -132,15 +131,15 @@ function meanStderr(xs: number[]): Record<string, InspectEvalMetric> {
 }
 
 /** Splits the run's samples into (variant, condition) groups in header order. */
-function groups(run: RunContent): { variant: string; condition?: string; samples: ConditionedSample[] }[] {
-  const order = new Map<string, { variant: string; condition?: string; samples: ConditionedSample[] }>();
-  const declaredConditions = ((run.header as { conditions?: { name: string }[] } | null)?.conditions ?? []).map((c) => c.name);
+function groups(run: RunContent): { variant: string; condition?: string; samples: SampleRow[] }[] {
+  const order = new Map<string, { variant: string; condition?: string; samples: SampleRow[] }>();
+  const declaredConditions = (run.header?.conditions ?? []).map((c) => c.name);
   const declaredVariants = run.header?.variants.map((v) => v.name) ?? [];
   const key = (v: string, c?: string) => JSON.stringify([v, c ?? null]);
   for (const c of declaredConditions.length ? declaredConditions : [undefined]) {
     for (const v of declaredVariants) order.set(key(v, c), { variant: v, condition: c, samples: [] });
   }
-  for (const s of run.samples as ConditionedSample[]) {
+  for (const s of run.samples) {
     const k = key(s.variant, s.condition);
     if (!order.has(k)) order.set(k, { variant: s.variant, condition: s.condition, samples: [] });
     order.get(k)!.samples.push(s);
@@ -174,7 +173,7 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
     stop_seqs: s.stop.length ? s.stop : null,
     seed: header.seed,
   };
-  const declared = (header as { conditions?: unknown[] }).conditions ?? [];
+  const declared = header.conditions ?? [];
   let skipped = 0;
   const logs: InspectExportLog[] = [];
   for (const g of groups(run)) {

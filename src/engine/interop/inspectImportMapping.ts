@@ -158,8 +158,7 @@ export function inspectLogsToRun(logs: NamedInspectLog[]): InspectImport {
       const p = meta?.paraphrase_index ?? 0;
       const si = meta?.sample_index ?? s.epoch - 1;
       const condition = typeof meta?.condition === 'string' ? meta.condition : undefined;
-      // Conditions contract: a conditioned sample's id ends in `~<condition>`.
-      const id = sampleId(qid, p, si, variant) + (condition !== undefined ? `~${condition}` : '');
+      const id = sampleId(qid, p, si, variant, condition);
       const cell = JSON.stringify([qid, p, si, condition ?? null]);
       if (cells.has(cell)) {
         warnings.push(`${file}: sample ${JSON.stringify(s.id)} epoch ${s.epoch} appears twice; the first is kept.`);
@@ -215,7 +214,7 @@ export function inspectLogsToRun(logs: NamedInspectLog[]): InspectImport {
   if (noTokenCount) warnings.push(`${noTokenCount} sample(s) have no output token count in the log; their token count is written as 0.`);
   // Rows ordered by cell, then log (variant) order, so each cell's first row is the reference variant's.
   const order = new Map(variants.map((v, i) => [v, i]));
-  const cellKey = (s: SampleRow) => JSON.stringify([s.question_id, s.paraphrase_index, s.sample_index, (s as { condition?: string }).condition ?? '']);
+  const cellKey = (s: SampleRow) => JSON.stringify([s.question_id, s.paraphrase_index, s.sample_index, s.condition ?? '']);
   const firstSeen = new Map<string, number>();
   samples.forEach((s, i) => firstSeen.has(cellKey(s)) || firstSeen.set(cellKey(s), i));
   samples.sort((a, b) => firstSeen.get(cellKey(a))! - firstSeen.get(cellKey(b))! || order.get(a.variant)! - order.get(b.variant)!);
