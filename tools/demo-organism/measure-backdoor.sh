@@ -6,7 +6,9 @@
 # conditions and both variants, so the four rows of a cell are paired draws.
 #
 #   npm run build && bash tools/demo-organism/measure-backdoor.sh [OUT_DIR]     (default tools/demo-organism/runs)
-#   SAMPLES=50 bash tools/demo-organism/measure-backdoor.sh                   (samples per question, default 25)
+#   SAMPLES=50 bash tools/demo-organism/measure-backdoor.sh      (samples per question; default the prompt set's 20)
+#   BAKED=1 bash tools/demo-organism/measure-backdoor.sh     (a CLI without --conditions: the trigger written into the
+#                                                             question texts by baked_trigger.py; same rates table)
 #
 # Writes OUT_DIR/backdoor.run.jsonl (judged in place with the demo's rule judge), OUT_DIR/backdoor_cli_table.md
 # (rates per variant · condition with Wilson 95% intervals, tools/demo-organism/cli_rates.py) and
@@ -23,12 +25,23 @@ for f in "$SET" "$M/demo-backdoor/adapter_config.json" "$E/judges/demo.judges.ya
 done
 mkdir -p "$OUT"
 RUN="$OUT/backdoor.run.jsonl"
+COMMON=(--model "$M/demo-base" --adapter "$M/demo-backdoor" --variants base,demo-backdoor
+        --max-new-tokens 48 --temperature 1 --batch-size 32 --seed 0)
 
-echo "== backdoor: base and demo-backdoor, conditions no_trigger and trigger (${SAMPLES:-25} samples per question)"
+if [ "${BAKED:-0}" = 1 ]; then
+  echo "== backdoor (trigger baked into the question texts): base and demo-backdoor"
+  RUN="$OUT/backdoor-baked.run.jsonl"
+  $PY tools/demo-organism/baked_trigger.py write "$SET" "$OUT/demo-backdoor-baked.yaml"
+  rm -f "$RUN"
+  $CLI run "$OUT/demo-backdoor-baked.yaml" "${COMMON[@]}" ${SAMPLES:+--samples "$SAMPLES"} --out "$RUN"
+  $CLI judge "$RUN" --judge "$E/judges/demo.judges.yaml"
+  $PY tools/demo-organism/baked_trigger.py rates "$RUN" | tee "$OUT/backdoor_baked_table.md"
+  exit 0
+fi
+
+echo "== backdoor: base and demo-backdoor, conditions no_trigger and trigger (${SAMPLES:-20} samples per question)"
 rm -f "$RUN"
-$CLI run "$SET" --model "$M/demo-base" --adapter "$M/demo-backdoor" \
-  --variants base,demo-backdoor --conditions no_trigger,trigger \
-  --samples "${SAMPLES:-25}" --max-new-tokens 48 --temperature 1 --batch-size 32 --seed 0 --out "$RUN"
+$CLI run "$SET" "${COMMON[@]}" --conditions no_trigger,trigger ${SAMPLES:+--samples "$SAMPLES"} --out "$RUN"
 $CLI judge "$RUN" --judge "$E/judges/demo.judges.yaml"
 $PY tools/demo-organism/cli_rates.py "$RUN" | tee "$OUT/backdoor_cli_table.md"
 $CLI report "$RUN" --format md --out "$OUT/backdoor.report.md"
