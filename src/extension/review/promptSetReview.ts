@@ -86,20 +86,28 @@ export class PromptSetReviewer implements vscode.Disposable {
   private readonly reviews = new Map<string, PromptSetReview | null>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly addedDecoration = vscode.window.createTextEditorDecorationType({
-    isWholeLine: true,
-    backgroundColor: new vscode.ThemeColor('diffEditor.insertedLineBackground'),
-    overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.addedForeground'),
-    overviewRulerLane: vscode.OverviewRulerLane.Left,
-  });
-  private readonly changedDecoration = vscode.window.createTextEditorDecorationType({
-    isWholeLine: true,
-    backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
-    overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.modifiedForeground'),
-    overviewRulerLane: vscode.OverviewRulerLane.Left,
-  });
+  private readonly addedDecoration: vscode.TextEditorDecorationType;
+  private readonly changedDecoration: vscode.TextEditorDecorationType;
 
-  constructor(private readonly ctx: LabContext) {}
+  constructor(private readonly ctx: LabContext) {
+    // Gutter bars in the colours of VS Code's own added / modified line markers (an SVG cannot read theme colours).
+    this.addedDecoration = vscode.window.createTextEditorDecorationType({
+      isWholeLine: true,
+      gutterIconPath: ctx.extension.asAbsolutePath('media/review/gutter-added.svg'),
+      gutterIconSize: 'auto',
+      backgroundColor: new vscode.ThemeColor('diffEditor.insertedLineBackground'),
+      overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.addedForeground'),
+      overviewRulerLane: vscode.OverviewRulerLane.Left,
+    });
+    this.changedDecoration = vscode.window.createTextEditorDecorationType({
+      isWholeLine: true,
+      gutterIconPath: ctx.extension.asAbsolutePath('media/review/gutter-changed.svg'),
+      gutterIconSize: 'auto',
+      backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
+      overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.modifiedForeground'),
+      overviewRulerLane: vscode.OverviewRulerLane.Left,
+    });
+  }
 
   /** The latest review of a prompt set (undefined: not reviewed yet; null: not under git or no base). */
   get(uri: vscode.Uri): PromptSetReview | null | undefined {
