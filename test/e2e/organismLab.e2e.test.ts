@@ -638,7 +638,10 @@ describe('Organism Lab in code-server (e2e)', () => {
       const box = await page.locator('.monaco-hover').first().boundingBox();
       if (box) {
         await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 4 });
-        await page.mouse.wheel(0, 2000);
+        for (let i = 0; i < 8; i++) {
+          await page.mouse.wheel(0, 300);
+          await sleep(150);
+        }
         await sleep(800);
       }
       await shot('prompt-set-review-hover', `hover on ${changed.id}: rates of the old text from the demo run, none yet for the new text`);
