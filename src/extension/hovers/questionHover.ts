@@ -26,7 +26,7 @@ function summary(file: string): RunSummary {
 }
 
 /** Backslash-escape the markdown that can act mid-line (emphasis, code, links, html, table pipes), so names from run files render as plain text. */
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/[\\`*_[\]|<>~&$]/g, (ch) => `\\${ch}`);
 }
 
@@ -41,7 +41,7 @@ function proportion(p: Proportion, withInterval: boolean): string {
   return withInterval && p.lo !== null && p.hi !== null ? `${base} [${pct(p.lo)}–${pct(p.hi)}]` : base;
 }
 
-function appendRates(md: vscode.MarkdownString, questionId: string, rates: JudgedRates): void {
+export function appendRates(md: vscode.MarkdownString, questionId: string, rates: JudgedRates): void {
   const rows = rates.byQuestion[questionId] ?? [];
   const others = rates.judges.filter((j) => j !== rates.judge);
   const t = rates.thresholds;
@@ -69,7 +69,7 @@ function runLinks(promptSet: vscode.Uri | undefined, questionId: string): string
   return `[$(play) Run this question](command:organismLab.runQuestion?${args} "Run it on the base model") · [$(play) Run with and without adapter](command:organismLab.runQuestionWithAdapter?${args} "Run it on the base model and every loaded adapter")`;
 }
 
-function newHoverMarkdown(): vscode.MarkdownString {
+export function newHoverMarkdown(): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   // Only our run commands are enabled as links; text from run files is escaped.
   md.isTrusted = { enabledCommands: HOVER_COMMANDS };
