@@ -37,6 +37,13 @@ export interface ActivationsSamplesMessage extends WebviewMessage {
   type: 'activations/samples';
   samples: ActivationsSampleInfo[];
   variants: string[];
+  /** Set for a remote run (header backend "openai"): why the run-level curve, direction and SAE diff are disabled. */
+  localModelNeeded?: string;
+}
+
+/** Why a remote run's run-level analyses are unavailable: they teacher-force every sample through the local model. */
+export function localModelNeededReason(modelPath: string): string {
+  return `Needs the model loaded locally: load ${modelPath} or use the log-prob strip.`;
 }
 export interface ActivationsSampleMessage extends WebviewMessage {
   type: 'activations/sample';
