@@ -45,6 +45,11 @@ export interface ActivationsSamplesMessage extends WebviewMessage {
 export function localModelNeededReason(modelPath: string): string {
   return `Needs the model loaded locally: load ${modelPath} or use the log-prob strip.`;
 }
+
+/** The reason for a run whose header says it was generated remotely (backend "openai"); null for a local run. */
+export function localModelNeededFor(header: { backend?: { kind: string } | null; model: { path: string } }): string | null {
+  return header.backend?.kind === 'openai' ? localModelNeededReason(header.model.path) : null;
+}
 export interface ActivationsSampleMessage extends WebviewMessage {
   type: 'activations/sample';
   data: SampleActivations;

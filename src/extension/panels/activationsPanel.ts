@@ -17,7 +17,7 @@ import {
   ACTIVATIONS_VIEW_TYPE,
   OPEN_ACTIVATIONS_COMMAND,
   isActivationsViewState,
-  localModelNeededReason,
+  localModelNeededFor,
   parseActivationsWebviewMessage,
   type ActivationsBootstrap,
   type ActivationsHostMessage,
@@ -88,7 +88,7 @@ class ActivationsSession implements vscode.Disposable {
     if (m.type === 'activations/ready') {
       try {
         const run = readRun(this.runUri.fsPath);
-        this.localModelNeeded = run.header.backend?.kind === 'openai' ? localModelNeededReason(run.header.model.path) : null;
+        this.localModelNeeded = localModelNeededFor(run.header);
         this.post({
           type: 'activations/samples',
           variants: run.header.variants.map((v) => v.name),
@@ -121,8 +121,7 @@ class ActivationsSession implements vscode.Disposable {
     let reason = this.localModelNeeded;
     if (reason === null) {
       try {
-        const header = readRun(this.runUri.fsPath).header;
-        reason = header.backend?.kind === 'openai' ? localModelNeededReason(header.model.path) : null;
+        reason = localModelNeededFor(readRun(this.runUri.fsPath).header);
       } catch {
         reason = null; // the analysis itself says what is wrong with the file
       }

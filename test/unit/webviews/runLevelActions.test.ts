@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { installDom } from './domEnv';
-import { localModelNeededReason } from '../../../src/protocol/activations';
+import { localModelNeededFor, localModelNeededReason } from '../../../src/protocol/activations';
 
 let env: ReturnType<typeof installDom>;
 let mod: typeof import('../../../src/webviews/activations/runLevelActions');
@@ -34,4 +34,10 @@ test('a remote run: every run-level button disabled with the reason naming the m
   assert.deepEqual(sent, ['curve', 'direction', 'sae']);
   assert.deepEqual(actions.infos.map((d) => d.textContent), ['curve info', 'direction info', 'sae info']);
   assert.deepEqual(actions.buttons.map((b) => [b.hasAttribute('disabled'), b.title]), [[false, 'curve title'], [false, 'direction title'], [false, 'sae title']]);
+});
+
+test('the reason is given for a run generated through a server (header backend "openai") only', () => {
+  assert.equal(localModelNeededFor({ backend: { kind: 'openai' }, model: { path: 'srv-base' } }), 'Needs the model loaded locally: load srv-base or use the log-prob strip.');
+  assert.equal(localModelNeededFor({ backend: { kind: 'local' }, model: { path: '/m' } }), null);
+  assert.equal(localModelNeededFor({ model: { path: '/m' } }), null);
 });
