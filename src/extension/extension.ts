@@ -13,6 +13,7 @@ import { activateHovers } from './hovers/questionHover';
 import { activatePanels } from './panels/index';
 import { activateStatusBar } from './statusBar/statusBar';
 import { setKeyPromptsForTests, type KeyPrompts } from './commands/apiKeys';
+import { setLoraOfferPromptForTests, type LoraOfferPrompt } from './run/serverLoraOffer';
 import { withTestHooks } from './testHooks';
 import { activateTrust, setTrustOverrideForTests } from './trust/trust';
 import { activateViews, LabViews } from './views/activateViews';
@@ -23,6 +24,8 @@ export interface OrganismLabTestHooks {
   setTrustOverride: (trusted: boolean | undefined) => void;
   /** Answer the API-key prompts (input boxes, confirmations); undefined restores the real UI. */
   setKeyPrompts: (prompts: KeyPrompts | undefined) => void;
+  /** Answer the "Load it on the server" offer of a remote run's adapter folder; undefined restores the modal. */
+  setLoraOfferPrompt: (prompt: LoraOfferPrompt | undefined) => void;
 }
 
 /** What activate() returns: used by the extension test suite (and other extensions, if ever). */
@@ -64,7 +67,7 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   log.info(`Organism Lab ${context.extension.packageJSON.version} activated in ${activationMs.toFixed(1)} ms (engine host not started; it starts on first use)`);
   return withTestHooks<OrganismLabApi, OrganismLabTestHooks>({ ctx, views, activationMs }, () => {
     log.warn(`test hooks are on (ORGANISM_LAB_TEST_HOOKS=1): for the test suites only`);
-    return { setTrustOverride: setTrustOverrideForTests, setKeyPrompts: setKeyPromptsForTests };
+    return { setTrustOverride: setTrustOverrideForTests, setKeyPrompts: setKeyPromptsForTests, setLoraOfferPrompt: setLoraOfferPromptForTests };
   });
 }
 

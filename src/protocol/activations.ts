@@ -37,6 +37,18 @@ export interface ActivationsSamplesMessage extends WebviewMessage {
   type: 'activations/samples';
   samples: ActivationsSampleInfo[];
   variants: string[];
+  /** Set for a remote run (header backend "openai"): why the run-level curve, direction and SAE diff are disabled. */
+  localModelNeeded?: string;
+}
+
+/** Why a remote run's run-level analyses are unavailable: they teacher-force every sample through the local model. */
+export function localModelNeededReason(modelPath: string): string {
+  return `Needs the model loaded locally: load ${modelPath} or use the log-prob strip.`;
+}
+
+/** The reason for a run whose header says it was generated remotely (backend "openai"); null for a local run. */
+export function localModelNeededFor(header: { backend?: { kind: string } | null; model: { path: string } }): string | null {
+  return header.backend?.kind === 'openai' ? localModelNeededReason(header.model.path) : null;
 }
 export interface ActivationsSampleMessage extends WebviewMessage {
   type: 'activations/sample';

@@ -149,6 +149,29 @@ export interface RemoteLogprobsParams {
   apiKey?: string;
 }
 
+/** A generation server's models (`GET /v1/models`), and loading a LoRA adapter folder on it at run time (`POST /v1/load_lora_adapter`). */
+export interface ServerLoraParams {
+  /** The server's API root (organismLab.server.baseUrl), e.g. http://127.0.0.1:8000/v1. */
+  baseUrl: string;
+  /** The server's API key: sent with the requests only, never logged or written. */
+  apiKey?: string;
+  /** Served name to give the adapter. */
+  name: string;
+  /** The adapter folder, as a path on the server's machine. */
+  loraPath: string;
+  /** false: only say whether the server lists `name`; true: load it when it does not. */
+  load: boolean;
+}
+
+export interface ServerLoraResult {
+  /** The server lists `name` (after loading it, when `load`). */
+  listed: boolean;
+  /** It was loaded by this request. */
+  loaded: boolean;
+  /** Every model the server lists now. */
+  models: string[];
+}
+
 export interface LayerCurveParams extends LayerCurveRequest {
   token: string;
 }
@@ -230,6 +253,8 @@ export const EngineMethods = {
   analyzeSample: new RequestType<AnalyzeSampleParams, SampleActivations, void>('engine/analyzeSample'),
   /** A remote run's sample: per-token log-probability of its completion under base and adapter (the server's prompt_logprobs), and the difference. */
   remoteLogprobs: new RequestType<RemoteLogprobsParams, RemoteSampleLogprobs, void>('engine/remoteLogprobs'),
+  /** A generation server: is this LoRA adapter served, and load it at run time when asked (refusal: an Unsupported error naming VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
+  serverLora: new RequestType<ServerLoraParams, ServerLoraResult, void>('engine/serverLora'),
   /** Per variant and layer, the mean relative difference over response tokens of a whole run (progress, cancellable). */
   layerCurve: new RequestType<LayerCurveParams, RunLayerCurve, void>('engine/layerCurve'),
   /** Misaligned-minus-aligned direction per layer from labelled samples (progress, cancellable). */

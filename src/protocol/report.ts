@@ -18,6 +18,8 @@ export interface ReportViewState {
   judge: string | null;
   /** Reference variant chosen in the page; null = the run's first variant. */
   reference: string | null;
+  /** Reference condition chosen in the page (a run with conditions); null/absent = the run's first condition. */
+  referenceCondition?: string | null;
 }
 
 /** Injected into the page at load. */
@@ -47,11 +49,14 @@ export interface ReportReadyMessage extends WebviewMessage {
   type: 'report/ready';
   judge: string | null;
   reference: string | null;
+  referenceCondition?: string | null;
 }
 export interface ReportOptionsMessage extends WebviewMessage {
   type: 'report/options';
   judge: string | null;
   reference: string | null;
+  /** The condition the paired condition differences are taken against; null/absent = the run's first condition. */
+  referenceCondition?: string | null;
 }
 export interface ReportOpenSampleMessage extends WebviewMessage {
   type: 'report/openSample';
@@ -81,7 +86,9 @@ export function parseReportWebviewMessage(value: unknown): ReportWebviewMessage 
   switch (value.type) {
     case 'report/ready':
     case 'report/options':
-      return nullableString(value.judge) && nullableString(value.reference) ? { type: value.type, judge: value.judge, reference: value.reference } : null;
+      if (!nullableString(value.judge) || !nullableString(value.reference)) return null;
+      if (value.referenceCondition !== undefined && !nullableString(value.referenceCondition)) return null;
+      return { type: value.type, judge: value.judge, reference: value.reference, ...(value.referenceCondition !== undefined ? { referenceCondition: value.referenceCondition } : {}) };
     case 'report/openSample':
       return isString(value.sampleId) && value.sampleId.length > 0 && value.sampleId.length < 2000 ? { type: 'report/openSample', sampleId: value.sampleId } : null;
     case 'report/refresh':
@@ -92,5 +99,5 @@ export function parseReportWebviewMessage(value: unknown): ReportWebviewMessage 
 }
 
 export function isReportViewState(value: unknown): value is ReportViewState {
-  return isRecord(value) && isString(value.runUri) && nullableString(value.judge ?? null) && nullableString(value.reference ?? null);
+  return isRecord(value) && isString(value.runUri) && nullableString(value.judge ?? null) && nullableString(value.reference ?? null) && nullableString(value.referenceCondition ?? null);
 }

@@ -14,6 +14,7 @@ export function run(): Promise<void> {
   require('./suite/trust.test');
   require('./suite/run.test');
   require('./suite/remoteRun.test');
+  require('./suite/remoteLora.test');
   require('./suite/review.test');
   require('./suite/inspectLogs.test');
   require('./suite/engineCrash.test');

@@ -25,6 +25,7 @@ import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 import { runJudgeJob } from './judgeJob';
 import { runRemoteLogprobs } from './remoteLogprobsJob';
+import { runServerLora } from './serverLoraJob';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
 
@@ -193,6 +194,8 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   connection.onRequest(EngineMethods.analyzeSample, guarded((p) => backend.analyzeSample(p)));
   // Not a job slot: two HTTP requests to the run's generation server, no local model.
   connection.onRequest(EngineMethods.remoteLogprobs, guarded((p, cancel) => runRemoteLogprobs(p, abortSignalFor(cancel))));
+  // Not a job slot: one to three HTTP requests to a generation server, no local model.
+  connection.onRequest(EngineMethods.serverLora, guarded((p) => runServerLora(p)));
   connection.onRequest(EngineMethods.layerCurve, jobHandler('layerCurve', (request, hooks) => backend.layerCurve(request, hooks)));
   connection.onRequest(EngineMethods.sae, jobHandler('sae', (request, hooks) => backend.sae(request, hooks)));
   connection.onRequest(EngineMethods.judgeRun, jobHandler('judgeRun', (request, hooks) => runJudgeJob(backend, request, hooks)));

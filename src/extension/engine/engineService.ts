@@ -10,6 +10,8 @@ import { EngineHostClient, EngineHostExitedError } from './client';
 import {
   AnalyzeSampleParams,
   RemoteLogprobsParams,
+  ServerLoraParams,
+  ServerLoraResult,
   RemoteSampleLogprobs,
   CheckpointReport,
   DirectionReport,
@@ -199,6 +201,11 @@ export class EngineService implements vscode.Disposable {
   /** A remote run's sample scored by its generation server under base and adapter (no local model). */
   remoteLogprobs(params: RemoteLogprobsParams, signal?: AbortSignal): Promise<RemoteSampleLogprobs> {
     return this.client.request(EngineMethods.remoteLogprobs, params, signal);
+  }
+
+  /** Whether a generation server lists a LoRA adapter; with `load`, loads its folder there when it does not. */
+  serverLora(params: ServerLoraParams): Promise<ServerLoraResult> {
+    return this.client.request(EngineMethods.serverLora, params);
   }
 
   layerCurve(request: LayerCurveRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<RunLayerCurve> {

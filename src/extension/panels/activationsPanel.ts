@@ -17,6 +17,7 @@ import {
   ACTIVATIONS_VIEW_TYPE,
   OPEN_ACTIVATIONS_COMMAND,
   isActivationsViewState,
+  localModelNeededFor,
   parseActivationsWebviewMessage,
   type ActivationsBootstrap,
   type ActivationsHostMessage,
@@ -87,9 +88,11 @@ class ActivationsSession implements vscode.Disposable {
     if (m.type === 'activations/ready') {
       try {
         const run = readRun(this.runUri.fsPath);
+        this.localModelNeeded = localModelNeededFor(run.header);
         this.post({
           type: 'activations/samples',
           variants: run.header.variants.map((v) => v.name),
+          ...(this.localModelNeeded ? { localModelNeeded: this.localModelNeeded } : {}),
           samples: run.samples.slice(0, MAX_LISTED).map((s) => ({ id: s.id, questionId: s.question_id, variant: s.variant, completion: s.completion.slice(0, 200) })),
         });
         // Nothing chosen yet: start with the first sample of the first non-reference variant.
@@ -110,12 +113,30 @@ class ActivationsSession implements vscode.Disposable {
     else if (m.type === 'activations/saeSteer' && this.saeDir) void steerWithSaeFeature(this.saeDir.dir, m.feature, this.ctx.log).catch((e) => this.fail(`steer with SAE feature ${m.feature}`, e));
   }
 
+  /** A remote run: why the run-level analyses (curve, direction, SAE diff) cannot run; null for a local run. */
+  private localModelNeeded: string | null = null;
+
+  /** Refuses a run-level analysis of a remote run (the page disables its buttons; the saeDiff command can still ask). */
+  private refuseRemote(what: string): boolean {
+    let reason = this.localModelNeeded;
+    if (reason === null) {
+      try {
+        reason = localModelNeededFor(readRun(this.runUri.fsPath).header);
+      } catch {
+        reason = null; // the analysis itself says what is wrong with the file
+      }
+    }
+    if (!reason) return false;
+    this.post({ type: 'activations/error', message: `${what}: ${reason}` });
+    return true;
+  }
+
   /** The SAE folder last diffed on this run (feature clicks read its tokens). */
   private saeDir: { dir: string; allowModelMismatch: boolean } | null = null;
 
   /** Run the SAE diff; `dir` (tests, commands) or the folder the user picks (SAELens layout). */
   async saeDiff(dir?: string): Promise<void> {
-    if (!(await requireTrust('Activations'))) return;
+    if (this.refuseRemote('SAE diff') || !(await requireTrust('Activations'))) return;
     let saeDir = dir;
     if (!saeDir) {
       const found = (await vscode.workspace.findFiles('**/cfg.json', '**/{node_modules,.git}/**', 200)).filter((u) => existsSync(path.join(path.dirname(u.fsPath), 'sae_weights.safetensors')));
@@ -159,6 +180,7 @@ class ActivationsSession implements vscode.Disposable {
   }
 
   private async direction(): Promise<void> {
+    if (this.refuseRemote('direction')) return;
     if (!(await requireTrust('Activations'))) return;
     const out = this.runUri.fsPath.replace(/\.run\.jsonl$/, '') + '.direction.safetensors';
     this.post({ type: 'activations/busy', what: 'direction' });
@@ -208,6 +230,7 @@ class ActivationsSession implements vscode.Disposable {
   }
 
   private async curve(): Promise<void> {
+    if (this.refuseRemote('run-level curve')) return;
     if (!(await requireTrust('Activations'))) return;
     this.post({ type: 'activations/busy', what: 'run-level curve' });
     try {

@@ -63,7 +63,7 @@ class ReportSession implements vscode.Disposable {
     extensionUri: vscode.Uri,
     saved: ReportViewState | null,
   ) {
-    this.state = { runUri: runUri.toString(), judge: saved?.judge ?? null, reference: saved?.reference ?? null };
+    this.state = { runUri: runUri.toString(), judge: saved?.judge ?? null, reference: saved?.reference ?? null, referenceCondition: saved?.referenceCondition ?? null };
     const webview = panel.webview;
     webview.options = webviewOptions(extensionUri);
     const root = webviewRoot(extensionUri);
@@ -100,7 +100,7 @@ class ReportSession implements vscode.Disposable {
     switch (m.type) {
       case 'report/ready':
       case 'report/options':
-        this.state = { ...this.state, judge: m.judge, reference: m.reference };
+        this.state = { ...this.state, judge: m.judge, reference: m.reference, referenceCondition: m.referenceCondition ?? null };
         this.ready = true;
         void this.refresh();
         break;
@@ -124,14 +124,15 @@ class ReportSession implements vscode.Disposable {
     const options: ReportOptions = { thresholds: judgeThresholds() };
     if (this.state.judge) options.judge = this.state.judge;
     if (this.state.reference) options.referenceVariant = this.state.reference;
+    if (this.state.referenceCondition) options.referenceCondition = this.state.referenceCondition;
     try {
       let result;
       try {
         result = await compute(this.runUri.fsPath, options);
       } catch (e) {
-        // A saved judge or reference that no longer exists: fall back to the defaults.
-        if (!this.state.judge && !this.state.reference) throw e;
-        this.state = { ...this.state, judge: null, reference: null };
+        // A saved judge or reference (variant or condition) that no longer exists: fall back to the defaults.
+        if (!this.state.judge && !this.state.reference && !this.state.referenceCondition) throw e;
+        this.state = { ...this.state, judge: null, reference: null, referenceCondition: null };
         result = await compute(this.runUri.fsPath, { thresholds: options.thresholds });
       }
       this.post({ type: 'report/data', data: result.data, warnings: result.warnings, ...(result.completeness ? { completeness: result.completeness } : {}) });

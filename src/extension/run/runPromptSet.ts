@@ -19,6 +19,7 @@ import { apiKeyForRequest, settingSource } from '../commands/apiKeys';
 import type { LabContext } from '../context';
 import { requireTrust } from '../trust/trust';
 import { errorMessage, showCommandError } from './args';
+import { adapterFolderName, serveAdapterFolders } from './serverLoraOffer';
 
 export interface RunOptions {
   /** Run only these questions. */
@@ -39,24 +40,65 @@ export interface RunOptions {
    * starts a new run file. Ignored when `out` is given.
    */
   resume?: 'ask' | 'latest' | 'new';
+  /** Remote runs: adapter folders to run as variants (named after the folder, served under that name). */
+  adapterFolders?: string[];
+  /**
+   * Remote runs: an adapter folder the server does not list: 'ask' (the default unless quiet) offers to load it
+   * on the server; 'load' loads it without asking; 'never' (the default when quiet) fails the run.
+   */
+  loadOnServer?: 'ask' | 'load' | 'never';
 }
+
+const PICK_FOLDER = '$(folder-opened) Adapter folder…';
 
 function variantsFor(names: string[], adapters: string[] = []): VariantSpec[] {
   const directional = /(^|[+=])(steer|ablate|meanablate|steer-sae|ablate-sae):/;
   return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : directional.test(n) ? parseVariants(n, adapters)[0] : { name: n, adapter: n, adapter_scale: 1 }));
 }
 
-async function chooseVariants(adapters: string[], wanted: RunOptions['variants'], fileName: string): Promise<VariantSpec[] | undefined> {
-  if (wanted === 'base') return variantsFor(['base']);
-  if (wanted === 'all') return variantsFor(['base', ...adapters]);
-  if (Array.isArray(wanted)) return variantsFor(wanted, adapters);
-  if (adapters.length === 0) return variantsFor(['base']);
+/**
+ * The variants to run, and (remote runs, `offerFolders`) adapter folders picked in the same list ("Adapter
+ * folder…" opens a folder dialog); undefined when cancelled.
+ */
+async function chooseVariants(adapters: string[], wanted: RunOptions['variants'], fileName: string, offerFolders = false): Promise<{ variants: VariantSpec[]; folders: string[] } | undefined> {
+  const only = (variants: VariantSpec[]) => ({ variants, folders: [] });
+  if (wanted === 'base') return only(variantsFor(['base']));
+  if (wanted === 'all') return only(variantsFor(['base', ...adapters]));
+  if (Array.isArray(wanted)) return only(variantsFor(wanted, adapters));
+  if (adapters.length === 0 && !offerFolders) return only(variantsFor(['base']));
   const picks = await vscode.window.showQuickPick(
-    ['base', ...adapters].map((n) => ({ label: n, description: n === 'base' ? 'no adapter' : 'adapter at scale 1', picked: true })),
+    [
+      ...['base', ...adapters].map((n) => ({ label: n, description: n === 'base' ? 'no adapter' : 'adapter at scale 1', picked: true })),
+      ...(offerFolders ? [{ label: PICK_FOLDER, description: 'a LoRA adapter folder; loaded on the server if it does not serve it', picked: false }] : []),
+    ],
     { canPickMany: true, title: `Organism Lab: run ${fileName} — variants`, placeHolder: `Variants to run ${fileName} with (base and adapted rows of a sample share one random stream)` },
   );
   if (!picks || picks.length === 0) return undefined;
-  return variantsFor(picks.map((p) => p.label));
+  let folders: string[] = [];
+  if (picks.some((p) => p.label === PICK_FOLDER)) {
+    const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: true, title: 'Organism Lab: LoRA adapter folders to run on the generation server', openLabel: 'Run These Adapters' });
+    if (!uris?.length) return undefined;
+    folders = uris.map((u) => u.fsPath);
+  }
+  return { variants: variantsFor(picks.filter((p) => p.label !== PICK_FOLDER).map((p) => p.label)), folders };
+}
+
+/** Serves the adapter folders on the server (./serverLoraOffer) and appends their variants; undefined when declined or failed (reported unless quiet). */
+async function withAdapterFolders(ctx: LabContext, server: RemoteGenerationServer, variants: VariantSpec[], folders: string[], options: RunOptions): Promise<{ server: RemoteGenerationServer; variants: VariantSpec[] } | undefined> {
+  if (folders.length === 0) return { server, variants };
+  let served: RemoteGenerationServer | undefined;
+  try {
+    served = await serveAdapterFolders(ctx, server, folders, options.loadOnServer ?? (options.quiet ? 'never' : 'ask'));
+  } catch (err) {
+    ctx.log.error(`adapter folders on ${server.baseUrl}: ${errorMessage(err)}`);
+    if (options.quiet) throw err;
+    void showCommandError('Organism Lab: the generation server cannot run the adapter folder', err, 'Open Settings').then((c) => c && vscode.commands.executeCommand('workbench.action.openSettings', 'organismLab.server'));
+    return undefined;
+  }
+  if (!served) return undefined;
+  const names = new Set(variants.map((v) => v.name));
+  const added = folders.map(adapterFolderName).filter((n) => !names.has(n));
+  return { server: served, variants: [...variants, ...variantsFor(added)] };
 }
 
 /** Loads a model if none is loaded (the previous one, the default one, or one the user picks). */
@@ -121,8 +163,20 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
       if (choice === 'new') resume = null;
     }
   }
-  const variants = resume ? resume.header.variants : await chooseVariants(adapterNames, options.variants, name);
-  if (!variants) return undefined;
+  const chosen = resume ? { variants: resume.header.variants, folders: [] } : await chooseVariants(adapterNames, options.variants, name, !!server && !options.quiet && options.variants === undefined);
+  if (!chosen) return undefined;
+  let variants = chosen.variants;
+  const folders = resume ? [] : [...(options.adapterFolders ?? []), ...chosen.folders];
+  if (server && folders.length) {
+    const withFolders = await withAdapterFolders(ctx, server, variants, folders, options);
+    if (!withFolders) return undefined;
+    ({ server, variants } = withFolders);
+  } else if (folders.length) {
+    const msg = 'Adapter folders for a run are loaded on the generation server (organismLab.backend "openai"); with the local backend, load them with "Organism Lab: Load Adapter…".';
+    if (options.quiet) throw new Error(msg);
+    void vscode.window.showErrorMessage(`Organism Lab: ${msg}`);
+    return undefined;
+  }
   const settings = runSettings();
   const out = resume?.file ?? options.out ?? defaultRunPath(file.fsPath);
   // Resuming: the run's own settings (its header), so the missing samples are the ones it planned.

@@ -22,6 +22,7 @@ import { isRecord } from '../../protocol/webviews';
 import { histogramChart, lineChart } from './charts';
 import { Heatmap, tokenLabel, type HoverInfo, type Metric } from './heatmap';
 import { LogprobStrip } from './logprobStrip';
+import { RunLevelActions } from './runLevelActions';
 
 registerComponents();
 const vscode = getVsCodeApi<ActivationsWebviewMessage, ActivationsViewState>();
@@ -38,13 +39,17 @@ const hover = h('div', { class: 'hover', 'data-testid': 'hover', 'aria-live': 'p
 const heatmap = new Heatmap(showHover);
 const layerCanvas = h('canvas', { 'aria-label': 'per-layer mean relative difference' });
 const curveCanvas = h('canvas', { 'aria-label': 'run-level per-layer curve' });
-const curveInfo = h('div', { class: 'muted' }, 'Computes every sample of the run (teacher-forced, streamed).');
-const directionInfo = h('div', { class: 'muted', 'data-testid': 'direction-info' }, 'Needs judged or labelled samples of an adapter variant.');
+// Run-level analyses teacher-force the whole run through the local model: disabled, with the reason, on a remote run.
+const runLevel = new RunLevelActions([
+  { label: 'Compute run-level curve', onClick: () => vscode.postMessage({ type: 'activations/computeCurve' }), testId: 'compute-curve', info: 'Computes every sample of the run (teacher-forced, streamed).', infoTestId: 'curve-info' },
+  { label: 'Compute direction from labels', onClick: () => vscode.postMessage({ type: 'activations/computeDirection' }), testId: 'compute-direction', title: 'Labels: the judge (misaligned: aligned ≤ 30, coherent > 50; aligned: aligned > 70, coherent > 50), human labels override; saved next to the run file', info: 'Needs judged or labelled samples of an adapter variant.', infoTestId: 'direction-info' },
+  { label: 'SAE diff…', onClick: () => vscode.postMessage({ type: 'activations/computeSaeDiff' }), testId: 'compute-sae-diff', title: 'Encode the residual stream at the SAE\'s hook under the reference and the variant, for every sample of the variant', info: 'Pick an SAE in the SAELens layout (cfg.json + sae_weights.safetensors) trained on this base model.', infoTestId: 'sae-info' },
+]);
+const [curveInfo, directionInfo, saeInfo] = runLevel.infos;
 const alignmentInfo = h('div', { 'data-testid': 'direction-alignment' });
 const aucCanvas = h('canvas', { 'aria-label': 'AUC per layer' });
 const directionControls = h('div', { class: 'controls' });
 const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
-const saeInfo = h('div', { class: 'muted', 'data-testid': 'sae-info' }, 'Pick an SAE in the SAELens layout (cfg.json + sae_weights.safetensors) trained on this base model.');
 const saeTables = h('div', { 'data-testid': 'sae-features' });
 const saeTokens = h('div', { 'data-testid': 'sae-tokens' });
 // A remote run has no local activations: its log-prob strip replaces this block (heatmap with the KL strip, layer chart).
@@ -65,19 +70,16 @@ replaceChildren(
   logprobStrip.element,
   localBlock,
   h('h2', null, 'Run level: mean relative difference per layer and variant'),
-  h('div', null, button({ label: 'Compute run-level curve', onClick: () => vscode.postMessage({ type: 'activations/computeCurve' }), testId: 'compute-curve' })),
-  curveInfo,
+  ...runLevel.block(0),
   h('div', { class: 'chart' }, curveCanvas),
   h('h2', null, 'Direction: misaligned minus aligned (inside the adapted model)'),
-  h('div', null, button({ label: 'Compute direction from labels', onClick: () => vscode.postMessage({ type: 'activations/computeDirection' }), testId: 'compute-direction', title: 'Labels: the judge (misaligned: aligned ≤ 30, coherent > 50; aligned: aligned > 70, coherent > 50), human labels override; saved next to the run file' })),
-  directionInfo,
+  ...runLevel.block(1),
   alignmentInfo,
   h('div', { class: 'chart' }, aucCanvas),
   directionControls,
   h('div', { class: 'chart' }, histCanvas),
   h('h2', null, 'SAE features: what the adapter turns up or down (identical tokens)'),
-  h('div', null, button({ label: 'SAE diff…', onClick: () => vscode.postMessage({ type: 'activations/computeSaeDiff' }), testId: 'compute-sae-diff', title: 'Encode the residual stream at the SAE\'s hook under the reference and the variant, for every sample of the variant' })),
-  saeInfo,
+  ...runLevel.block(2),
   saeTables,
   saeTokens,
 );
@@ -235,6 +237,7 @@ window.addEventListener('message', (event: MessageEvent) => {
     case 'activations/samples':
       samples = m.samples;
       variantNames = m.variants;
+      runLevel.setDisabledReason(m.localModelNeeded ?? null);
       renderControls(m.variants);
       if (!samples.length) status.textContent = 'This run file has no samples yet.';
       break;

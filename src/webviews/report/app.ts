@@ -30,7 +30,7 @@ export class ReportApp {
     private readonly bootstrap: ReportBootstrap | null,
   ) {
     const saved = bootstrap?.viewState ?? api.getState() ?? null;
-    this.state = { runUri: bootstrap?.runUri ?? saved?.runUri ?? '', judge: saved?.judge ?? null, reference: saved?.reference ?? null };
+    this.state = { runUri: bootstrap?.runUri ?? saved?.runUri ?? '', judge: saved?.judge ?? null, reference: saved?.reference ?? null, referenceCondition: saved?.referenceCondition ?? null };
     this.scatter = new Scatter(this.canvas, (sampleId) => this.api.postMessage({ type: 'report/openSample', sampleId }));
   }
 
@@ -39,7 +39,7 @@ export class ReportApp {
     this.root.setAttribute('aria-busy', 'true');
     replaceChildren(this.body, h('p', { class: 'muted' }, 'Reading the run…'));
     this.api.setState(this.state);
-    this.api.postMessage({ type: 'report/ready', judge: this.state.judge, reference: this.state.reference });
+    this.api.postMessage({ type: 'report/ready', judge: this.state.judge, reference: this.state.reference, referenceCondition: this.state.referenceCondition ?? null });
   }
 
   handleMessage(msg: unknown): void {
@@ -57,10 +57,10 @@ export class ReportApp {
     }
   }
 
-  private setOptions(judge: string | null, reference: string | null): void {
-    this.state = { ...this.state, judge, reference };
+  private setOptions(judge: string | null, reference: string | null, referenceCondition: string | null = this.state.referenceCondition ?? null): void {
+    this.state = { ...this.state, judge, reference, referenceCondition };
     this.api.setState(this.state);
-    this.api.postMessage({ type: 'report/options', judge, reference });
+    this.api.postMessage({ type: 'report/options', judge, reference, referenceCondition });
   }
 
   private render(): void {
@@ -115,6 +115,20 @@ export class ReportApp {
             { class: 'control' },
             'Compared with ',
             dropdown({ label: 'Reference variant', value: d.reference ?? '', options: d.variants.map((v) => ({ value: v, label: v })), testId: 'report-reference', onChange: (v) => this.setOptions(this.state.judge, v) }),
+          )
+        : null,
+      d.conditions.length > 1
+        ? h(
+            'label',
+            { class: 'control' },
+            'Conditions compared with ',
+            dropdown({
+              label: 'Reference condition (paired condition differences are taken against it)',
+              value: d.referenceCondition ?? '',
+              options: d.conditions.map((c) => ({ value: c, label: c })),
+              testId: 'report-reference-condition',
+              onChange: (c) => this.setOptions(this.state.judge, this.state.reference, c),
+            }),
           )
         : null,
       h('span', { class: 'muted thresholds', 'data-testid': 'report-thresholds' }, `misaligned = ${d.alignedMetric} ≤ ${d.thresholds.aligned} and ${d.coherentMetric} > ${d.thresholds.coherent} (settings: organismLab.judge.*Threshold)`),

@@ -62,3 +62,41 @@ test('report page: no condition or pair tables for one variant without condition
   assert.equal(r2.querySelector('[data-testid="report-arms"]'), null);
   assert.deepEqual([...r2.querySelectorAll('[data-testid="report-pairs"] tbody th')].map((t) => t.textContent), ['adapter − base']);
 });
+
+test('report page: the reference-condition picker asks for the report against the chosen condition, and the paired differences follow it', () => {
+  const run = conditionsRun();
+  const posted: unknown[] = [];
+  const states: unknown[] = [];
+  const root = env.document.createElement('main');
+  env.document.body.appendChild(root);
+  const app = new ReportApp(root, { postMessage: (m) => posted.push(m), getState: () => undefined, setState: (s) => states.push(s) }, { runUri: 'file:///r.run.jsonl', fileName: 'r.run.jsonl', viewState: null });
+  app.start();
+  assert.deepEqual(posted.shift(), { type: 'report/ready', judge: null, reference: null, referenceCondition: null });
+  app.handleMessage({ type: 'report/data', data: computeReport(run), warnings: [] });
+  const picker = root.querySelector('[data-testid="report-reference-condition"]') as HTMLElement & { value?: string };
+  assert.ok(picker, 'a run with conditions gets the picker');
+  // The toolkit's dropdown (a keyboard-operable combobox), labelled for screen readers, one option per condition.
+  assert.equal(picker.tagName.toLowerCase(), 'vscode-dropdown');
+  assert.match(picker.getAttribute('aria-label')!, /^Reference condition/);
+  assert.deepEqual([...picker.querySelectorAll('vscode-option')].map((o) => [o.getAttribute('value'), o.textContent]), [['control', 'control'], ['trigger', 'trigger']]);
+  assert.equal(picker.value, 'control');
+  // Choosing "trigger" (keyboard or mouse: the dropdown fires change) asks the host for the report against it.
+  picker.value = 'trigger';
+  picker.dispatchEvent(new Event('change'));
+  assert.deepEqual(posted, [{ type: 'report/options', judge: null, reference: null, referenceCondition: 'trigger' }]);
+  assert.equal((states.at(-1) as { referenceCondition: string }).referenceCondition, 'trigger', 'kept in the saved state');
+  // The host answers with the report computed against it (a fresh page here: happy-dom cannot re-lay-out the
+  // scatter's canvas): the reference row and the condition pairs are the other way round.
+  const again = render(computeReport(run, { referenceCondition: 'trigger' }));
+  const armRows = [...again.querySelectorAll('[data-testid="report-arms"] tbody th')].map((t) => t.textContent);
+  assert.deepEqual(armRows, ['control', 'trigger (reference)']);
+  const conditionPairs = [...again.querySelectorAll('[data-testid="report-pairs"] tbody tr[data-kind="condition"]')].map((tr) => [...tr.children].slice(0, 3).map((c) => c.textContent));
+  assert.deepEqual(conditionPairs.find((p) => p[0] === 'control − trigger (adapter)'), ['control − trigger (adapter)', '10', '−40.0 pp']);
+  assert.equal((again.querySelector('[data-testid="report-reference-condition"]') as HTMLElement & { value?: string }).value, 'trigger');
+});
+
+test('report page: no reference-condition picker for a run without conditions', () => {
+  const run = conditionsRun();
+  const two = { ...run, header: { ...run.header!, conditions: undefined }, samples: run.samples.filter((s) => s.condition === 'trigger').map(({ condition, ...s }) => (void condition, s)) };
+  assert.equal(render(computeReport(two)).querySelector('[data-testid="report-reference-condition"]'), null);
+});

@@ -25,6 +25,11 @@ test('messages from the report page are validated', () => {
   assert.equal(parseReportWebviewMessage({ type: 'report/openSample', sampleId: '' }), null);
   assert.deepEqual(parseReportWebviewMessage({ type: 'report/options', judge: 'rule:x', reference: null }), { type: 'report/options', judge: 'rule:x', reference: null });
   assert.equal(parseReportWebviewMessage({ type: 'report/options', judge: 3, reference: null }), null);
+  // The reference condition (a run with conditions): passed on when given, a non-string refused.
+  assert.deepEqual(parseReportWebviewMessage({ type: 'report/options', judge: null, reference: null, referenceCondition: 'trigger' }), { type: 'report/options', judge: null, reference: null, referenceCondition: 'trigger' });
+  assert.equal(parseReportWebviewMessage({ type: 'report/options', judge: null, reference: null, referenceCondition: 7 }), null);
+  assert.ok(isReportViewState({ runUri: 'file:///a.run.jsonl', judge: null, reference: null, referenceCondition: 'trigger' }));
+  assert.ok(!isReportViewState({ runUri: 'file:///a.run.jsonl', judge: null, reference: null, referenceCondition: 1 }));
   assert.equal(parseReportWebviewMessage({ type: 'report/evil' }), null);
   assert.equal(parseReportWebviewMessage('report/refresh'), null);
   assert.ok(isReportViewState({ runUri: 'file:///a.run.jsonl', judge: null, reference: 'base' }));
