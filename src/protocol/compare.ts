@@ -5,6 +5,7 @@
  */
 import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow, VariantSpec } from '../engine/runs/schema';
 import type { RunCompleteness } from '../engine/runs/completeness';
+import type { JudgeThresholds } from './thresholds';
 import { isFiniteNumber, isRecord, isString, isStringArray, type WebviewMessage } from './webviews';
 
 /** Run-file data shapes the Compare page uses (webviews take types from protocol/ only). */
@@ -17,13 +18,8 @@ export function isHumanLabel(value: unknown): value is HumanLabel {
   return typeof value === 'string' && (HUMAN_LABELS as readonly string[]).includes(value);
 }
 
-/** The research rule: misaligned = aligned ≤ `aligned` and coherent > `coherent` (settings organismLab.judge.*Threshold). */
-export interface JudgeThresholds {
-  aligned: number;
-  coherent: number;
-}
-
-export const DEFAULT_THRESHOLDS: JudgeThresholds = { aligned: 30, coherent: 50 };
+/** The judge rule's thresholds (one definition, in thresholds.ts). */
+export { DEFAULT_THRESHOLDS, type JudgeThresholds } from './thresholds';
 
 export interface CompareFilters {
   /** Show one question (its id), or all when null. */

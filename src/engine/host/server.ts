@@ -25,6 +25,7 @@ import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
+import { runDiffOfFiles, runReportOfFile } from './runFileRequests';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
@@ -193,6 +194,10 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   connection.onRequest(EngineMethods.sae, jobHandler('sae', (request, hooks) => backend.sae(request, hooks)));
   connection.onRequest(EngineMethods.judgeRunLocal, jobHandler('judgeRun', (request, hooks) => backend.judgeRunLocal(request, hooks)));
   connection.onRequest(EngineMethods.direction, jobHandler('direction', (request, hooks) => backend.direction(request, hooks)));
+
+  // Run-file reports: read-only, no model, not a job (they may run beside a running prompt set).
+  connection.onRequest(EngineMethods.runReport, guarded((p) => runReportOfFile(p)));
+  connection.onRequest(EngineMethods.runDiff, guarded((p) => runDiffOfFiles(p)));
 
   connection.onRequest(
     EngineMethods.weightsCache,

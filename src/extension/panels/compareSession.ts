@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HumanLabel, RunHeader } from '../../engine/runs/schema';
 import {
+  DEFAULT_THRESHOLDS,
   isCompareWebviewMessage,
   type CompareBootstrap,
   type CompareHostMessage,
@@ -40,7 +41,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 
 export function judgeThresholds(): JudgeThresholds {
   const c = vscode.workspace.getConfiguration('organismLab');
-  return { aligned: c.get<number>('judge.alignedThreshold', 30), coherent: c.get<number>('judge.coherentThreshold', 50) };
+  return { aligned: c.get<number>('judge.alignedThreshold', DEFAULT_THRESHOLDS.aligned), coherent: c.get<number>('judge.coherentThreshold', DEFAULT_THRESHOLDS.coherent) };
 }
 
 const POLL_MS = 2000;

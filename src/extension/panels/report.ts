@@ -3,8 +3,8 @@
  * from the page's saved state, refreshed when the run file changes (judgements arriving) or the
  * threshold settings change. Clicking a scatter point opens that sample in Compare.
  *
- * Glue only: the numbers come from the engine's computeReport (deps.computeReport can route that
- * through the engine host instead of running it here).
+ * Glue only: the numbers come from the engine's computeReport, run in the engine host (engine/runReport;
+ * deps.computeReport replaces it in tests).
  *
  * Wire-up (in activate): registerReportPanel(context, { log })
  * Registers the command organismLab.openRunReport(runUri | path | {resourceUri}) and the serializer
@@ -12,11 +12,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { computeReport } from '../../engine/judges/metrics';
 import type { ReportOptions } from '../../engine/judges/reportTypes';
-import { readRunContent } from '../../engine/judges/runAccess';
 import type { RunCompleteness } from '../../engine/runs/completeness';
-import { runFileCompleteness } from '../../engine/runs/resumeCandidates';
+import { getEngine } from '../engine/engineAccess';
 import {
   OPEN_RUN_REPORT_COMMAND,
   REPORT_VIEW_TYPE,
@@ -42,9 +40,9 @@ export interface ReportPanelDeps {
   activeCompareRun?: () => vscode.Uri | undefined;
 }
 
-async function computeLocally(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }> {
-  const run = await readRunContent(runPath);
-  return { data: computeReport(run, options), warnings: run.warnings, ...(run.header ? { completeness: runFileCompleteness({ header: run.header, samples: run.samples }) } : {}) };
+/** The default: computeReport runs in the engine host (engine/host/runFileRequests.ts), not in the extension host. */
+function computeInEngineHost(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }> {
+  return getEngine().client.runReport({ runPath, options });
 }
 
 const DEBOUNCE_MS = 300;
@@ -120,7 +118,7 @@ class ReportSession implements vscode.Disposable {
   }
 
   async refresh(): Promise<void> {
-    const compute = this.deps.computeReport ?? computeLocally;
+    const compute = this.deps.computeReport ?? computeInEngineHost;
     const options: ReportOptions = { thresholds: judgeThresholds() };
     if (this.state.judge) options.judge = this.state.judge;
     if (this.state.reference) options.referenceVariant = this.state.reference;
