@@ -204,6 +204,18 @@ export interface RunDiffParams {
 /** `mismatch`: the runs cannot be paired, with the reasons (ask before retrying with allowMismatch). */
 export type RunDiffResult = { kind: 'diff'; diff: RunDiff; warnings: string[] } | { kind: 'mismatch'; reasons: string[] };
 
+/** Where each diverging row's first diverging token starts in its completion (Compare's token-exact highlight). */
+export interface DivergenceOffsetsParams {
+  runPath: string;
+}
+
+export interface DivergenceOffsetsResult {
+  /** sample id -> character offset in its completion of token `divergence_index` (the decoded shared token prefix). */
+  offsets: Record<string, number>;
+  /** Why some or all rows have no offset (no token_ids recorded, the run's tokenizer cannot be loaded, …). */
+  note?: string;
+}
+
 /** Error codes the host uses in ResponseError.code (JSON-RPC reserves -32768..-32000 for itself). */
 export const EngineErrorCodes = {
   /** Bad input: a file or field the user can fix. `data.hint` says what to do. */
@@ -246,6 +258,8 @@ export const EngineMethods = {
   judgeRunLocal: new RequestType<JudgeRunLocalParams, JudgeRunResult, void>('engine/judgeRunLocal'),
   /** The Run Report of a run file (no model needed; not a job). */
   runReport: new RequestType<RunReportParams, RunReportResult, void>('engine/runReport'),
+  /** Character offsets of the first diverging token of a run's rows, decoded with the run's tokenizer (not a job). */
+  divergenceOffsets: new RequestType<DivergenceOffsetsParams, DivergenceOffsetsResult, void>('engine/divergenceOffsets'),
   /** The diff of two run files (no model needed; not a job). */
   runDiff: new RequestType<RunDiffParams, RunDiffResult, void>('engine/runDiff'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),

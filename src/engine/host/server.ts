@@ -25,7 +25,7 @@ import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
-import { runDiffOfFiles, runReportOfFile } from './runFileRequests';
+import { divergenceOffsetsOfFile, runDiffOfFiles, runReportOfFile } from './runFileRequests';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
@@ -198,6 +198,7 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   // Run-file reports: read-only, no model, not a job (they may run beside a running prompt set).
   connection.onRequest(EngineMethods.runReport, guarded((p) => runReportOfFile(p)));
   connection.onRequest(EngineMethods.runDiff, guarded((p) => runDiffOfFiles(p)));
+  connection.onRequest(EngineMethods.divergenceOffsets, guarded((p) => divergenceOffsetsOfFile(p)));
 
   connection.onRequest(
     EngineMethods.weightsCache,

@@ -247,6 +247,26 @@ export class CompareSession implements vscode.Disposable {
       if (seq === this.reportSeq) this.post({ type: 'compare/report', report: null, note: `The report could not be computed: ${message}` });
     }
     if (this.againstUri && seq === this.reportSeq) await this.sendDiff(seq);
+    if (seq === this.reportSeq) await this.sendTokenOffsets(seq);
+  }
+
+  /** Where each diverging row's first diverging token starts (decoded by the engine host), for the exact highlight. */
+  private async sendTokenOffsets(seq: number): Promise<void> {
+    const offsets: Record<string, number> = {};
+    const notes: string[] = [];
+    const runs: [vscode.Uri, string][] = [[this.runUri, '']];
+    if (this.againstUri?.scheme === 'file') runs.push([this.againstUri, 'A:']);
+    for (const [uri, prefix] of runs) {
+      try {
+        const result = await this.engine().request(EngineMethods.divergenceOffsets, { runPath: uri.fsPath });
+        for (const [id, offset] of Object.entries(result.offsets)) offsets[prefix + id] = offset;
+        if (result.note) notes.push(`${path.basename(uri.fsPath)}: ${result.note}`);
+      } catch (e) {
+        notes.push(`${path.basename(uri.fsPath)}: ${(e as Error).message}`);
+      }
+    }
+    if (notes.length) this.deps.log.info(`Compare: divergence marked by characters where tokens are unknown (${notes.join('; ')})`);
+    if (seq === this.reportSeq && !this.disposed) this.post({ type: 'compare/tokenOffsets', offsets, ...(notes.length ? { note: notes.join('; ') } : {}) });
   }
 
   /** Two-run mode: run A's rows and the engine's diff of A and B, or why they cannot be paired. */

@@ -170,12 +170,15 @@ export class CompareApp {
         if (!onlyScoresAndLabels || !this.renderCards(touched)) this.render();
         break;
       }
-      case 'compare/report':
-        // The report's judge gives the cards their labels: a full render.
+      case 'compare/report': {
+        // The report's judge gives the cards their labels: a full render when it changed, else only the summary
+        // (the report is recomputed after every appended row while a judge runs).
+        const judgeChanged = (this.report?.judge ?? null) !== (message.report?.judge ?? null);
         this.report = message.report;
         this.reportNote = message.note ?? null;
-        this.render();
+        if (judgeChanged || !this.renderSummaryOnly()) this.render();
         break;
+      }
       case 'compare/against':
         this.againstUri = message.againstUri;
         this.againstFileName = message.fileName;
@@ -193,10 +196,13 @@ export class CompareApp {
         this.mismatch = message.reasons;
         this.render();
         break;
-      case 'compare/tokenOffsets':
-        this.tokenOffsets = new Map(Object.entries(message.offsets));
-        this.render();
+      case 'compare/tokenOffsets': {
+        const next = new Map(Object.entries(message.offsets));
+        const same = next.size === this.tokenOffsets.size && [...next].every(([id, offset]) => this.tokenOffsets.get(id) === offset);
+        this.tokenOffsets = next;
+        if (!same) this.render();
         break;
+      }
       case 'compare/thresholds':
         this.thresholds = message.thresholds;
         this.render();
@@ -408,6 +414,15 @@ export class CompareApp {
       this.listen(card);
       if (old === active) card.focus();
     }
+    return true;
+  }
+
+  /** Replaces only the summary (the report changed, its judge did not); false when the page is not rendered yet. */
+  private renderSummaryOnly(): boolean {
+    if (!this.loaded || !this.parts) return false;
+    const summary = this.summaryElement(this.context());
+    this.parts.summary.replaceWith(summary);
+    this.parts = { ...this.parts, summary };
     return true;
   }
 

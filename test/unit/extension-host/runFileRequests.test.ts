@@ -12,6 +12,7 @@ import type { JudgementRow } from '../../../src/engine/runs/schema';
 import { EngineErrorCodes, EngineMethods } from '../../../src/protocol/engineHost';
 import { header, makeSamples, tmpDir } from '../engine/judges/fixtures';
 import { writeFileSync } from 'node:fs';
+import { loadTokenizer } from '../../../src/engine/text/tokenizer';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -86,5 +87,36 @@ describe('engine host: runReport and runDiff requests', () => {
     const anyway = await c.request(EngineMethods.runDiff, { pathA: other, pathB: foreign, allowMismatch: true });
     assert.equal(anyway.kind, 'diff');
     if (anyway.kind === 'diff') assert.match(anyway.diff.warnings.join('\n'), /compared anyway: different models/);
+  });
+
+  test('divergenceOffsets: the first diverging token\'s start in the text, decoded with the run\'s tokenizer', async () => {
+    const tokDir = path.join(root, 'test/fixtures/tokenizers/qwen-style');
+    const tok = loadTokenizer(tokDir);
+    const refText = 'I think so.';
+    const text = 'I thought so.';
+    const refIds = tok.encode(refText, { addSpecialTokens: false });
+    const ids = tok.encode(text, { addSpecialTokens: false });
+    let k = 0;
+    while (k < ids.length && ids[k] === refIds[k]) k++;
+    const [ref, row] = makeSamples(['q'], 1, (_q, _i, v) => (v === 'base' ? refText : text));
+    const rows = [{ ...ref, token_ids: refIds }, { ...row, token_ids: ids, divergence_index: k }];
+    const h = { ...header(), model: { path: tokDir, hash: 'h' } };
+    const p = path.join(dir, 'tokens.run.jsonl');
+    writeFileSync(p, [h, ...rows].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const result = await c.request(EngineMethods.divergenceOffsets, { runPath: p });
+    const offset = result.offsets[row.id];
+    assert.equal(offset, tok.decode(ids.slice(0, k)).length);
+    // This tokenizer splits " th|ough" and " think": token 1 starts at 1, before the first differing character (4, after
+    // "I th"), where a character split would cut the word.
+    assert.equal(k, 1);
+    assert.equal(offset, 1);
+    assert.equal(text.slice(0, offset), refText.slice(0, offset));
+    assert.equal(result.offsets[ref.id], undefined, 'the reference row has no divergence');
+    // A run whose model folder is not here: no offsets, and the note says why.
+    const gone = path.join(dir, 'gone.run.jsonl');
+    writeFileSync(gone, [{ ...h, model: { path: path.join(dir, 'no-model'), hash: 'h' } }, ...rows].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const none = await c.request(EngineMethods.divergenceOffsets, { runPath: gone });
+    assert.deepEqual(none.offsets, {});
+    assert.match(none.note ?? '', /no-model.*not on this machine/);
   });
 });
