@@ -146,12 +146,13 @@ export interface CompareReportMessage extends WebviewMessage {
   note?: string;
 }
 
-/** Two-run mode: run A (read once) and the engine's diff of A and this run (B). */
+/** Two-run mode: run A and the engine's diff of A and this run (B), sent again when B changes. */
 export interface CompareAgainstMessage extends WebviewMessage {
   type: 'compare/against';
   againstUri: string;
   fileName: string;
-  snapshot: RunSnapshot;
+  /** Run A's rows; absent when they did not change since the last message. */
+  snapshot?: RunSnapshot;
   diff: RunDiff;
   warnings: string[];
 }
@@ -318,7 +319,7 @@ export function isCompareHostMessage(value: unknown): value is CompareHostMessag
     case 'compare/report':
       return (value.report === null || (isRecord(value.report) && Array.isArray(value.report.groups))) && (value.note === undefined || isString(value.note));
     case 'compare/against':
-      return isString(value.againstUri) && isString(value.fileName) && isSnapshot(value.snapshot) && isRecord(value.diff) && Array.isArray(value.diff.questions) && isStringArray(value.warnings);
+      return isString(value.againstUri) && isString(value.fileName) && (value.snapshot === undefined || isSnapshot(value.snapshot)) && isRecord(value.diff) && Array.isArray(value.diff.questions) && isStringArray(value.warnings);
     case 'compare/mismatch':
       return isString(value.againstUri) && isString(value.fileName) && isStringArray(value.reasons);
     case 'compare/tokenOffsets':

@@ -6,6 +6,7 @@
  * two-run mode (view state `againstUri`: run A beside this run B) it also sends run A and the
  * engine's diff of the two (engine/runDiff), or the reasons they cannot be paired.
  */
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HumanLabel, RunHeader } from '../../engine/runs/schema';
@@ -77,6 +78,10 @@ export class CompareSession implements vscode.Disposable {
   private reportTimer: ReturnType<typeof setTimeout> | undefined;
   /** Bumped per report request: an older answer that arrives late is dropped. */
   private reportSeq = 0;
+  /** Sample rows arrived since the token offsets were last computed (judgements and labels do not move them). */
+  private samplesChanged = true;
+  /** Run A's modification time when its rows were last sent (two-run mode): unchanged, they are not sent again. */
+  private againstSentMtime: number | null = null;
 
   constructor(
     private readonly webview: vscode.Webview,
@@ -176,9 +181,12 @@ export class CompareSession implements vscode.Disposable {
           this.post({ type: 'compare/focusSample', sampleId: this.pendingFocus });
           this.pendingFocus = null;
         }
+        this.samplesChanged = true;
+        this.againstSentMtime = null;
         this.scheduleReport();
       } else if (result.kind === 'append') {
         this.post({ type: 'compare/append', rows: result.rows, warnings: result.warnings });
+        if (result.rows.some((r) => r.type === 'sample')) this.samplesChanged = true;
         this.scheduleReport();
       }
     } catch (e) {
@@ -247,7 +255,10 @@ export class CompareSession implements vscode.Disposable {
       if (seq === this.reportSeq) this.post({ type: 'compare/report', report: null, note: `The report could not be computed: ${message}` });
     }
     if (this.againstUri && seq === this.reportSeq) await this.sendDiff(seq);
-    if (seq === this.reportSeq) await this.sendTokenOffsets(seq);
+    if (seq === this.reportSeq && this.samplesChanged) {
+      this.samplesChanged = false;
+      await this.sendTokenOffsets(seq);
+    }
   }
 
   /** Where each diverging row's first diverging token starts (decoded by the engine host), for the exact highlight. */
@@ -287,7 +298,11 @@ export class CompareSession implements vscode.Disposable {
         this.post({ type: 'compare/mismatch', againstUri: against.toString(), fileName, reasons: result.reasons });
         return;
       }
-      this.post({ type: 'compare/against', againstUri: against.toString(), fileName, snapshot: toSnapshot(readRun(against.fsPath)), diff: result.diff, warnings: result.warnings });
+      // Run A's rows go to the page once (and again only when its file changed); the diff follows every change of B.
+      const mtime = statSync(against.fsPath).mtimeMs;
+      const snapshot = mtime !== this.againstSentMtime ? toSnapshot(readRun(against.fsPath)) : undefined;
+      this.againstSentMtime = mtime;
+      this.post({ type: 'compare/against', againstUri: against.toString(), fileName, ...(snapshot ? { snapshot } : {}), diff: result.diff, warnings: result.warnings });
     } catch (e) {
       const message = `Could not diff against ${against.fsPath}: ${(e as Error).message}`;
       this.deps.log.warn(`Compare: ${message}`);
@@ -333,6 +348,7 @@ export class CompareSession implements vscode.Disposable {
       case 'compare/compareAnyway':
         if (!this.againstUri) break;
         this.allowMismatch = true;
+        this.againstSentMtime = null;
         this.deps.log.info(`Compare: comparing ${this.againstUri.fsPath} and ${this.runUri.fsPath} anyway`);
         void this.sendReport();
         break;

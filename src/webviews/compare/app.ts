@@ -182,7 +182,8 @@ export class CompareApp {
       case 'compare/against':
         this.againstUri = message.againstUri;
         this.againstFileName = message.fileName;
-        this.against = runDataFromSnapshot(message.snapshot);
+        if (message.snapshot) this.against = runDataFromSnapshot(message.snapshot);
+        else if (!this.against) break; // rows of A never arrived: wait for a message that has them
         this.diff = message.diff;
         this.diffWarnings = message.warnings;
         this.mismatch = null;

@@ -139,6 +139,11 @@ test('two runs side by side: rows of A and B paired in the same cells, the diff 
   click(cards(root).find((c) => c.dataset.sampleId === 'A:q_keep#0#0@adapter')!.querySelector('[data-testid="open-activations"]'));
   assert.deepEqual(posted.at(-1), { type: 'compare/openActivations', sampleId: 'q_keep#0#0@adapter', side: 'A' });
   assert.equal(app.viewState.againstUri, A);
+  // B changed: the host sends the new diff without A's rows (unchanged); A's cards stay.
+  const n = cards(root).length;
+  app.handleMessage({ type: 'compare/against', againstUri: A, fileName: 'review-main.run.jsonl', diff: { ...diff, counts: { ...diff.counts, unchanged: 9 } }, warnings: [] });
+  assert.equal(cards(root).length, n);
+  assert.match(root.querySelector('[data-testid="diff-counts"]')?.textContent ?? '', /9 unchanged/);
 });
 
 test('two runs that cannot be paired: the reasons, and Compare anyway asks the host again', () => {
