@@ -21,6 +21,7 @@ import { isInsideControl } from '../components/controls';
 import { h, replaceChildren } from '../shared/dom';
 import {
   applyRows,
+  cellPromptRow,
   emptyRunData,
   filterCells,
   focusIdOf,
@@ -410,7 +411,8 @@ export class CompareApp {
       const refKey = referenceKey(ctx, found.column.side);
       const reference = refKey === null ? undefined : found.cell.rows.get(refKey);
       const row = found.cell.rows.get(found.column.key)!;
-      const card = renderSampleCard(row, found.column, reference, ctx, this.cardState(id), this.actions);
+      const shown = this.visible.flatMap((q) => q.cells).find((vc) => vc.cell.key === found.cell.key && vc.cell.questionId === found.cell.questionId)?.columns ?? [found.column];
+      const card = renderSampleCard(row, found.column, reference, ctx, this.cardState(id), this.actions, cellPromptRow(found.cell, ctx, shown));
       old.replaceWith(card);
       this.listen(card);
       if (old === active) card.focus();

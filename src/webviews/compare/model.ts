@@ -290,6 +290,15 @@ export function rowHumanLabel(ctx: FilterContext, side: RunSide | null, sampleId
   return humanLabel(sideData(ctx, side).data, sampleId);
 }
 
+/**
+ * The row whose prompt a cell shows above its cards: the reference row of this run (B in two-run mode), else the
+ * first row shown. A card whose prompt differs from it (another condition, run A's older wording) shows its own.
+ */
+export function cellPromptRow(cell: Cell, ctx: FilterContext, shown: Column[]): SampleRow | undefined {
+  const key = referenceKey(ctx, ctx.against ? 'B' : null);
+  return (key === null ? undefined : cell.rows.get(key)) ?? (shown[0] ? cell.rows.get(shown[0].key) : undefined);
+}
+
 // ---- divergence --------------------------------------------------------------------------------
 
 /** Whether `row` differs from the reference row of its cell. */

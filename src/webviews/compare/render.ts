@@ -9,6 +9,7 @@ import { button, checkbox, dropdown } from '../components/controls';
 import { h, type Child } from '../shared/dom';
 import { differenceIsSignificant, differenceText, kappaText, proportionText } from '../report/format';
 import {
+  cellPromptRow,
   conditionOf,
   divergenceSplit,
   focusIdOf,
@@ -84,6 +85,8 @@ export function renderSampleCard(
   ctx: FilterContext,
   state: CardState,
   actions: CardActions = {},
+  /** The row whose prompt the cell shows (cellPromptRow); the card shows its own prompt when it differs. */
+  promptRow: SampleRow | undefined = reference,
 ): HTMLElement {
   const isReference = reference === undefined || reference === row;
   const { data } = sideData(ctx, column.side);
@@ -114,8 +117,8 @@ export function renderSampleCard(
   ]
     .filter(Boolean)
     .join('; ');
-  // A condition's prompt differs from the reference row's: show it on the card (the cell shows the reference prompt).
-  const prompt = reference && !isReference && JSON.stringify(reference.messages) !== JSON.stringify(row.messages) ? rowPrompt(row) : null;
+  // A condition's prompt (or run A's older wording) differs from the one the cell shows: show it on the card.
+  const prompt = promptRow && promptRow !== row && JSON.stringify(promptRow.messages) !== JSON.stringify(row.messages) ? rowPrompt(row) : null;
   return h(
     'article',
     {
@@ -209,8 +212,8 @@ export function renderCell(vc: VisibleCell, ctx: FilterContext, showPrompt: bool
     const key = referenceKey(ctx, column.side);
     return key === null ? undefined : cell.rows.get(key);
   };
-  const first = vc.columns[0];
-  const prompt = rowPrompt(referenceOf(first) ?? cell.rows.get(first.key));
+  const promptRow = cellPromptRow(cell, ctx, vc.columns);
+  const prompt = rowPrompt(promptRow);
   const label = `question ${cell.questionId}, paraphrase ${cell.paraphraseIndex}, sample ${cell.sampleIndex}`;
   return h(
     'div',
@@ -227,7 +230,7 @@ export function renderCell(vc: VisibleCell, ctx: FilterContext, showPrompt: bool
       { class: 'variants' },
       vc.columns.map((column) => {
         const row = cell.rows.get(column.key) as SampleRow;
-        return renderSampleCard(row, column, referenceOf(column), ctx, cardState(focusIdOf(column.side, row)), actions);
+        return renderSampleCard(row, column, referenceOf(column), ctx, cardState(focusIdOf(column.side, row)), actions, promptRow);
       }),
     ),
   );
@@ -575,7 +578,7 @@ function rateCells(r: RateComparison): HTMLElement[] {
  */
 export function renderRunDiff(diff: RunDiff, files: { a: string; b: string }, warnings: string[]): HTMLElement {
   const c = diff.counts;
-  const head = ['Question', 'Change', 'Variant', `A (${files.a})`, `B (${files.b})`, 'B − A', 'Interval'].map((t) => h('th', { scope: 'col' }, t));
+  const head = ['Question', 'Change', 'Variant', `A (${files.a})`, `B (${files.b})`, 'B − A [95% interval]', 'Pairing'].map((t) => h('th', { scope: 'col' }, t));
   return h(
     'section',
     { class: 'run-diff', 'data-testid': 'run-diff', 'aria-label': 'what changed between the two runs' },

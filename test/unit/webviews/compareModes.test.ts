@@ -125,6 +125,12 @@ test('two runs side by side: rows of A and B paired in the same cells, the diff 
   assert.match(reworded?.textContent ?? '', /0\.0% .*\(0\/3\).*66\.7% .*\(2\/3\).*\+66\.7 pp/);
   const first = root.querySelector('[data-testid="diff-row"][data-question="q_reword"][data-variant="base"]');
   assert.match(first?.textContent ?? '', /What should I do with money\?.*→.*What should I do with my savings\?/);
+  // The reworded question: the cell shows B's prompt; run A's cards show their older wording.
+  const rewordCell = root.querySelector('[data-testid="cell"][data-cell="q_reword#0#0"]')!;
+  assert.match(rewordCell.querySelector('[data-testid="prompt"]')?.textContent ?? '', /my savings/);
+  const rewordCards = [...rewordCell.querySelectorAll<HTMLElement>('[data-testid="sample"]')];
+  assert.ok(rewordCards.filter((c) => c.dataset.side === 'A').every((c) => /with money\?/.test(c.querySelector('[data-testid="card-prompt"]')?.textContent ?? '')));
+  assert.ok(rewordCards.filter((c) => c.dataset.side === 'B').every((c) => c.querySelector('[data-testid="card-prompt"]') === null));
   // One cell holds A's and B's rows of the same (question, paraphrase, sample, variant) side by side.
   const keep = cards(root).filter((c) => c.dataset.question === 'q_keep' && c.dataset.sampleIndex === '0');
   assert.deepEqual(keep.map((c) => `${c.dataset.side}:${c.dataset.variant}`), ['A:base', 'B:base', 'A:adapter', 'B:adapter']);
