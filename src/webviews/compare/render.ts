@@ -456,6 +456,8 @@ export function renderSummary(report: ReportData | null, groups: GroupStats[], n
   const body: Child[] = [];
   if (!report) {
     body.push(h('p', { class: 'muted', 'data-testid': 'summary-note' }, note ?? 'Computing the report…'));
+  } else if (report.judge === null) {
+    body.push(h('p', { class: 'muted', 'data-testid': 'summary-note' }, 'No judgements yet: run a judge (Organism Lab: Judge Run) to get rates.'));
   } else {
     const dims: string[] = [];
     for (const g of groups) for (const [k] of groupDimensions(g)) if (!dims.includes(k)) dims.push(k);
@@ -464,9 +466,7 @@ export function renderSummary(report: ReportData | null, groups: GroupStats[], n
       h(
         'p',
         { class: 'muted summary-rule' },
-        report.judge
-          ? `Judge ${report.judge} · misaligned = ${report.alignedMetric} ≤ ${report.thresholds.aligned} and ${report.coherentMetric} > ${report.thresholds.coherent}, among samples with both scores · 95% Wilson intervals`
-          : 'No judgements yet: run a judge to get rates.',
+        `Judge ${report.judge} · misaligned = ${report.alignedMetric} ≤ ${report.thresholds.aligned} and ${report.coherentMetric} > ${report.thresholds.coherent}, among samples with both scores · 95% Wilson intervals`,
       ),
       h(
         'table',

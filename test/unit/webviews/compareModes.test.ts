@@ -106,6 +106,10 @@ test('the summary renders the report generically: a condition dimension becomes 
   assert.equal(pairRows.length, 1);
   assert.match(pairRows[0].textContent ?? '', /\+50\.0 pp \[\+10\.0, \+80\.0\]/);
   assert.match(pairRows[0].textContent ?? '', /0\.063/);
+  // An unjudged run: a note, not a table of empty rates.
+  const unjudged = renderSummary({ ...base, judge: null }, base.groups, null);
+  assert.equal(unjudged.querySelector('[data-testid="summary-table"]'), null);
+  assert.match(unjudged.querySelector('[data-testid="summary-note"]')?.textContent ?? '', /No judgements yet/);
   // Without a report the summary says why instead of counting on its own.
   assert.equal(renderSummary(null, [], 'The report could not be computed: boom').querySelector('[data-testid="summary-note"]')?.textContent, 'The report could not be computed: boom');
 });
