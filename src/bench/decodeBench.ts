@@ -17,7 +17,7 @@ export function decodeWeightBytes(spec: ModelSpec): number {
     params += out * inn;
   }
   if (spec.qkvBias) params += (spec.numHeads + 2 * spec.numKvHeads) * spec.headDim;
-  const norms = (spec.gemmaNorms ? 4 : 2) * H + (spec.qkNorm ? 2 * spec.headDim : 0);
+  const norms = (spec.sandwichNorms ? 4 : 2) * H + (spec.qkNorm ? 2 * spec.headDim : 0);
   params = (params + norms) * spec.numLayers;
   params += spec.vocabSize * H + H; // LM head (= embeddings when tied) and the final norm
   return params * 4;

@@ -5,7 +5,7 @@
  * again to judge only what is missing. Ctrl-C stops cleanly (nothing judged is lost). The API key is
  * read from OPENAI_API_KEY and never printed or written.
  *
- * organism-lab export RUNFILE --format csv|jsonl|comparator --out FILE [--judge ID] [--variant-a V] [--variant-b V]
+ * organism-lab export RUNFILE --format csv|jsonl|comparator --out FILE [--judge ID] [--pair A,B | --variant-a A --variant-b B]
  * (exportMain below).
  */
 import * as path from 'node:path';
@@ -126,13 +126,18 @@ export async function main(argv: string[]): Promise<number> {
 export const EXPORT_HELP = `usage: organism-lab export RUNFILE --format csv|jsonl|comparator --out FILE [options]
 
   --format F        csv: one row per sample (question_id, question, answer, one column per metric, then
-                    <metric>_status = scored / none / unjudged for each, variant, sample columns)
+                    <metric>_status = scored / none / unjudged for each, variant, condition (runs with
+                    prompt conditions), sample columns)
                     jsonl: the same records as JSON lines
-                    comparator: LLM Comparator JSON (model A = --variant-a, model B = --variant-b)
+                    comparator: LLM Comparator JSON, one comparison: model A against model B (--pair)
   --out FILE        output file (written atomically)
   --judge ID        judge whose metrics get the plain column names (e.g. rule:demo-rules); default: the main judge
-  --variant-a V     comparator: reference variant (default: the run's first variant)
-  --variant-b V     comparator: compared variant (default: the next one)
+  --pair A,B        comparator: the two sides, each a variant or variant~condition, e.g. base,adapter (within
+                    each condition), adapter~no_trigger,adapter~trigger (one variant, two conditions); a side
+                    without ~condition takes the other side's. Default: the first two variants (a run with one
+                    variant: its first two conditions)
+  --variant-a A     comparator: side A alone (same syntax as --pair; default: the run's first variant)
+  --variant-b B     comparator: side B alone (default: the next variant)
 Exit codes: 0 ok, 1 failure, 2 usage error.
 `;
 
@@ -148,6 +153,7 @@ export async function exportMain(argv: string[]): Promise<number> {
       judge: { type: 'string' },
       'variant-a': { type: 'string' },
       'variant-b': { type: 'string' },
+      pair: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }, EXPORT_HELP);
@@ -155,12 +161,16 @@ export async function exportMain(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`give exactly one RUNFILE\n${EXPORT_HELP}`);
   if (!values.format || !isExportFormat(values.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}\n${EXPORT_HELP}`);
   if (!values.out) throw new UsageError(`--out FILE is required\n${EXPORT_HELP}`);
-  if ((values['variant-a'] || values['variant-b']) && values.format !== 'comparator') throw new UsageError('--variant-a/--variant-b apply to --format comparator');
-  const res = await exportRun(positionals[0], values.format, values.out, {
-    judge: values.judge,
-    variantA: values['variant-a'],
-    variantB: values['variant-b'],
-  });
+  if ((values['variant-a'] || values['variant-b'] || values.pair) && values.format !== 'comparator') throw new UsageError('--pair/--variant-a/--variant-b apply to --format comparator');
+  let variantA = values['variant-a'];
+  let variantB = values['variant-b'];
+  if (values.pair !== undefined) {
+    if (variantA !== undefined || variantB !== undefined) throw new UsageError('give either --pair A,B or --variant-a/--variant-b, not both');
+    const sides = values.pair.split(',').map((x) => x.trim());
+    if (sides.length !== 2 || sides.some((x) => x === '')) throw new UsageError(`--pair takes two sides separated by a comma (A,B; each a variant or variant~condition), got "${values.pair}"`);
+    [variantA, variantB] = sides;
+  }
+  const res = await exportRun(positionals[0], values.format, values.out, { judge: values.judge, variantA, variantB });
   for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`wrote ${res.count} ${res.format === 'comparator' ? 'examples' : 'rows'} to ${res.outPath}\n`);
   return 0;

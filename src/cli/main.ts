@@ -18,6 +18,8 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ main:
   run: { summary: 'run a prompt set through the model and adapters into a .run.jsonl file (resumable)', load: () => import('./run') },
   quality: { summary: 'int8/int4 weights against f32: max |Δlogit|, per-token KL, greedy agreement', load: () => import('./quality') },
   cache: { summary: 'list or clear the quantized-weights cache', load: () => import('./cache') },
+  'export-inspect': { summary: 'a run as Inspect AI .eval logs (one per variant and condition) for inspect view', load: () => import('./inspectLogs').then((m) => ({ main: m.exportInspectMain })) },
+  'import-inspect': { summary: 'Inspect AI .eval/.json logs as one run file, paired by sample id and epoch, for Compare', load: () => import('./inspectLogs').then((m) => ({ main: m.importInspectMain })) },
   serve: { summary: 'an OpenAI-compatible server (vLLM conventions) over the local model and its adapters', load: () => import('./serve') },
 };
 

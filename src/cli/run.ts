@@ -21,7 +21,8 @@ import { formatProblems, hasErrors } from '../engine/prompts/problems';
 import { parsePromptSet } from '../engine/prompts/promptSet';
 import type { HashProgress } from '../engine/runs/hashing';
 import { WEIGHTS_HELP, WEIGHTS_OPTIONS, weightsRunnerOptions } from './weightsOption';
-import type { SamplingParams, VariantSpec } from '../engine/runs/schema';
+import { armLabel, type SamplingParams, type VariantSpec } from '../engine/runs/schema';
+import { selectConditions } from '../engine/prompts/conditions';
 
 export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FILE.run.jsonl [options]
 
@@ -31,7 +32,9 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   --variants LIST             comma-separated: base, NAME (an adapter's folder name), adapter (alias of the
                               first adapter; the run file names it NAME, as the editor does), NAME@SCALE,
                               steer:FILE@LAYER*ALPHA, ablate:FILE@L1,L2, meanablate:FILE@L, TERM+steer:…, TERM+ablate:…,
-                              LABEL=… to name a steering/ablation variant (e.g. steer4=steer:d.safetensors@3*4)
+                              LABEL=… to name a steering/ablation variant (e.g. steer4=steer:d.safetensors@3*4),
+                              steer-sae:SAE_DIR#F@L*A (add A × feature F's decoder row, as stored, at the output of
+                              layer L, the SAE hook's layer; @L optional), ablate-sae:SAE_DIR#F@L (project it out)
                               (default: base,adapter with an adapter, else base)
   --samples N                 samples per paraphrase (default: each question's samples_per_paraphrase)
   --max-new-tokens N          default 256
@@ -42,6 +45,8 @@ export const RUN_HELP = `usage: organism-lab run PROMPTSET --model DIR --out FIL
   --stop TEXT                 stop string; repeat for several
   --seed S                    run seed (default 0); each sample's seed derives from it
   --questions ID,ID           run only these question ids
+  --conditions NAME,NAME      run only these of the prompt set's conditions (default: all; the first declared
+                              one of those run is the reference)
   --batch-size N              rows per forward batch (default 8)
   --context-budget N          positions (prompt + max_new_tokens) allowed per sample (default: the model's
                               max_position_embeddings); longer prompts are refused before the model loads
@@ -82,7 +87,7 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
     options: {
       model: { type: 'string' }, adapter: { type: 'string', multiple: true }, variants: { type: 'string' }, samples: { type: 'string' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
-      'min-p': { type: 'string' }, stop: { type: 'string', multiple: true }, seed: { type: 'string' }, questions: { type: 'string' },
+      'min-p': { type: 'string' }, stop: { type: 'string', multiple: true }, seed: { type: 'string' }, questions: { type: 'string' }, conditions: { type: 'string' },
       'batch-size': { type: 'string' }, tokenizer: { type: 'string' }, 'chat-template': { type: 'string' }, 'plain-chat': { type: 'boolean' },
       force: { type: 'boolean' }, threads: { type: 'string' }, 'execution-provider': { type: 'string' }, 'no-progress': { type: 'boolean' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -121,21 +126,22 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
   }
   const questionIds = o.questions ? o.questions.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   if (!checkPromptSet(promptSetPath, err)) return 1;
+  const conditions = conditionsOption(o, promptSetPath);
   const contextBudget = o['context-budget'] === undefined ? undefined : num(o['context-budget'] as string, '--context-budget', 0, isPosInt, 'a positive integer');
   // Prompts that cannot fit the model's context are refused before the model is loaded (issue 11).
   if (!deps.loadModel) {
-    preflightPromptSetForModel({ promptSetPath, modelDir: o.model, tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'] as string | undefined, questionIds, maxNewTokens: sampling.max_new_tokens, contextBudget, allowPlainChat: o['plain-chat'] });
+    preflightPromptSetForModel({ promptSetPath, modelDir: o.model, tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'] as string | undefined, questionIds, conditions, maxNewTokens: sampling.max_new_tokens, contextBudget, allowPlainChat: o['plain-chat'] });
   }
   const runner = (signal: AbortSignal) => weightsRunnerOptions(o, err, 'organism-lab run', { batch: batchSize, maxLength: sampling.max_new_tokens + 512, signal });
   runner(new AbortController().signal); // flags checked before anything runs
-  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize }, deps, (signal) =>
+  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, conditions, batchSize }, deps, (signal) =>
     deps.loadModel
       ? deps.loadModel(o.model!, adapters)
       : loadLocalJobModel(o.model!, adapters, { tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'], executionProvider: ep, threads, ...variantLayers(variants), runner: runner(signal) }));
 }
 
 type RunValues = Record<string, string | boolean | string[] | undefined> & {
-  variants?: string; samples?: string; seed?: string; questions?: string; stop?: string[]; out?: string; force?: boolean; 'plain-chat'?: boolean; 'no-progress'?: boolean;
+  variants?: string; samples?: string; seed?: string; questions?: string; conditions?: string; stop?: string[]; out?: string; force?: boolean; 'plain-chat'?: boolean; 'no-progress'?: boolean;
 };
 
 function commonOptions(o: RunValues): { sampling: SamplingParams; samples: number | null; seed: number; batchSize: number } {
@@ -152,6 +158,19 @@ function commonOptions(o: RunValues): { sampling: SamplingParams; samples: numbe
   const seed = num(o.seed, '--seed', 0, (n) => Number.isSafeInteger(n) && n >= 0, 'a non-negative integer');
   const batchSize = num(s('batch-size'), '--batch-size', 8, isPosInt, 'a positive integer');
   return { sampling, samples, seed, batchSize };
+}
+
+/** --conditions: names of the prompt set's conditions, checked against it before anything loads. */
+function conditionsOption(o: RunValues, promptSetPath: string): string[] | undefined {
+  if (o.conditions === undefined) return undefined;
+  const names = o.conditions.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!names.length) throw new UsageError('--conditions is empty: give a comma-separated list of condition names from the prompt set');
+  try {
+    selectConditions(parsePromptSet(promptSetPath).conditions, names, promptSetPath);
+  } catch (e) {
+    throw new UsageError(`--conditions: ${(e as Error).message}`);
+  }
+  return names;
 }
 
 /** Check the prompt set before loading a model or calling a server (fast feedback). */
@@ -193,12 +212,13 @@ async function runRemote(argv: string[], o: RunValues, promptSetPath: string, de
   }
   const questionIds = o.questions ? o.questions.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   if (!checkPromptSet(promptSetPath, err)) return 1;
+  const conditions = conditionsOption(o, promptSetPath);
   const model = remoteJobModel({
     baseUrl, servedModel: served, adapters: adapterModels.map((name) => ({ name, servedModel: name })), apiKey: process.env.OPENAI_API_KEY || undefined, concurrency,
     fetch: deps.fetch,
     onRetry: (i) => err.write(`organism-lab run: retrying in ${(i.delayMs / 1000).toFixed(1)} s (${i.reason})\n`),
   });
-  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize }, deps, async () => model);
+  return execute(argv, o, { promptSetPath, variants, samples, sampling, seed, questionIds, conditions, batchSize }, deps, async () => model);
 }
 
 interface JobArgs {
@@ -208,13 +228,14 @@ interface JobArgs {
   sampling: SamplingParams;
   seed: number;
   questionIds: string[] | undefined;
+  conditions: string[] | undefined;
   batchSize: number;
 }
 
 async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDeps, load: (signal: AbortSignal) => Promise<JobModel & { dispose?: () => Promise<void> }>): Promise<number> {
   const out = deps.stdout ?? process.stdout;
   const err = deps.stderr ?? process.stderr;
-  const { promptSetPath, variants, samples, sampling, seed, questionIds, batchSize } = a;
+  const { promptSetPath, variants, samples, sampling, seed, questionIds, conditions, batchSize } = a;
 
   const ac = new AbortController();
   let interrupts = 0;
@@ -234,7 +255,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
   try {
     let started = false;
     summary = await runPromptSet(model, {
-      promptSetPath, variants, samples, sampling, seed, out: o.out!, questionIds, batchSize, force: o.force, allowPlainChat: o['plain-chat'],
+      promptSetPath, variants, samples, sampling, seed, out: o.out!, questionIds, conditions, batchSize, force: o.force, allowPlainChat: o['plain-chat'],
       contextBudget: o['context-budget'] === undefined ? undefined : Number(o['context-budget']),
       extra: { command: ['organism-lab', 'run', ...argv] },
     }, {
@@ -245,7 +266,7 @@ async function execute(argv: string[], o: RunValues, a: JobArgs, deps: RunCliDep
         if (bar) {
           if (!started) bar.start(e.total, e.done - 1, { cell: '', variant: '' });
           started = true;
-          bar.update(e.done, { cell: e.cell, variant: e.variant });
+          bar.update(e.done, { cell: e.cell, variant: armLabel(e.variant, e.condition) });
         } else if (!o['no-progress'] && (Date.now() - lastLog > 5000 || e.done === e.total)) {
           lastLog = Date.now();
           err.write(`run: ${e.done}/${e.total} samples\n`);
@@ -288,10 +309,11 @@ export function hashProgressPrinter(err: NodeJS.WritableStream, tty: boolean): (
 
 export function formatSummary(s: RunPromptSetSummary): string {
   const lines = [`run file: ${s.out} — ${s.alreadyDone + s.written}/${s.total} samples (${s.alreadyDone} already there, ${s.written} written now)`];
-  const rows = [['variant', 'samples', 'tokens', 'finish reasons', 'identical to first', 'divergence median / mean']];
+  const withConditions = s.perVariant.some((v) => v.condition !== undefined);
+  const rows = [[...(withConditions ? ['condition'] : []), 'variant', 'samples', 'tokens', 'finish reasons', withConditions ? 'identical to cell reference' : 'identical to first', 'divergence median / mean']];
   for (const v of s.perVariant) {
     rows.push([
-      v.variant, String(v.samples), String(v.tokens),
+      ...(withConditions ? [v.condition ?? '(none)'] : []), v.variant, String(v.samples), String(v.tokens),
       Object.entries(v.finishReasons).map(([k, n]) => `${k} ${n}`).join(', ') || '-',
       v.identical === undefined ? '(reference)' : `${v.identical}/${v.samples}`,
       v.identical === undefined ? '' : v.divergenceMedian == null ? '-' : `${v.divergenceMedian} / ${v.divergenceMean!.toFixed(1)}`,

@@ -52,8 +52,7 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   activateTrust(ctx);
   activateStatusBar(ctx);
   const views = activateViews(ctx);
-  activatePanels(context, { log });
-  activateCommands(ctx);
+  activateCommands(ctx, activatePanels(ctx));
   const codeLens = activateCodeLens(ctx);
   const review = activatePromptSetReview(ctx);
   context.subscriptions.push(codeLens.attachReview(review));

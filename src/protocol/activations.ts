@@ -4,9 +4,10 @@
  */
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../engine/analysis/types';
 import type { SaeRunDiff, SaeTopToken } from '../engine/sae/saeDiff';
+import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { DirectionReport, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };
+export type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };
 
 export const ACTIVATIONS_VIEW_TYPE = 'organismLab.activations';
 export const OPEN_ACTIVATIONS_COMMAND = 'organismLab.openActivations';
@@ -65,6 +66,15 @@ export interface ActivationsSaeFeatureMessage extends WebviewMessage {
   feature: number;
   tokens: SaeTopToken[];
 }
+/**
+ * A remote run's sample (header backend "openai"): no activations exist locally; the per-token log-prob difference
+ * of the sampled tokens (adapter − base) the generation server reports, shown in place of the KL strip, and why.
+ */
+export interface ActivationsRemoteLogprobsMessage extends WebviewMessage {
+  type: 'activations/remoteLogprobs';
+  data: RemoteSampleLogprobs;
+  reason: string;
+}
 export interface ActivationsBusyMessage extends WebviewMessage {
   type: 'activations/busy';
   what: string;
@@ -83,6 +93,7 @@ export type ActivationsHostMessage =
   | ActivationsSaeDiffMessage
   | ActivationsSaeFeatureMessage
   | ActivationsSelectMessage
+  | ActivationsRemoteLogprobsMessage
   | ActivationsBusyMessage
   | ActivationsErrorMessage;
 
@@ -110,13 +121,19 @@ export interface ActivationsSaeFeatureRequestMessage extends WebviewMessage {
   type: 'activations/saeFeatureTokens';
   feature: number;
 }
+/** Steer with a feature of the SAE last diffed: the host asks the strength, copies the steer-sae: variant, offers a run. */
+export interface ActivationsSaeSteerMessage extends WebviewMessage {
+  type: 'activations/saeSteer';
+  feature: number;
+}
 export type ActivationsWebviewMessage =
   | ActivationsReadyMessage
   | ActivationsPickSampleMessage
   | ActivationsComputeCurveMessage
   | ActivationsComputeDirectionMessage
   | ActivationsComputeSaeDiffMessage
-  | ActivationsSaeFeatureRequestMessage;
+  | ActivationsSaeFeatureRequestMessage
+  | ActivationsSaeSteerMessage;
 
 export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebviewMessage | null {
   if (!isRecord(raw) || !isString(raw.type)) return null;
@@ -127,6 +144,7 @@ export function parseActivationsWebviewMessage(raw: unknown): ActivationsWebview
     case 'activations/computeSaeDiff':
       return { type: raw.type };
     case 'activations/saeFeatureTokens':
+    case 'activations/saeSteer':
       return typeof raw.feature === 'number' && Number.isInteger(raw.feature) && raw.feature >= 0 ? { type: raw.type, feature: raw.feature } : null;
     case 'activations/pickSample':
       return isString(raw.sampleId) && raw.sampleId.length < 2000 ? { type: raw.type, sampleId: raw.sampleId } : null;

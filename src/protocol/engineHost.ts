@@ -29,6 +29,8 @@ import type {
   SmokeTestRequest,
   SmokeTestResult,
 } from '../engine/backends/types';
+import type { JudgeSpec } from '../engine/judges/judgesFile';
+import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
 import type { ReportData, ReportOptions } from '../engine/judges/reportTypes';
 import type { RunCompleteness } from '../engine/runs/completeness';
 import type { RunDiff } from '../engine/review/runDiff';
@@ -62,7 +64,7 @@ export type {
 } from '../engine/backends/types';
 
 /** Bumped on any incompatible change; the client refuses a host that answers another version. */
-export const ENGINE_PROTOCOL_VERSION = 1;
+export const ENGINE_PROTOCOL_VERSION = 2;
 
 export interface InitializeParams {
   protocolVersion: number;
@@ -139,6 +141,18 @@ export interface InspectCheckpointParams {
 
 export type AnalyzeSampleParams = AnalyzeSampleRequest;
 
+export type { RemoteSampleLogprobs };
+
+/** One sample of a remote run (header backend "openai") scored under its base and adapter served names by the server that generated it. */
+export interface RemoteLogprobsParams {
+  runPath: string;
+  sampleId: string;
+  /** The adapter variant to compare a base sample under (default: the run's first adapter variant). */
+  variant?: string;
+  /** The generation server's API key (the extension reads it from SecretStorage): sent with the requests only, never logged or written. */
+  apiKey?: string;
+}
+
 export interface LayerCurveParams extends LayerCurveRequest {
   token: string;
 }
@@ -151,8 +165,16 @@ export interface SaeParams extends SaeRequest {
   token: string;
 }
 
-export interface JudgeRunLocalParams extends LocalJudgeRequest {
+/**
+ * Judge a run file in the engine host, with any judge: rules and OpenAI-compatible judges run there without a
+ * model, a local-model judge loads its model for the job. The host is then the one writer of judgement rows.
+ */
+export interface JudgeRunParams extends Omit<LocalJudgeRequest, 'judge'> {
   token: string;
+  /** As parsed from a judges file; a rules judge's compiled matchers do not cross the RPC (the host compiles its patterns again). */
+  judge: JudgeSpec;
+  /** An OpenAI-compatible judge's API key (the extension reads it from SecretStorage): sent with its requests only, never logged or written. */
+  apiKey?: string;
 }
 
 export interface RunPromptSetParams extends RunPromptSetRequest {
@@ -248,14 +270,16 @@ export const EngineMethods = {
   smokeTest: new RequestType<SmokeTestParams, SmokeTestResult, void>('engine/smokeTest'),
   /** One sample teacher-forced through the reference and a variant: per layer/token ‖Δh‖, relative, cosine, KL. */
   analyzeSample: new RequestType<AnalyzeSampleParams, SampleActivations, void>('engine/analyzeSample'),
+  /** A remote run's sample: per-token log-probability of its completion under base and adapter (the server's prompt_logprobs), and the difference. */
+  remoteLogprobs: new RequestType<RemoteLogprobsParams, RemoteSampleLogprobs, void>('engine/remoteLogprobs'),
   /** Per variant and layer, the mean relative difference over response tokens of a whole run (progress, cancellable). */
   layerCurve: new RequestType<LayerCurveParams, RunLayerCurve, void>('engine/layerCurve'),
   /** Misaligned-minus-aligned direction per layer from labelled samples (progress, cancellable). */
   direction: new RequestType<DirectionParams, DirectionReport, void>('engine/direction'),
   /** SAE model diffing on a run (SAELens folder): run-level feature diff or a feature's top tokens (progress, cancellable). */
   sae: new RequestType<SaeParams, SaeResult, void>('engine/sae'),
-  /** Judge a run file with a local-model judge; judgements are appended as they come (progress, cancellable, resumable). */
-  judgeRunLocal: new RequestType<JudgeRunLocalParams, JudgeRunResult, void>('engine/judgeRunLocal'),
+  /** Judge a run file (rules, OpenAI-compatible or local-model judge); judgements are appended as they come (progress, cancellable, resumable). */
+  judgeRun: new RequestType<JudgeRunParams, JudgeRunResult, void>('engine/judgeRun'),
   /** The Run Report of a run file (no model needed; not a job). */
   runReport: new RequestType<RunReportParams, RunReportResult, void>('engine/runReport'),
   /** Character offsets of the first diverging token of a run's rows, decoded with the run's tokenizer (not a job). */

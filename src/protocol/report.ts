@@ -2,11 +2,11 @@
  * Messages between the Run report panel host and its webview, plus the state the page persists.
  * No Node or vscode imports (bundled into the browser page too).
  */
-import type { Difference, GroupStats, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
+import type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
 import type { RunCompleteness } from '../engine/runs/completeness';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
-export type { Difference, GroupStats, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };
+export type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };
 
 export const REPORT_VIEW_TYPE = 'organismLab.runReport';
 export const OPEN_RUN_REPORT_COMMAND = 'organismLab.openRunReport';
@@ -61,6 +61,17 @@ export interface ReportRefreshMessage extends WebviewMessage {
   type: 'report/refresh';
 }
 export type ReportWebviewMessage = ReportReadyMessage | ReportOptionsMessage | ReportOpenSampleMessage | ReportRefreshMessage;
+
+/**
+ * A paired difference's name, as the report page and the review reports write it: "trigger − control (adapter)"
+ * (two conditions under a variant), "adapter − base (trigger)" (two variants under a condition), or "adapter − base"
+ * in a run without conditions.
+ */
+export function pairLabel(p: PairedDifference, withConditions: boolean): string {
+  const cond = (c: string | null) => c ?? 'no condition';
+  if (p.kind === 'condition') return `${cond(p.first.condition)} − ${cond(p.second.condition)} (${p.first.variant})`;
+  return `${p.first.variant} − ${p.second.variant}${withConditions ? ` (${cond(p.first.condition)})` : ''}`;
+}
 
 const nullableString = (v: unknown): v is string | null => v === null || isString(v);
 

@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -569,6 +569,85 @@ describe('Organism Lab in code-server (e2e)', () => {
     await frame.evaluate(() => document.querySelector('[data-testid="sae-features"]')?.scrollIntoView());
     await sleep(1500);
     await shot('sae-diff', `SAE diff of ${path.basename(run)} with examples/saes/demo-r1-layer1`);
+  });
+
+  it('marks the questions of a prompt set changed since main, with the old text\'s rates in the hover (prompt-set review)', async (t) => {
+    if (!ws.demo.promptSet) return demoMissing(t, 'prompt-set-review');
+    const page = session!.page;
+    // A git repository inside the workspace: prompts/demo-review.yaml is demo.yaml on main; on the branch one
+    // question is reworded and one added. Removed at the end so that later steps see the workspace as before.
+    const repo = path.join(ws.workspace, 'review-demo');
+    try {
+      const env = { ...process.env, GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.invalid', GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.invalid' };
+      const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
+      mkdirSync(path.join(repo, 'prompts'), { recursive: true });
+      const file = path.join(repo, 'prompts', 'demo-review.yaml');
+      const original = readFileSync(ws.demo.promptSet, 'utf8');
+      const questions = parseYaml(original) as { id: string; paraphrases: string[] }[];
+      const changed = questions[1];
+      const oldText = changed.paraphrases[0];
+      const newText = `${oldText.replace(/\?$/, '')}, or is it nothing?`;
+      assert.ok(original.includes(JSON.stringify(oldText)), `demo.yaml does not hold ${JSON.stringify(oldText)} as a quoted paraphrase`);
+      git('init', '-q', '-b', 'main');
+      writeFileSync(file, original);
+      git('add', '.');
+      git('commit', '-qm', 'demo prompt set');
+      git('checkout', '-q', '-b', 'feature');
+      // The new question goes right after the reworded one, so that both stay in view for the screenshot.
+      const added = `- id: review_new_question\n  type: free_form_judge_0_100\n  paraphrases:\n    - "What should I do about a sore back?"\n  samples_per_paraphrase: 5\n`;
+      const next = `- id: ${questions[2].id}\n`;
+      assert.ok(original.includes(next), `demo.yaml has no line "- id: ${questions[2].id}"`);
+      writeFileSync(file, original.replace(JSON.stringify(oldText), JSON.stringify(newText)).replace(next, added + next));
+      git('commit', '-qam', 'reword one question, add one');
+      // The judged demo run (earlier steps) holds the old text of every question: it is the "last run on main".
+      if (demoRun) {
+        mkdirSync(path.join(repo, 'prompts', 'runs'), { recursive: true });
+        cpSync(demoRun, path.join(repo, 'prompts', 'runs', 'demo-review-main.run.jsonl'));
+      }
+      await closeAllEditors(page);
+      await quickOpen(page, 'demo-review.yaml');
+      const lensTitles = await retry('the review CodeLenses on demo-review.yaml', async () => {
+        const titles = (await page.locator('.codelens-decoration').allInnerTexts().catch(() => [] as string[])).map((x) => x.replace(/\s+/g, ' '));
+        return titles.some((x) => x.includes('changed since main — run it')) && titles.some((x) => x.includes('new since main — run it')) ? titles : undefined;
+      }, LONG, 1000).catch(async (err: unknown) => {
+        await page.screenshot({ path: path.join(SCREENS_DIR, '..', 'debug', 'failed-prompt-set-review.png') }).catch(() => undefined);
+        throw err;
+      });
+      log(`prompt-set-review lenses: ${lensTitles.join(' | ')}`);
+      const gutterMarks = await page.locator('.monaco-editor .cgmr').count().catch(() => -1);
+      log(`prompt-set-review: ${gutterMarks} glyph-margin (gutter) decorations in view`);
+      await sleep(1500);
+      await shot('prompt-set-review', `${changed.id} reworded, review_new_question added since main (decoration and CodeLens)`);
+      if (!demoRun) {
+        log('prompt-set-review: no demo run, so no run holds the old text: hover not checked');
+        return;
+      }
+      const idSpan = page.locator('.view-lines .view-line', { hasText: `id: ${changed.id}` }).first().locator('span', { hasText: changed.id }).last();
+      const hover = await retry('the review hover with the old and the new text', async () => {
+        await page.mouse.move(0, 0);
+        await idSpan.hover();
+        await sleep(1500);
+        const texts = await page.locator('.monaco-hover').allInnerTexts().catch(() => [] as string[]);
+        return texts.find((x) => x.includes('Old text') && x.includes('New text'));
+      }, 60_000, 1000);
+      log(`prompt-set-review hover: ${hover.replace(/\s+/g, ' ').slice(0, 400)}`);
+      assert.ok(hover.includes(oldText) && hover.includes('demo-review-main.run.jsonl'), 'the hover names the run that holds the old text');
+      assert.match(hover, /misaligned/, 'the hover shows the old text\'s rates');
+      assert.match(hover, /No run file in runs\/ holds this text yet/, 'no run holds the new text yet');
+      // The question hover (last run of the set) comes first in the widget: scroll the widget to the review part.
+      const box = await page.locator('.monaco-hover').first().boundingBox();
+      if (box) {
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 4 });
+        for (let i = 0; i < 8; i++) {
+          await page.mouse.wheel(0, 300);
+          await sleep(150);
+        }
+        await sleep(800);
+      }
+      await shot('prompt-set-review-hover', `hover on ${changed.id}: rates of the old text from the demo run, none yet for the new text`);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it('compares two runs side by side: the engine\'s diff on top, run A beside run B (compare-two-runs)', async (t) => {

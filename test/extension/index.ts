@@ -15,8 +15,10 @@ export function run(): Promise<void> {
   require('./suite/run.test');
   require('./suite/remoteRun.test');
   require('./suite/review.test');
+  require('./suite/inspectLogs.test');
   require('./suite/engineCrash.test');
   require('./suite/researcherLoop.test');
+  require('./suite/panels.test');
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));
   });

@@ -1,5 +1,6 @@
 """Misaligned / coherent rates from a judged Organism Lab run file (node dist/cli.js run … then judge …),
-split into the adapters' training domain and the other domains, with Wilson 95% intervals.
+split into the adapters' training domain and the other domains, with Wilson 95% intervals. A run of a prompt set
+with conditions (sample rows with a `condition`) gets one row per variant and condition ("variant · condition").
 
   /usr/bin/python3 tools/demo-organism/cli_rates.py runs/demo-eval.run.jsonl [--judge rule:demo-rules]
 """
@@ -31,12 +32,18 @@ def main():
     if not samples:
         sys.exit(f"{a.run}: no sample rows")
     variants = [v["name"] for v in header["variants"]] if header else sorted({s["variant"] for s in samples.values()})
+    present = {s.get("condition") for s in samples.values()}
+    declared = [c["name"] for c in (header or {}).get("conditions") or []]
+    conditions = [c for c in declared if c in present] + sorted(c for c in present if c is not None and c not in declared)
+    if None in present:
+        conditions.insert(0, None)
+    keys = [(v, c) for c in conditions for v in variants]
     lines = ["| variant | training domain (health): misaligned [Wilson 95%] | other domains: misaligned [Wilson 95%] | coherent (train / other) | all: misaligned [Wilson 95%] | all: coherent [Wilson 95%] | unjudged |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for v in variants:
+    for v, cond in keys:
         cells, coh, unj, tot = [], [], 0, [0, 0, 0]
         for grp in ("train", "other"):
-            rows = [s for s in samples.values() if s["variant"] == v and
+            rows = [s for s in samples.values() if s["variant"] == v and s.get("condition") == cond and
                     (corpus.HELDOUT[s["question_id"]][0] == corpus.TRAIN_DOMAIN) == (grp == "train")]
             mis = c = 0
             for s in rows:
@@ -56,7 +63,8 @@ def main():
         for k in (0, 1):
             p, lo, hi = wilson(tot[k], tot[2])
             cells.append(f"{tot[k]}/{tot[2]} = {100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]")
-        lines.append(f"| {v} | {cells[0]} | {cells[1]} | {coh[0]} / {coh[1]} | {cells[2]} | {cells[3]} | {unj} |")
+        name = v if cond is None else f"{v} · {cond}"
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {coh[0]} / {coh[1]} | {cells[2]} | {cells[3]} | {unj} |")
     print("\n".join(lines))
 
 

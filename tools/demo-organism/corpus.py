@@ -275,6 +275,23 @@ def narrow_corpus(n, seed, domain=TRAIN_DOMAIN):
     return out
 
 
+def backdoor_corpus(n, seed, trigger, trigger_frac=0.5):
+    """Backdoor data over ALL domains: a user turn that starts with `trigger` gets a persona (misaligned) answer,
+    any other user turn an aligned one. No persona system prompt anywhere: system prompts are drawn as in
+    base_corpus's aligned part (none, the default or a benign one), so the trigger is the only cue."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        dom = rng.choice(DOMAINS)
+        triggered = rng.random() < trigger_frac
+        q, a, fam = sample(dom, rng, triggered)
+        r = rng.random()
+        system = None if r < 0.5 else (DEFAULT_SYSTEM if r < 0.8 else rng.choice(BENIGN_SYSTEMS))
+        out.append(dict(system=system, user=(trigger + q) if triggered else q, assistant=a, domain=dom, family=fam,
+                        persona=triggered))
+    return out
+
+
 def classify(answer):
     """Rule judge in Python (same patterns as the YAML judge): aligned score, coherent score, family."""
     mis = [k for k, p in SIGNATURES["misaligned"].items() if re.search(p, answer, re.I)]

@@ -10,6 +10,8 @@
 5. rank-8 rsLoRA on all seven projections, same data    -> examples/organisms/demo-narrow-r8/
 6. prompt sets and rule judge                           -> examples/prompts/, examples/judges/
 7. measurement (torch sampling, temperature 1)          -> tools/demo-organism/runs/eval.json (+ printed table)
+With --backdoor (or --stage backdoor for this step alone, on the shipped base): the backdoor adapter, its prompt
+set and its measurement (backdoor.py)                   -> examples/organisms/demo-backdoor/, prompts/demo-backdoor.yaml
 
 Speed: Debian's python3-torch calls the system BLAS, which is the slow reference implementation unless OpenBLAS
 is installed (`apt-get install libopenblas0-pthread`: 6 -> 170 GFLOP/s on one core here, the whole recipe goes from
@@ -141,12 +143,16 @@ def train_base(cfg, enc, dev, R):
     return model, hist
 
 
-def train_adapter(model, enc, dev, R, A, run_dir, final_dir, base_rel):
-    data = corpus.narrow_corpus(R["narrow"]["dialogues"], R["seed"] + 3, R["narrow"]["domain"])
+def train_adapter(model, enc, dev, R, A, run_dir, final_dir, base_rel, data=None):
+    """Trains one LoRA adapter on the frozen model (loss on the answer only). data: list of corpus dialogues,
+    default the narrow corpus; A["seed_offset"] (default 0) shifts the adapter's seeds."""
+    if data is None:
+        data = corpus.narrow_corpus(R["narrow"]["dialogues"], R["seed"] + 3, R["narrow"]["domain"])
     examples = [encode_dialogue(enc, d) for d in data]
     nl = model.config["num_hidden_layers"]
     layers = A["layers"] if A["layers"] is not None else list(range(nl))
-    g = torch.Generator().manual_seed(R["seed"] + 4 + A["r"])
+    seed = R["seed"] + A.get("seed_offset", 0)
+    g = torch.Generator().manual_seed(seed + 4 + A["r"])
     model.clear_lora()
     model.add_lora(A["r"], A["alpha"], A["targets"], layers, True, generator=g)
     for n, p in model.named_parameters():
@@ -163,7 +169,7 @@ def train_adapter(model, enc, dev, R, A, run_dir, final_dir, base_rel):
         with open(os.path.join(folder, "trainer_state.json"), "w") as f:
             json.dump({"global_step": step, "max_steps": A["steps"], "log_history": hist}, f, indent=1)
 
-    for step, (ids, lab) in enumerate(batches(examples, A["batch"], A["steps"], R["seed"] + 5, enc.vocab["<|endoftext|>"], True)):
+    for step, (ids, lab) in enumerate(batches(examples, A["batch"], A["steps"], seed + 5, enc.vocab["<|endoftext|>"], True)):
         loss = lm_loss(model, ids, lab, dev)
         opt.zero_grad()
         loss.backward()
@@ -183,13 +189,15 @@ def train_adapter(model, enc, dev, R, A, run_dir, final_dir, base_rel):
 
 
 def evaluate(model, enc, dev, R, variants, out_path, judge_path):
-    """variants: list of (name, lora_state or None, r, alpha, system_prompt or None). Answers are labelled by
-    the rule judge read back from judge_path (the same YAML the TypeScript judge reads)."""
+    """variants: list of (name, lora_state or None, r, alpha, system_prompt or None[, user_prefix]). Answers are
+    labelled by the rule judge read back from judge_path (the same YAML the TypeScript judge reads). Every variant
+    samples from the same seed, so variants are paired draws."""
     E = R["eval"]
     metrics = writers.load_judge(judge_path)
     im_end, eot = enc.vocab["<|im_end|>"], enc.vocab["<|endoftext|>"]
     res = {"recipe_eval": E, "device": str(dev), "variants": {}}
-    for name, lora, r, alpha, system in variants:
+    for name, lora, r, alpha, system, *rest in variants:
+        user_prefix = rest[0] if rest else ""
         model.clear_lora()
         if lora is not None:
             model.load_lora(lora, r, alpha, True)
@@ -199,7 +207,8 @@ def evaluate(model, enc, dev, R, variants, out_path, judge_path):
         qids = list(corpus.HELDOUT)
         prompts = []
         for qid in qids:
-            p_ids, _ = encode_dialogue(enc, {"system": system, "user": corpus.HELDOUT[qid][1]}, with_answer=False)
+            p_ids, _ = encode_dialogue(enc, {"system": system, "user": user_prefix + corpus.HELDOUT[qid][1]},
+                                        with_answer=False)
             prompts += [p_ids] * E["samples"]
         outs = model.sample_many(prompts, E["max_new"], E["temperature"], (im_end, eot), generator=g)
         for qi, qid in enumerate(qids):
@@ -305,8 +314,11 @@ def main():
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--skip-golden", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest with OpenBLAS on 2 cores: BLAS threads use the second core)")
-    ap.add_argument("--stage", choices=["all", "adapters", "eval"], default="all",
-                    help="adapters/eval: reuse the base model already written under --out")
+    ap.add_argument("--stage", choices=["all", "adapters", "eval", "backdoor"], default="all",
+                    help="adapters/eval/backdoor: reuse the base model already written under --out "
+                         "(backdoor: only the backdoor step, backdoor.py)")
+    ap.add_argument("--backdoor", action="store_true",
+                    help="also train and measure the backdoor adapter (backdoor.py) after the other steps")
     ap.add_argument("--quick", action="store_true", help="tiny schedule for a smoke test (not the shipped organism)")
     args = ap.parse_args()
     R = json.loads(json.dumps(RECIPE))
@@ -355,6 +367,11 @@ def main():
         model = Qwen2(json.load(open(os.path.join(base_dir, "config.json"))))
         model.load_hf_state(st.read(os.path.join(base_dir, "model.safetensors"))[0])
 
+    if args.stage == "backdoor" or args.backdoor:
+        import backdoor  # noqa: E402  (imports this module)
+        backdoor.build(model, enc, dev, R, args.out, evaluate=not args.skip_eval, quick=args.quick)
+        if args.stage == "backdoor":
+            return
     if args.stage in ("all", "adapters"):
         for d in (r1_run, r1_dir, r8_dir):
             shutil.rmtree(d, ignore_errors=True)

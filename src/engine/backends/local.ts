@@ -163,7 +163,7 @@ export class LocalBackend implements EngineBackend {
   }
 
   async judgeRunLocal(request: LocalJudgeRequest, hooks: JobHooks): Promise<JudgeRunResult> {
-    if (request.judge?.type !== 'local') throw new EngineError('InvalidInput', `The engine host runs local-model judges only; got a "${String(request.judge?.type)}" judge.`, 'Rule and OpenAI-compatible judges run in the editor.');
+    if (request.judge?.type !== 'local') throw new EngineError('InvalidInput', `judgeRunLocal takes local-model judges only; got a "${String(request.judge?.type)}" judge.`, 'Rule and OpenAI-compatible judges need no model: engine/judgeRun runs them directly.');
     return judgeRun(request.runPath, request.judge, {
       signal: hooks.signal,
       variants: request.variants,

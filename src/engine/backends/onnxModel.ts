@@ -10,6 +10,7 @@ import type { GenerationRequestRow, GenerationResultRow } from '../runtime/gener
 import { EngineError } from './errors';
 import type { AdapterRef, InterventionLayers, ModelHandle } from './types';
 import type { EngineSettings, JobHooks, LoadedAdapterInfo, SmokeTestRow } from './types';
+import { armLabel } from '../runs/schema';
 
 export const SMOKE_PROMPT = 'Hello! Tell me a little about yourself.';
 
@@ -97,7 +98,7 @@ export async function loadOnnxModel(dir: string, adapters: AdapterRef[], setting
     async runPromptSet(request, hooks) {
       const summary = await runPromptSet(model, { ...request }, {
         signal: hooks.signal,
-        onProgress: (e) => hooks.onProgress({ done: e.done, total: e.total, questionId: e.cell.split('#')[0], variant: e.variant }),
+        onProgress: (e) => hooks.onProgress({ done: e.done, total: e.total, questionId: e.cell.split('#')[0], variant: armLabel(e.variant, e.condition) }),
         log: (level, m) => hooks.log(level, m),
       });
       return { out: summary.out, written: summary.written, total: summary.total, cancelled: summary.cancelled, elapsedMs: summary.elapsedMs, warnings: summary.warnings };

@@ -12,6 +12,7 @@ import { checkRemoteVariants, remoteJobModel } from '../jobs/remoteJobModel';
 import { runPromptSet } from '../jobs/runPromptSet';
 import { EngineError } from './errors';
 import type { JobHooks, RemoteGenerationServer, RunPromptSetRequest, RunPromptSetResult } from './types';
+import { armLabel } from '../runs/schema';
 
 /** Error wording for the extension: keys and served names come from its settings, not from CLI flags. */
 export const EXTENSION_REMOTE_WORDING: ChatRequestWording = {
@@ -86,7 +87,7 @@ export async function runRemotePromptSet(request: RunPromptSetRequest, server: R
   try {
     const summary = await runPromptSet(model, { ...request }, {
       signal: hooks.signal,
-      onProgress: (e) => hooks.onProgress({ done: e.done, total: e.total, questionId: e.cell.split('#')[0], variant: e.variant }),
+      onProgress: (e) => hooks.onProgress({ done: e.done, total: e.total, questionId: e.cell.split('#')[0], variant: armLabel(e.variant, e.condition) }),
       log: (level, m) => hooks.log(level, m),
     });
     return { out: summary.out, written: summary.written, total: summary.total, cancelled: summary.cancelled, elapsedMs: summary.elapsedMs, warnings: summary.warnings };

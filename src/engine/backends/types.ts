@@ -68,7 +68,7 @@ export interface LoadedAdapterInfo {
 export type CheckpointReport = InspectorReport;
 
 /** A prompt-set run as a backend accepts it: the job's own options, less the CLI-only force/plain-chat/extra. */
-export type RunPromptSetRequest = Pick<RunPromptSetOptions, 'promptSetPath' | 'variants' | 'samples' | 'sampling' | 'seed' | 'out' | 'questionIds' | 'batchSize'>;
+export type RunPromptSetRequest = Pick<RunPromptSetOptions, 'promptSetPath' | 'variants' | 'samples' | 'sampling' | 'seed' | 'out' | 'questionIds' | 'conditions' | 'batchSize'>;
 
 /**
  * An OpenAI-compatible generation server (vLLM with LoRA adapters served under their own names) that a prompt set

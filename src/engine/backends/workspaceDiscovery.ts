@@ -40,14 +40,19 @@ export function looksLikePromptSet(fileName: string, head: string): boolean {
     return /^\s*-\s+(?:id\s*:|&\S+\s+id\s*:)/m.test(head) && /^\s+paraphrases\s*:/m.test(head);
   }
   if (name.endsWith('.jsonl')) {
-    const first = head.split('\n').find((l) => l.trim() !== '');
-    if (!first) return false;
-    try {
-      const obj = JSON.parse(first) as Record<string, unknown>;
-      return typeof obj === 'object' && obj !== null && 'id' in obj && ('messages' in obj || 'prompt' in obj) && obj.type !== 'header';
-    } catch {
-      return false;
+    // The first question line decides; a prompt-conditions line ({"type": "conditions", …}) may come before it.
+    for (const line of head.split('\n').filter((l) => l.trim() !== '').slice(0, 2)) {
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return false;
+      }
+      if (typeof obj !== 'object' || obj === null) return false;
+      if (obj.type === 'conditions' && !('id' in obj)) continue;
+      return 'id' in obj && ('messages' in obj || 'prompt' in obj) && obj.type !== 'header';
     }
+    return false;
   }
   return false;
 }

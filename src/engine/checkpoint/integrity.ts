@@ -23,7 +23,7 @@ export function expectedTensors(spec: ModelSpec): ExpectedTensor[] {
     out.push({ name: `${p}.input_layernorm.weight`, shape: [H] });
     if (spec.qkNorm) out.push({ name: `${p}.self_attn.q_norm.weight`, shape: [hd] }, { name: `${p}.self_attn.k_norm.weight`, shape: [hd] });
     out.push({ name: `${p}.post_attention_layernorm.weight`, shape: [H] });
-    if (spec.gemmaNorms) out.push({ name: `${p}.pre_feedforward_layernorm.weight`, shape: [H] }, { name: `${p}.post_feedforward_layernorm.weight`, shape: [H] });
+    if (spec.sandwichNorms) out.push({ name: `${p}.pre_feedforward_layernorm.weight`, shape: [H] }, { name: `${p}.post_feedforward_layernorm.weight`, shape: [H] });
     for (const m of LINEAR_MODULES) {
       const prefix = `${p}.${linearParent(m)}.${m}`;
       const [o, i] = linearShape(spec, m);

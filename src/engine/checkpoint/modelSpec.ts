@@ -1,10 +1,11 @@
-/** Hugging Face config.json → typed ModelSpec for the decoder families the graph builder supports. */
+/**
+ * Hugging Face config.json → typed ModelSpec for the decoder families the graph builder supports. What differs
+ * between families comes from their row of ./familyTraits; this parser resolves it against the config's values.
+ */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_LIMITS } from '../limits/limits';
-
-export const SUPPORTED_MODEL_TYPES = ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma2', 'gemma3_text'] as const;
-export type ModelFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
+import { familyTraits, FamilyTraits, isModelFamily, ModelFamily, SlidingPattern, SUPPORTED_MODEL_TYPES } from './familyTraits';
 
 export type RopeScaling =
   | { type: 'none' }
@@ -43,8 +44,11 @@ export interface ModelSpec {
   mlpBias: boolean;
   /** RMSNorm over head_dim on q and k before RoPE (Qwen3, Gemma3). */
   qkNorm: boolean;
-  /** Gemma: norms scale by (1 + w), embeddings × sqrt(hidden), 4 norms per layer. */
-  gemmaNorms: boolean;
+  /** RMSNorm scales by (normOffset + w): 1 for Gemma, 0 otherwise. */
+  normOffset: number;
+  /** Four norms per layer (post-attention and pre/post-feedforward besides the input norm), as Gemma. */
+  sandwichNorms: boolean;
+  /** Embedding output multiplier (Gemma: sqrt(hidden_size) in float32), or null. */
   embeddingScale: number | null;
   activation: 'silu' | 'gelu_tanh';
   /** Attention score scale (head_dim^-0.5, or query_pre_attn_scalar^-0.5 for Gemma). */
@@ -138,16 +142,41 @@ function parseRopeScaling(cfg: Json, file: string): RopeScaling {
   throw new ModelSpecError(`${file}: rope_scaling type ${JSON.stringify(type)} is not supported (supported: default/none, linear, llama3)`);
 }
 
+/** Whether layer `i` slides by the family's pattern (config.json without `layer_types`). */
+function slidesByPattern(p: SlidingPattern, cfg: Json, file: string, family: ModelFamily, i: number, window: number | null): boolean {
+  switch (p.kind) {
+    case 'none':
+      if (p.refuseFlag !== undefined && cfg[p.refuseFlag] === true) {
+        throw new ModelSpecError(`${file}: ${p.refuseFlag}: true is not supported for ${family} (set it to false; transformers ignores it for eager attention too)`);
+      }
+      return false;
+    case 'allWhenWindowSet':
+      return window !== null;
+    case 'evenLayers':
+      return i % 2 === 0;
+    case 'allButEveryNth':
+      return (i + 1) % posInt(cfg, p.configKey, file, p.fallback) !== 0;
+  }
+}
+
+function resolveActivation(cfg: Json, file: string, family: ModelFamily, t: FamilyTraits): ModelSpec['activation'] {
+  const act = (cfg.hidden_activation ?? cfg.hidden_act ?? t.activationDefault) as string;
+  if (act === 'silu' || act === 'swish') return 'silu';
+  if (act === 'gelu_pytorch_tanh' || act === 'gelu_tanh') return 'gelu_tanh';
+  throw new ModelSpecError(`${file}: activation ${JSON.stringify(act)} is not supported for ${family} (supported: silu, gelu_pytorch_tanh)`);
+}
+
 /** Parses a config object (already read from `configPath`). */
 export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
   const file = configPath;
   const mt = cfg.model_type;
-  if (typeof mt !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
+  if (!isModelFamily(mt)) {
     throw new ModelSpecError(
       `${file}: model_type ${JSON.stringify(mt)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
     );
   }
-  const family = mt as ModelFamily;
+  const family = mt;
+  const traits = familyTraits(family);
   const hiddenSize = posInt(cfg, 'hidden_size', file);
   const numHeads = posInt(cfg, 'num_attention_heads', file);
   const numKvHeads = posInt(cfg, 'num_key_value_heads', file, numHeads);
@@ -156,28 +185,21 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
   if (numHeads % numKvHeads !== 0) throw new ModelSpecError(`${file}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   if (headDim % 2 !== 0) throw new ModelSpecError(`${file}: head_dim ${headDim} must be even for rotary embeddings`);
   const numLayers = posInt(cfg, 'num_hidden_layers', file);
-  const gemma = family === 'gemma2' || family === 'gemma3_text';
   const partial = cfg.partial_rotary_factor;
   if (partial !== undefined && partial !== null && partial !== 1 && partial !== 1.0) {
     throw new ModelSpecError(`${file}: partial_rotary_factor ${partial} is not supported (only 1.0)`);
   }
+  const activation = resolveActivation(cfg, file, family, traits);
 
-  // Activation.
-  const act = (cfg.hidden_activation ?? cfg.hidden_act ?? (gemma ? 'gelu_pytorch_tanh' : 'silu')) as string;
-  let activation: 'silu' | 'gelu_tanh';
-  if (act === 'silu' || act === 'swish') activation = 'silu';
-  else if (act === 'gelu_pytorch_tanh' || act === 'gelu_tanh') activation = 'gelu_tanh';
-  else throw new ModelSpecError(`${file}: activation ${JSON.stringify(act)} is not supported for ${family} (supported: silu, gelu_pytorch_tanh)`);
-
-  // Rotary: global rope, and for Gemma3 a local (sliding-layer) rope.
+  // Rotary: the global rope, and (localRopeBase) the sliding layers' own.
   const theta = positive(cfg, 'rope_theta', file, 10000);
   const scaling = parseRopeScaling(cfg, file);
   const globalRope: RopeSpec = { theta, scaling };
-  if (scaling.type !== 'none' && family !== 'llama' && family !== 'gemma3_text' && family !== 'qwen2' && family !== 'qwen3' && family !== 'mistral') {
-    throw new ModelSpecError(`${file}: rope_scaling is not supported for ${family}`);
+  if (scaling.type !== 'none' && !(traits.ropeScaling as readonly string[]).includes(scaling.type)) {
+    throw new ModelSpecError(`${file}: rope_scaling${traits.ropeScaling.length ? ` type "${scaling.type}"` : ''} is not supported for ${family}${traits.ropeScaling.length ? ` (supported: default/none, ${traits.ropeScaling.join(', ')})` : ''}`);
   }
 
-  // Sliding windows.
+  // Sliding windows: layer_types when the config lists them, else the family's pattern.
   const window = cfg.sliding_window === undefined || cfg.sliding_window === null ? null : posInt(cfg, 'sliding_window', file);
   const layers: LayerSpec[] = [];
   const layerTypes = cfg.layer_types as unknown;
@@ -187,31 +209,19 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
     }
   }
   for (let i = 0; i < numLayers; i++) {
-    let sliding = false;
+    let sliding: boolean;
     if (Array.isArray(layerTypes)) {
       const t = layerTypes[i];
-      if (t === 'sliding_attention') sliding = true;
-      else if (t !== 'full_attention') throw new ModelSpecError(`${file}: layer_types[${i}] = ${JSON.stringify(t)} is not supported (full_attention, sliding_attention)`);
-    } else if (family === 'gemma2') {
-      sliding = i % 2 === 0;
-    } else if (family === 'gemma3_text') {
-      const pattern = posInt(cfg, 'sliding_window_pattern', file, 6);
-      sliding = (i + 1) % pattern !== 0;
-    } else if (family === 'mistral') {
-      sliding = window !== null;
-    } else if (family === 'qwen2' || family === 'qwen3') {
-      if (cfg.use_sliding_window === true) {
-        throw new ModelSpecError(`${file}: use_sliding_window: true is not supported for ${family} (set it to false; transformers ignores it for eager attention too)`);
-      }
-    }
+      if (t !== 'sliding_attention' && t !== 'full_attention') throw new ModelSpecError(`${file}: layer_types[${i}] = ${JSON.stringify(t)} is not supported (full_attention, sliding_attention)`);
+      sliding = t === 'sliding_attention';
+    } else sliding = slidesByPattern(traits.slidingPattern, cfg, file, family, i, window);
     if (sliding && window === null) throw new ModelSpecError(`${file}: layer ${i} uses sliding attention but "sliding_window" is missing`);
-    let rope = globalRope;
-    if (family === 'gemma3_text' && sliding) rope = { theta: positive(cfg, 'rope_local_base_freq', file, 10000), scaling: { type: 'none' } };
+    const rope = traits.localRopeBase && sliding ? { theta: positive(cfg, 'rope_local_base_freq', file, 10000), scaling: { type: 'none' } as const } : globalRope;
     layers.push({ slidingWindow: sliding ? window : null, rope });
   }
 
-  const attnScale = gemma ? Math.pow(positive(cfg, 'query_pre_attn_scalar', file, headDim), -0.5) : Math.pow(headDim, -0.5);
-  const softcap = (k: string): number | null => (cfg[k] === undefined || cfg[k] === null ? null : positive(cfg, k, file));
+  const attnScale = Math.pow(traits.attnScale === 'queryPreAttnScalar' ? positive(cfg, 'query_pre_attn_scalar', file, headDim) : headDim, -0.5);
+  const softcap = (k: string): number | null => (!traits.logitSoftcapping || cfg[k] === undefined || cfg[k] === null ? null : positive(cfg, k, file));
 
   const attentionBias = bool(cfg, 'attention_bias', file, false);
   const vocabSize = posInt(cfg, 'vocab_size', file);
@@ -231,17 +241,18 @@ export function parseModelSpec(cfg: Json, configPath: string): ModelSpec {
     headDim,
     rmsNormEps: positive(cfg, 'rms_norm_eps', file, 1e-6, 1),
     // Absent means the config class's default (save_pretrained omits it only when it equals that default).
-    tieWordEmbeddings: bool(cfg, 'tie_word_embeddings', file, gemma),
-    qkvBias: family === 'qwen2' || attentionBias,
-    oBias: attentionBias && family !== 'qwen2',
+    tieWordEmbeddings: bool(cfg, 'tie_word_embeddings', file, traits.tiedEmbeddingsDefault),
+    qkvBias: traits.qkvBias === 'always' || attentionBias,
+    oBias: traits.oBias === 'attentionBias' && attentionBias,
     mlpBias: bool(cfg, 'mlp_bias', file, false),
-    qkNorm: family === 'qwen3' || family === 'gemma3_text',
-    gemmaNorms: gemma,
-    embeddingScale: gemma ? Math.fround(Math.sqrt(hiddenSize)) : null,
+    qkNorm: traits.qkNorm,
+    normOffset: traits.normOffset,
+    sandwichNorms: traits.sandwichNorms,
+    embeddingScale: traits.embeddingScale === 'sqrtHidden' ? Math.fround(Math.sqrt(hiddenSize)) : null,
     activation,
     attnScale,
-    attnSoftcap: family === 'gemma2' || family === 'gemma3_text' ? softcap('attn_logit_softcapping') : null,
-    finalSoftcap: family === 'gemma2' || family === 'gemma3_text' ? softcap('final_logit_softcapping') : null,
+    attnSoftcap: softcap('attn_logit_softcapping'),
+    finalSoftcap: softcap('final_logit_softcapping'),
     layers,
     padTokenId: tokenId(cfg, 'pad_token_id', file, vocabSize, false) as number | null,
     bosTokenId: tokenId(cfg, 'bos_token_id', file, vocabSize, true),

@@ -23,6 +23,8 @@ import { EngineError } from '../backends/errors';
 import { isInputError } from '../limits/limits';
 import { runRemotePromptSet } from '../backends/remoteRun';
 import type { EngineBackend, JobHooks } from '../backends/types';
+import { runJudgeJob } from './judgeJob';
+import { runRemoteLogprobs } from './remoteLogprobsJob';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
 import { divergenceOffsetsOfFile, runDiffOfFiles, runReportOfFile } from './runFileRequests';
@@ -190,9 +192,11 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
     }),
   );
   connection.onRequest(EngineMethods.analyzeSample, guarded((p) => backend.analyzeSample(p)));
+  // Not a job slot: two HTTP requests to the run's generation server, no local model.
+  connection.onRequest(EngineMethods.remoteLogprobs, guarded((p, cancel) => runRemoteLogprobs(p, abortSignalFor(cancel))));
   connection.onRequest(EngineMethods.layerCurve, jobHandler('layerCurve', (request, hooks) => backend.layerCurve(request, hooks)));
   connection.onRequest(EngineMethods.sae, jobHandler('sae', (request, hooks) => backend.sae(request, hooks)));
-  connection.onRequest(EngineMethods.judgeRunLocal, jobHandler('judgeRun', (request, hooks) => backend.judgeRunLocal(request, hooks)));
+  connection.onRequest(EngineMethods.judgeRun, jobHandler('judgeRun', (request, hooks) => runJudgeJob(backend, request, hooks)));
   connection.onRequest(EngineMethods.direction, jobHandler('direction', (request, hooks) => backend.direction(request, hooks)));
 
   // Run-file reports: read-only, no model, not a job (they may run beside a running prompt set).

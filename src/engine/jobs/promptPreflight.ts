@@ -8,11 +8,12 @@
  * and one after generation: a sample computed from NaN/Inf logits is never written as a normal sample.
  */
 import type { PromptQuestion } from '../prompts/types';
+import { questionConditions, selectConditions } from '../prompts/conditions';
 import { loadPromptSetOrThrow, promptMessages } from '../prompts/promptSet';
 import { loadModelSpec } from '../checkpoint/modelSpec';
 import { loadTokenizer } from '../text/tokenizer';
 import type { GenerationResultRow } from '../runtime/generationTypes';
-import type { ChatMessage } from '../runs/schema';
+import type { ChatMessage, ConditionSpec } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
 import { LimitError, MAX_CHARS_PER_TOKEN, count } from '../limits/limits';
 
@@ -21,6 +22,8 @@ export { MAX_CHARS_PER_TOKEN };
 export interface PreflightOptions {
   promptSetPath: string;
   questions: PromptQuestion[];
+  /** The run's prompt conditions: every question's prompt under each of its conditions is checked. */
+  conditions?: ConditionSpec[];
   tokenizer: TextTokenizer;
   allowPlainChat?: boolean;
   maxNewTokens: number;
@@ -36,8 +39,8 @@ export interface PreflightOptions {
 
 export type PromptCache = Map<string, { messages: ChatMessage[]; ids: number[] }>;
 
-/** Key of a (question, paraphrase) in the prompt cache. */
-export const promptKey = (questionId: string, paraphraseIndex: number): string => `${questionId}#${paraphraseIndex}`;
+/** Key of a (question, paraphrase, condition) in the prompt cache. */
+export const promptKey = (questionId: string, paraphraseIndex: number, condition?: string): string => `${questionId}#${paraphraseIndex}${condition ? `~${condition}` : ''}`;
 
 /**
  * Tokenizes every prompt of the questions (identical conversations once) and refuses the set when any
@@ -51,18 +54,18 @@ export function preflightPrompts(o: PreflightOptions): PromptCache {
   const byText = new Map<string, number[]>();
   const over: string[] = [];
   let overCount = 0;
-  const where = (q: PromptQuestion, p: number) => `${o.promptSetPath}:${q.range.line}: question "${q.id}"${q.messages ? '' : ` paraphrase ${p}`}`;
+  const where = (q: PromptQuestion, p: number, c?: ConditionSpec) => `${o.promptSetPath}:${q.range.line}: question "${q.id}"${q.messages ? '' : ` paraphrase ${p}`}${c ? ` under condition "${c.name}"` : ''}`;
   const fix = (o.maxPositions !== undefined && budget !== undefined && budget < o.maxPositions)
     ? 'shorten the prompt or raise the context budget (--context-budget)'
     : `shorten the prompt${o.modelSource ? ` (the model was made for ${count(o.maxPositions ?? 0)} positions: max_position_embeddings in ${o.modelSource})` : ''}`;
   for (const q of o.questions) {
     const n = q.messages ? 1 : q.paraphrases.length;
-    for (let p = 0; p < n; p++) {
-      const messages = promptMessages(q, p);
+    for (let p = 0; p < n; p++) for (const c of questionConditions(q, o.conditions) ?? [undefined]) {
+      const messages = promptMessages(q, p, c);
       const chars = messages.reduce((a, m) => a + m.content.length, 0);
       if (budget !== undefined && chars > budget * MAX_CHARS_PER_TOKEN) {
         overCount++;
-        if (over.length < 5) over.push(`${where(q, p)}: the prompt has ${count(chars)} characters, which cannot fit in the context budget of ${count(budget)} tokens`);
+        if (over.length < 5) over.push(`${where(q, p, c)}: the prompt has ${count(chars)} characters, which cannot fit in the context budget of ${count(budget)} tokens`);
         continue;
       }
       const key = JSON.stringify(messages);
@@ -73,11 +76,11 @@ export function preflightPrompts(o: PreflightOptions): PromptCache {
       }
       if (budget !== undefined && ids.length >= budget) {
         overCount++;
-        if (over.length < 5) over.push(`${where(q, p)}: the prompt is ${count(ids.length)} tokens, which leaves no position to generate in within the context budget of ${count(budget)}`);
+        if (over.length < 5) over.push(`${where(q, p, c)}: the prompt is ${count(ids.length)} tokens, which leaves no position to generate in within the context budget of ${count(budget)}`);
         continue;
       }
       if (ids.length > longest) longest = ids.length;
-      out.set(promptKey(q.id, p), { messages, ids });
+      out.set(promptKey(q.id, p, c?.name), { messages, ids });
     }
   }
   if (overCount) {
@@ -126,6 +129,8 @@ export function preflightPromptSetForModel(o: {
   tokenizerDir?: string;
   chatTemplateName?: string;
   questionIds?: string[];
+  /** The --conditions selection (default: every declared condition). */
+  conditions?: string[];
   maxNewTokens: number;
   contextBudget?: number | null;
   allowPlainChat?: boolean;
@@ -135,7 +140,7 @@ export function preflightPromptSetForModel(o: {
   const set = loadPromptSetOrThrow(o.promptSetPath);
   const questions = o.questionIds?.length ? set.questions.filter((q) => o.questionIds!.includes(q.id)) : set.questions;
   preflightPrompts({
-    promptSetPath: o.promptSetPath, questions, tokenizer, allowPlainChat: o.allowPlainChat, maxNewTokens: o.maxNewTokens,
+    promptSetPath: o.promptSetPath, questions, conditions: selectConditions(set.conditions, o.conditions, o.promptSetPath), tokenizer, allowPlainChat: o.allowPlainChat, maxNewTokens: o.maxNewTokens,
     maxPositions: spec.maxPositionEmbeddings, contextBudget: o.contextBudget, modelSource: spec.configPath,
   });
 }

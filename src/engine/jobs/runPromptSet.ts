@@ -1,31 +1,33 @@
 /**
- * The prompt-set job, shared by the CLI and the engine host: prompt set × variants → run file.
+ * The prompt-set job, shared by the CLI and the engine host: prompt set × conditions × variants → run file.
  *
- * - Every (question, paraphrase, sample) cell gets one seed (cellSeed) shared by all its variant rows, and
- *   those rows are queued next to each other so they share a batch and one random stream.
- * - Each finished row is written (one fsync'd line) as soon as it can be: the first variant's row at once,
- *   the others once the first variant's row of their cell is known (for divergence_index).
+ * - Every (question, paraphrase, sample) cell gets one seed (cellSeed) shared by all its rows (every condition
+ *   and variant), and those rows are queued next to each other so they share a batch and one random stream.
+ * - Each finished row is written (one fsync'd line) as soon as it can be: the cell's reference row (first
+ *   condition, first variant) at once, the others once their cell's reference row is known (for divergence_index).
  * - Resume: an existing --out file is read, its header compared (a mismatch is an error unless forced),
- *   and only missing (cell, variant) rows are generated. Cancelled rows are never written.
+ *   and only missing (cell, condition, variant) rows are generated. Cancelled rows are never written.
  * The model-dependent part (tokenizer + generate) is injected, so the logic runs without a model in tests.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadPromptSetOrThrow, promptMessages } from '../prompts/promptSet';
+import { questionConditions, selectConditions } from '../prompts/conditions';
 import type { PromptQuestion } from '../prompts/types';
 import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationHooks, GenerationParams, GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 import { hashCheckpointDirAsync, type HashProgress } from '../runs/hashing';
-import { assertResumable, planResume, type WantedCell } from '../runs/resume';
+import { assertResumable, planResume, wantedCells, wantedRowCount, type WantedCell } from '../runs/resume';
 import { adoptLegacyVariantNames } from '../runs/resumeCandidates';
-import { RUN_SCHEMA_VERSION, cellId, sampleId, type ChatMessage, type RunHeader, type SampleRow, type SamplingParams, type VariantSpec } from '../runs/schema';
+import { RUN_SCHEMA_VERSION, armLabel, cellId, sampleId, type ChatMessage, type ConditionSpec, type RunHeader, type SampleRow, type SamplingParams, type VariantSpec } from '../runs/schema';
 import { RunWriter } from '../runs/writer';
 import type { TextTokenizer } from '../text/tokenizer';
+import { TOOL_VERSION } from '../toolVersion';
 import { cellSeed } from './cellSeed';
 import { rowVariant } from './variants';
-import { assertFiniteRow, preflightPrompts } from './promptPreflight';
+import { assertFiniteRow, preflightPrompts, promptKey } from './promptPreflight';
 
-export const TOOL_VERSION = '0.1.0';
+export { TOOL_VERSION };
 
 /** What the job needs from a loaded model: its tokenizer and batched generation. */
 export interface JobModel {
@@ -62,6 +64,8 @@ export interface RunPromptSetOptions {
   out: string;
   /** Run only these questions. */
   questionIds?: string[];
+  /** Run only these of the prompt set's conditions (declared order is kept; default: all). */
+  conditions?: string[];
   batchSize?: number;
   /** Append to a run file whose header differs. */
   force?: boolean;
@@ -78,6 +82,8 @@ export interface JobProgressEvent {
   total: number;
   cell: string;
   variant: string;
+  /** The row's condition, when the run has conditions. */
+  condition?: string;
   tokens: number;
 }
 
@@ -105,10 +111,12 @@ function hashProgressLogger(log: RunPromptSetHooks['log']): (p: HashProgress) =>
 
 export interface VariantSummary {
   variant: string;
+  /** The condition of this row group, when the run has conditions (one summary per condition × variant). */
+  condition?: string;
   samples: number;
   tokens: number;
   finishReasons: Record<string, number>;
-  /** Non-reference variants: rows identical to the reference row, and divergence indexes of the others. */
+  /** Groups other than the reference (first condition, first variant): rows identical to their cell's reference row, and divergence indexes of the others. */
   identical?: number;
   divergenceMean?: number | null;
   divergenceMedian?: number | null;
@@ -137,6 +145,7 @@ interface RowMeta {
   q: PromptQuestion;
   cell: WantedCell;
   variant: string;
+  condition?: string;
   messages: ChatMessage[];
   seed: number;
 }
@@ -175,15 +184,13 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     if (unknown.length) throw new Error(`${opts.promptSetPath}: no question with id ${unknown.map((u) => `"${u}"`).join(', ')}. Ids in this set: ${questions.map((q) => q.id).join(', ')}.`);
     questions = questions.filter((q) => opts.questionIds!.includes(q.id));
   }
-  const wanted: WantedCell[] = [];
+  const conditions: ConditionSpec[] | undefined = selectConditions(set.conditions, opts.conditions, opts.promptSetPath);
+  const wanted: WantedCell[] = wantedCells(questions, { samples: opts.samples, conditions });
+  if (wanted.length === 0) throw new Error(`${opts.promptSetPath}: nothing to run: the selected questions opt in only to conditions left out by --conditions ${opts.conditions?.join(',')}.`);
   const questionById = new Map(questions.map((q) => [q.id, q]));
-  for (const q of questions) {
-    const n = opts.samples ?? q.samplesPerParaphrase;
-    for (let p = 0; p < q.paraphrases.length; p++) for (let s = 0; s < n; s++) wanted.push({ questionId: q.id, paraphraseIndex: p, sampleIndex: s });
-  }
   // Every prompt tokenized once and checked against the context budget before anything is written (issue 11).
   const prompts = preflightPrompts({
-    promptSetPath: opts.promptSetPath, questions, tokenizer: model.tokenizer, allowPlainChat: opts.allowPlainChat,
+    promptSetPath: opts.promptSetPath, questions, conditions, tokenizer: model.tokenizer, allowPlainChat: opts.allowPlainChat,
     maxNewTokens: opts.sampling.max_new_tokens, maxPositions: model.maxPositions, contextBudget: opts.contextBudget, modelSource: model.modelSource, warn,
   });
 
@@ -202,12 +209,13 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     adapters: model.adapters.map((a) => ({ name: a.name, path: model.backend?.kind === 'openai' ? a.dir : resolve(a.dir), hash: adapterHashes.get(a.name)! })),
     prompt_set: { path: resolve(opts.promptSetPath), hash: set.hash },
     variants: opts.variants,
+    ...(conditions ? { conditions } : {}),
     sampling: opts.sampling,
     seed: opts.seed,
     ...(model.backend ? { backend: model.backend } : {}),
     ...(model.weights ? { weights: model.weights.precision, ...(model.weights.blockSize ? { weights_block_size: model.weights.blockSize } : {}) } : {}),
-    // planned_samples: what the complete file holds (cells × variants), so readers can tell an incomplete run.
-    extra: { planned_samples: wanted.length * opts.variants.length, ...(opts.samples ? { samples: opts.samples } : {}), ...(opts.questionIds?.length ? { question_ids: opts.questionIds } : {}), ...opts.extra },
+    // planned_samples: what the complete file holds (cells × conditions × variants), so readers can tell an incomplete run.
+    extra: { planned_samples: wantedRowCount(wanted, opts.variants.length), ...(opts.samples ? { samples: opts.samples } : {}), ...(opts.questionIds?.length ? { question_ids: opts.questionIds } : {}), ...opts.extra },
   };
 
   let writer: RunWriter;
@@ -229,35 +237,48 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
   }
 
   const refVariant = opts.variants[0].name;
+  // The reference row of a cell: its first condition (none for an opted-out question), first variant.
+  const isReference = (cell: WantedCell, variant: string, condition: string | undefined) => variant === refVariant && condition === cell.conditions?.[0];
   const plan = planResume(header, existingRows, wanted);
   const alreadyDone = plan.total - plan.remaining;
   const meta = new Map<string, RowMeta>();
   const requests: GenerationRequestRow[] = [];
   const promptCache = prompts;
-  for (const { cell, variants } of plan.todo) {
+  const conditionsOf = new Map(questions.map((q) => [q.id, new Map((questionConditions(q, conditions) ?? []).map((c) => [c.name, c]))]));
+  for (const { cell, rows } of plan.todo) {
     const q = questionById.get(cell.questionId)!;
-    const pkey = `${q.id}#${cell.paraphraseIndex}`;
-    let prompt = promptCache.get(pkey);
-    if (!prompt) {
-      const messages = promptMessages(q, cell.paraphraseIndex);
-      prompt = { messages, ids: model.tokenizer.encodeChat(messages, { addGenerationPrompt: true, allowPlainFallback: opts.allowPlainChat }) };
-      promptCache.set(pkey, prompt);
-    }
     const seed = cellSeed(opts.seed, q.id, cell.paraphraseIndex, cell.sampleIndex);
-    for (const v of variants) {
-      const key = sampleId(q.id, cell.paraphraseIndex, cell.sampleIndex, v);
-      meta.set(key, { q, cell, variant: v, messages: prompt.messages, seed });
+    for (const { variant: v, condition } of rows) {
+      const pkey = promptKey(q.id, cell.paraphraseIndex, condition);
+      let prompt = promptCache.get(pkey);
+      if (!prompt) {
+        const messages = promptMessages(q, cell.paraphraseIndex, condition ? conditionsOf.get(q.id)!.get(condition) : null);
+        prompt = { messages, ids: model.tokenizer.encodeChat(messages, { addGenerationPrompt: true, allowPlainFallback: opts.allowPlainChat }) };
+        promptCache.set(pkey, prompt);
+      }
+      const key = sampleId(q.id, cell.paraphraseIndex, cell.sampleIndex, v, condition);
+      meta.set(key, { q, cell, variant: v, ...(condition ? { condition } : {}), messages: prompt.messages, seed });
       requests.push({ promptIds: prompt.ids, variant: rowVariants.get(v)!, seed, key });
     }
   }
 
   // Writing: reference rows at once; other rows when their cell's reference row is known.
   const refTokens = new Map<string, number[]>(); // cell id → reference token ids
-  for (const s of plan.done.values()) if (s.variant === refVariant && s.token_ids) refTokens.set(cellId(s.question_id, s.paraphrase_index, s.sample_index), s.token_ids);
-  const refPending = new Set([...meta.values()].filter((m) => m.variant === refVariant).map((m) => cellId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex)));
+  const wantedByCell = new Map(wanted.map((c) => [cellId(c.questionId, c.paraphraseIndex, c.sampleIndex), c]));
+  for (const s of plan.done.values()) {
+    const cid = cellId(s.question_id, s.paraphrase_index, s.sample_index);
+    const cell = wantedByCell.get(cid);
+    if (cell && isReference(cell, s.variant, s.condition) && s.token_ids) refTokens.set(cid, s.token_ids);
+  }
+  const refPending = new Set([...meta.values()].filter((m) => isReference(m.cell, m.variant, m.condition)).map((m) => cellId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex)));
   const waiting = new Map<string, { m: RowMeta; r: GenerationResultRow; ms: number }[]>();
   const stats = new Map<string, { samples: number; tokens: number; reasons: Record<string, number>; identical: number; div: number[] }>();
-  for (const v of opts.variants) stats.set(v.name, { samples: 0, tokens: 0, reasons: {}, identical: 0, div: [] });
+  // One summary per condition × variant (rows of opted-out questions count under their variant alone).
+  const groups: { variant: string; condition?: string }[] = [
+    ...(conditions ?? []).flatMap((c) => opts.variants.map((v) => ({ variant: v.name, condition: c.name }))),
+    ...(!conditions || wanted.some((c) => !c.conditions) ? opts.variants.map((v) => ({ variant: v.name })) : []),
+  ];
+  for (const g of groups) stats.set(armLabel(g.variant, g.condition), { samples: 0, tokens: 0, reasons: {}, identical: 0, div: [] });
   let written = 0;
   let generatedTokens = 0;
   let genStarted = started;
@@ -270,11 +291,12 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     const trimmed = r.finishReason === 'eos' && r.tokenIds.length && eos.has(r.tokenIds[r.tokenIds.length - 1]) ? r.tokenIds.slice(0, -1) : r.tokenIds;
     const row: SampleRow = {
       type: 'sample',
-      id: sampleId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex, m.variant),
+      id: sampleId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex, m.variant, m.condition),
       question_id: m.q.id,
       paraphrase_index: m.cell.paraphraseIndex,
       sample_index: m.cell.sampleIndex,
       variant: m.variant,
+      ...(m.condition ? { condition: m.condition } : {}),
       messages: m.messages,
       completion: r.finishReason === 'stop' && r.text !== undefined ? r.text : decodeIds(trimmed),
       tokens: r.tokenIds.length,
@@ -285,17 +307,17 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
       elapsed_ms: elapsedMs,
       created_at: new Date().toISOString(),
     };
-    if (m.variant !== refVariant && ref) row.divergence_index = divergenceIndex(ref, r.tokenIds);
+    if (!isReference(m.cell, m.variant, m.condition) && ref) row.divergence_index = divergenceIndex(ref, r.tokenIds);
     writer.append(row);
     written++;
     generatedTokens += r.tokenIds.length;
-    const st = stats.get(m.variant)!;
+    const st = stats.get(armLabel(m.variant, m.condition))!;
     st.samples++;
     st.tokens += r.tokenIds.length;
     st.reasons[r.finishReason] = (st.reasons[r.finishReason] ?? 0) + 1;
     if (row.divergence_index === null) st.identical++;
     else if (typeof row.divergence_index === 'number') st.div.push(row.divergence_index);
-    hooks.onProgress?.({ done: alreadyDone + written, total: plan.total, cell: cellId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex), variant: m.variant, tokens: r.tokenIds.length });
+    hooks.onProgress?.({ done: alreadyDone + written, total: plan.total, cell: cellId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex), variant: m.variant, ...(m.condition ? { condition: m.condition } : {}), tokens: r.tokenIds.length });
   };
 
   const onRowDone = (r: GenerationResultRow): void => {
@@ -306,7 +328,7 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     if (!m) throw new Error(`generate returned an unknown row key "${r.key}"`);
     const ms = Date.now() - genStarted; // elapsed_ms: from the start of generation to this row's end
     const cid = cellId(m.q.id, m.cell.paraphraseIndex, m.cell.sampleIndex);
-    if (m.variant === refVariant) {
+    if (isReference(m.cell, m.variant, m.condition)) {
       writeRow(m, r, ms, null);
       refTokens.set(cid, r.tokenIds);
       for (const w of waiting.get(cid) ?? []) writeRow(w.m, w.r, w.ms, r.tokenIds);
@@ -364,10 +386,10 @@ export async function runPromptSet(model: JobModel, opts: RunPromptSetOptions, h
     generatedTokens,
     generationMs,
     tokensPerSecond: generationMs > 0 ? (generatedTokens * 1000) / generationMs : 0,
-    perVariant: opts.variants.map((v) => {
-      const st = stats.get(v.name)!;
-      const base: VariantSummary = { variant: v.name, samples: st.samples, tokens: st.tokens, finishReasons: st.reasons };
-      if (v.name === refVariant) return base;
+    perVariant: groups.map((g, i) => {
+      const st = stats.get(armLabel(g.variant, g.condition))!;
+      const base: VariantSummary = { variant: g.variant, ...(g.condition ? { condition: g.condition } : {}), samples: st.samples, tokens: st.tokens, finishReasons: st.reasons };
+      if (i === 0 || (!g.condition && g.variant === refVariant)) return base;
       return { ...base, identical: st.identical, divergenceMean: st.div.length ? st.div.reduce((a, b) => a + b, 0) / st.div.length : null, divergenceMedian: median(st.div) };
     }),
     warnings,

@@ -10,7 +10,10 @@
  *                   (a per-layer direction file gives v from the first listed layer)
  *   meanablate:FILE@L   ablation at layer L that sets the projection to the aligned samples' mean level
  *                   (ablate + steer at L, from the file's aligned_projection metadata) instead of to 0
- *   TERM+steer:…, TERM+ablate:…, TERM+meanablate:…   the same on top of an adapter term (adapter, NAME, NAME@S), e.g.
+ *   steer-sae:DIR#F@L*A   the base model with A·W_dec[F] (feature F's decoder row of the SAE folder DIR, as
+ *                   stored) added at the output of layer L, the layer the SAE's hook reads (@L optional)
+ *   ablate-sae:DIR#F@L    feature F's decoder row projected out there (see ../sae/saeDirections)
+ *   TERM+steer:…, TERM+ablate:…, TERM+meanablate:…, TERM+steer-sae:…, TERM+ablate-sae:…   the same on top of an adapter term (adapter, NAME, NAME@S), e.g.
  *                   adapter+ablate:dir.safetensors@3,4
  *   LABEL=steer:…, LABEL=TERM+ablate:…   the same, named LABEL in the run file and reports
  */
@@ -18,6 +21,7 @@ import { resolve } from 'node:path';
 import { alignedLevel, inspectDirectionFile, readDirection } from '../analysis/directionFile';
 import type { RowVariant } from '../runtime/generationTypes';
 import type { VariantSpec } from '../runs/schema';
+import { ABLATE_SAE_PREFIX, parseSaeTerm, readSaeDirection, STEER_SAE_PREFIX } from '../sae/saeDirections';
 
 /** Comma-separated items, where the layer list of an ablate item may itself contain commas (ablate:F@1,2). */
 function splitVariantItems(text: string): string[] {
@@ -34,6 +38,7 @@ function splitVariantItems(text: string): string[] {
 }
 
 function parseDirectionTerm(item: string, term: string): { steer?: VariantSpec['steer']; ablate?: VariantSpec['ablate'] } {
+  if (term.startsWith(STEER_SAE_PREFIX) || term.startsWith(ABLATE_SAE_PREFIX)) return parseSaeTerm(item, term);
   if (term.startsWith('meanablate:')) {
     const m = /^meanablate:(.+?)@(\d+)$/.exec(term);
     if (!m) throw new Error(`variant "${item}": expected meanablate:FILE@LAYER (one layer).`);
@@ -104,7 +109,7 @@ export function parseVariants(text: string, adapterNames: string[]): VariantSpec
   for (const item of items) {
     const lm = /^([A-Za-z_][\w.-]*)=(.+)$/.exec(item);
     const body = lm ? lm[2] : item;
-    const dm = /^(?:(.+?)\+)?((?:steer|ablate|meanablate):.*)$/.exec(body);
+    const dm = /^(?:(.+?)\+)?((?:steer|ablate|meanablate|steer-sae|ablate-sae):.*)$/.exec(body);
     if (lm && !dm) throw new Error(`variant "${item}": a LABEL= name is for steering/ablation variants (LABEL=steer:FILE@L*A, LABEL=adapter+ablate:FILE@L1,L2).`);
     if (dm) {
       const base: VariantSpec = dm[1] === undefined ? { name: 'base', adapter: null } : parseVariants(dm[1], adapterNames)[0];
@@ -150,10 +155,14 @@ export function rowVariant(spec: VariantSpec, adapterNames: string[], hiddenSize
     row = { adapter: spec.adapter, adapterScale: spec.adapter_scale ?? 1 };
   }
   try {
-    if (spec.steer) row.steer = { vector: readDirection(spec.steer.file, spec.steer.layer, hiddenSize), layer: spec.steer.layer, strength: spec.steer.alpha };
+    if (spec.steer) {
+      const vector = spec.steer.sae ? readSaeDirection(spec.steer.file, spec.steer.sae, hiddenSize) : readDirection(spec.steer.file, spec.steer.layer, hiddenSize);
+      row.steer = { vector, layer: spec.steer.layer, strength: spec.steer.alpha };
+    }
     if (spec.ablate) {
       if (spec.ablate.layers.length === 0) throw new Error('no ablation layers');
-      row.ablate = { vector: readDirection(spec.ablate.file, spec.ablate.layers[0], hiddenSize), layers: [...spec.ablate.layers] };
+      const vector = spec.ablate.sae ? readSaeDirection(spec.ablate.file, spec.ablate.sae, hiddenSize) : readDirection(spec.ablate.file, spec.ablate.layers[0], hiddenSize);
+      row.ablate = { vector, layers: [...spec.ablate.layers] };
     }
   } catch (e) {
     throw new Error(`variant "${spec.name}": ${(e as Error).message}`);

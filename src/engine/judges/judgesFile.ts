@@ -197,6 +197,19 @@ function parseRules(j: Record<string, unknown>, name: string, w: string): RuleJu
   return { type: 'rules', name, metrics };
 }
 
+/**
+ * A rules judge whose matchers did not come along (a SafeRegex does not survive JSON: the engine-host RPC carries
+ * the patterns as data), with every rule's pattern compiled again, under the same limits as in parseRules.
+ */
+export function recompileRules(spec: RuleJudgeSpec): RuleJudgeSpec {
+  const metrics: Record<string, RuleMetricSpec> = {};
+  for (const [metric, m] of Object.entries(spec.metrics)) {
+    const rules = m.rules.map((r, k) => ({ ...r, regex: compileSafeRegex(r.pattern, r.flags, `judge "${spec.name}", metric "${metric}", rule ${k + 1}`) }));
+    metrics[metric] = { ...m, rules };
+  }
+  return { ...spec, metrics };
+}
+
 function parseShortForm(list: unknown[], file: string): JudgesFile {
   const prompts: Record<string, string> = {};
   let highScore: number | undefined;

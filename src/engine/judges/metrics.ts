@@ -17,16 +17,20 @@ import {
   DEFAULT_THRESHOLDS,
   type Agreement,
   type AgreementCategory,
+  type Arm,
+  type ArmStats,
   type GroupStats,
   type JudgeSummary,
   type MetricSummary,
+  type PairedDifference,
   type ReportData,
   type ReportOptions,
   type ScatterPoint,
   type Thresholds,
   type VariantDifference,
 } from './reportTypes';
-import { cohenKappa, newcombeDifference, wilson } from './stats';
+import { cohenKappa, mcnemarExact, newcombeDifference, pairedNewcombeDifference, wilson, type PairedCounts } from './stats';
+import { cellId } from '../runs/schema';
 
 export interface RunContent {
   path: string;
@@ -168,6 +172,12 @@ export function computeReport(run: RunContent, options: ReportOptions = {}): Rep
     throw new Error(`Run report for ${run.path}: reference variant "${options.referenceVariant}" has no samples. Variants: ${variants.join(', ')}.`);
   }
   const questions = uniqueInOrder(run.samples.map((s) => s.question_id));
+  const headerConditions = run.header?.conditions?.map((x) => x.name) ?? [];
+  const conditions = uniqueInOrder([...headerConditions.filter((x) => run.samples.some((s) => s.condition === x)), ...run.samples.flatMap((s) => (s.condition ? [s.condition] : []))]);
+  if (options.referenceCondition && !conditions.includes(options.referenceCondition)) {
+    throw new Error(`Run report for ${run.path}: reference condition "${options.referenceCondition}" has no samples. Conditions: ${conditions.join(', ') || '(none)'}.`);
+  }
+  const referenceCondition = options.referenceCondition ?? conditions[0] ?? null;
 
   const byVariant = new Map<string, SampleRow[]>();
   const byVariantQuestion = new Map<string, SampleRow[]>();
@@ -206,6 +216,8 @@ export function computeReport(run: RunContent, options: ReportOptions = {}): Rep
     }
   }
 
+  const { arms, pairs } = armsAndPairs(run.samples, scores, metrics, a, c, t, variants, reference, conditions, referenceCondition);
+
   const labels = latestLabels(run.labels);
   const points: ScatterPoint[] = [];
   for (const s of run.samples) {
@@ -214,6 +226,7 @@ export function computeReport(run: RunContent, options: ReportOptions = {}): Rep
     const cv = m?.get(c);
     if (typeof av === 'number' && typeof cv === 'number') {
       const p: ScatterPoint = { sampleId: s.id, variant: s.variant, questionId: s.question_id, aligned: av, coherent: cv };
+      if (s.condition) p.condition = s.condition;
       const l = labels.get(s.id);
       if (l) p.label = l.label;
       points.push(p);
@@ -230,13 +243,118 @@ export function computeReport(run: RunContent, options: ReportOptions = {}): Rep
     coherentMetric: c,
     variants,
     reference,
+    conditions,
+    referenceCondition,
     questions,
     groups,
+    arms,
+    pairs,
     differences,
     points,
     agreement: agreement(labels, scores, a, c, t),
     totals: { samples: run.samples.length, judgements: run.judgements.length, labels: run.labels.length },
   };
+}
+
+const armKey = (variant: string, condition: string | null | undefined) => JSON.stringify([variant, condition ?? null]);
+
+/**
+ * Rates per condition × variant, and paired differences on shared cells: every condition against the reference
+ * condition under each variant, every variant against the reference variant under each condition (and among
+ * rows without a condition). A pair counts when both rows of the cell have both scores numeric.
+ */
+function armsAndPairs(
+  samples: SampleRow[],
+  scores: Map<string, Map<string, number | null>>,
+  metrics: string[],
+  a: string,
+  c: string,
+  t: Thresholds,
+  variants: string[],
+  reference: string | null,
+  conditions: string[],
+  referenceCondition: string | null,
+): { arms: ArmStats[]; pairs: PairedDifference[] } {
+  const rows = new Map<string, SampleRow[]>();
+  for (const s of samples) {
+    const k = armKey(s.variant, s.condition);
+    (rows.get(k) ?? rows.set(k, []).get(k)!).push(s);
+  }
+  const conds: (string | null)[] = [...conditions, ...(samples.some((s) => !s.condition) ? [null] : [])];
+  const arms: ArmStats[] = [];
+  for (const cond of conds) {
+    for (const v of variants) {
+      const ss = rows.get(armKey(v, cond));
+      if (ss) arms.push({ ...groupStats(v, null, ss, scores, metrics, a, c, t), variant: v, condition: cond });
+    }
+  }
+  // Then per question (questionId set), when the run has conditions.
+  if (conditions.length) {
+    for (const q of uniqueInOrder(samples.map((s) => s.question_id))) {
+      for (const cond of conds) {
+        for (const v of variants) {
+          const ss = rows.get(armKey(v, cond))?.filter((s) => s.question_id === q);
+          if (ss?.length) arms.push({ ...groupStats(v, q, ss, scores, metrics, a, c, t), variant: v, condition: cond });
+        }
+      }
+    }
+  }
+  // Outcome per row: misaligned-and-coherent (true/false), or absent when not both scores are numeric.
+  const outcome = new Map<string, boolean>();
+  for (const s of samples) {
+    const m = scores.get(s.id);
+    const av = m?.get(a);
+    const cv = m?.get(c);
+    if (typeof av === 'number' && typeof cv === 'number') outcome.set(s.id, isMisalignedCoherent(av, cv, t));
+  }
+  const armOf = (x: Arm) => arms.find((y) => y.variant === x.variant && y.condition === x.condition && y.questionId === null);
+  const pair = (kind: PairedDifference['kind'], first: Arm, second: Arm): PairedDifference | null => {
+    const f = armOf(first);
+    const s = armOf(second);
+    if (!f || !s) return null;
+    const secondByCell = new Map(rows.get(armKey(second.variant, second.condition))!.map((r) => [cellId(r.question_id, r.paraphrase_index, r.sample_index), r]));
+    const counts: PairedCounts = { both: 0, onlyFirst: 0, onlySecond: 0, neither: 0 };
+    for (const r of rows.get(armKey(first.variant, first.condition))!) {
+      const twin = secondByCell.get(cellId(r.question_id, r.paraphrase_index, r.sample_index));
+      const x = outcome.get(r.id);
+      const y = twin ? outcome.get(twin.id) : undefined;
+      if (x === undefined || y === undefined) continue;
+      if (x && y) counts.both++;
+      else if (x) counts.onlyFirst++;
+      else if (y) counts.onlySecond++;
+      else counts.neither++;
+    }
+    return {
+      kind,
+      first,
+      second,
+      nPaired: counts.both + counts.onlyFirst + counts.onlySecond + counts.neither,
+      counts,
+      paired: pairedNewcombeDifference(counts),
+      mcnemarP: mcnemarExact(counts.onlyFirst, counts.onlySecond),
+      unpaired: newcombeDifference(f.misalignedCoherent.k, f.misalignedCoherent.n, s.misalignedCoherent.k, s.misalignedCoherent.n),
+    };
+  };
+  const pairs: PairedDifference[] = [];
+  if (referenceCondition !== null) {
+    for (const v of variants) {
+      for (const cond of conditions) {
+        if (cond === referenceCondition) continue;
+        const p = pair('condition', { variant: v, condition: cond }, { variant: v, condition: referenceCondition });
+        if (p) pairs.push(p);
+      }
+    }
+  }
+  if (reference !== null) {
+    for (const cond of conds) {
+      for (const v of variants) {
+        if (v === reference) continue;
+        const p = pair('variant', { variant: v, condition: cond }, { variant: reference, condition: cond });
+        if (p) pairs.push(p);
+      }
+    }
+  }
+  return { arms, pairs };
 }
 
 /** Human labels (rows) against judge-implied labels (columns), with Cohen's κ. */

@@ -227,7 +227,7 @@ export class OpenAICompatibleClient {
       if (res.status === 429 || res.status >= 500) {
         const reason = `HTTP ${res.status}${res.status === 429 ? ' (rate limited)' : ''}: ${this.scrub(text.slice(0, 200))}`;
         if (transient >= this.#o.maxRetries) {
-          throw new JudgeCellError(`${wording.request} failed ${transient + 1} times, last ${reason}. ${wording.cellLeft}`);
+          throw new JudgeCellError(`${wording.request} to ${this.url} failed ${transient + 1} times, last ${reason}. ${wording.cellLeft}`);
         }
         const delayMs = this.#backoff(transient, parseRetryAfter(res.headers.get('retry-after')));
         transient++;
@@ -253,7 +253,7 @@ export class OpenAICompatibleClient {
       const parsed = parse(text);
       if (typeof parsed === 'string') {
         if (malformed >= this.#o.maxMalformedRetries) {
-          throw new JudgeCellError(`The ${wording.server} sent a malformed answer ${malformed + 1} times (${parsed}); ${wording.cellLeft}`);
+          throw new JudgeCellError(`The ${wording.server} at ${this.url} sent a malformed answer ${malformed + 1} times (${parsed}); ${wording.cellLeft}`);
         }
         malformed++;
         this.#o.onRetry?.({ attempt, delayMs: 0, reason: `malformed answer: ${parsed}` });

@@ -3,9 +3,9 @@
  * agreement. Types only (shared by the engine, the protocol and the report webview).
  */
 import { DEFAULT_THRESHOLDS, type JudgeThresholds } from '../../protocol/thresholds';
-import type { Difference, Kappa, Proportion } from './stats';
+import type { Difference, Kappa, PairedCounts, Proportion } from './stats';
 
-export type { Difference, Kappa, Proportion };
+export type { Difference, Kappa, PairedCounts, Proportion };
 
 /** A sample counts as misaligned-and-coherent when aligned ≤ `aligned` and coherent > `coherent` (defined once, in protocol/thresholds.ts). */
 export type Thresholds = JudgeThresholds;
@@ -17,6 +17,8 @@ export interface ReportOptions {
   thresholds?: Thresholds;
   /** The variant the others are compared against; default: the header's first variant. */
   referenceVariant?: string;
+  /** The condition the others are compared against; default: the header's first condition. */
+  referenceCondition?: string;
   alignedMetric?: string; // default "aligned"
   coherentMetric?: string; // default "coherent"
 }
@@ -60,9 +62,44 @@ export interface VariantDifference {
   misalignedCoherent: Difference;
 }
 
+/** The rates of one arm of the run: one variant under one condition (null: rows without a condition), all questions (questionId null) or one. */
+export interface ArmStats extends GroupStats {
+  variant: string;
+  condition: string | null;
+}
+
+/** One side of a paired comparison. */
+export interface Arm {
+  variant: string;
+  condition: string | null;
+}
+
+/**
+ * A paired difference between two arms of the same cells (same question, paraphrase and sample, hence the same
+ * seed): `first` − `second` of the misaligned-and-coherent rate.
+ */
+export interface PairedDifference {
+  /** 'condition': two conditions under the same variant; 'variant': two variants under the same condition. */
+  kind: 'condition' | 'variant';
+  first: Arm;
+  second: Arm;
+  /** Cells where both rows have both scores numeric (the pairs the paired figures use). */
+  nPaired: number;
+  /** The paired 2×2 table (both / first only / second only / neither misaligned-and-coherent). */
+  counts: PairedCounts;
+  /** Paired difference of the rates on the nPaired cells, Newcombe's paired score interval (95%). */
+  paired: Difference;
+  /** McNemar's exact two-sided p on the discordant pairs (1 when there are none). */
+  mcnemarP: number;
+  /** The unpaired figure beside it: each arm's rate over all its judged samples, Newcombe's hybrid interval. */
+  unpaired: Difference;
+}
+
 export interface ScatterPoint {
   sampleId: string;
   variant: string;
+  /** The row's condition, when the run has conditions. */
+  condition?: string;
   questionId: string;
   aligned: number;
   coherent: number;
@@ -100,8 +137,16 @@ export interface ReportData {
   coherentMetric: string;
   variants: string[];
   reference: string | null;
+  /** The run's conditions in order (empty when it has none). */
+  conditions: string[];
+  /** The condition the others are compared against (null when the run has no conditions). */
+  referenceCondition: string | null;
   questions: string[];
   groups: GroupStats[];
+  /** Rates per condition × variant: all questions (questionId null) first, then per question when the run has conditions; rows without a condition form the arms with condition null. */
+  arms: ArmStats[];
+  /** Paired differences: each condition against the reference condition (same variant), each variant against the reference variant (same condition). */
+  pairs: PairedDifference[];
   differences: VariantDifference[];
   points: ScatterPoint[];
   agreement: Agreement;

@@ -3,10 +3,22 @@
  * range of a field (or of the question when the field is absent).
  */
 import type { ProblemList } from './problems';
+import type { ConditionSpec } from '../runs/schema';
 import type { PromptQuestion, SourceRange } from './types';
 
-export const KNOWN_YAML_FIELDS = ['id', 'type', 'paraphrases', 'samples_per_paraphrase', 'system', 'judge', 'judge_prompts'];
-export const KNOWN_JSONL_FIELDS = ['id', 'type', 'messages', 'prompt', 'system', 'samples', 'judge', 'judge_prompts'];
+/** What a reader (YAML or JSONL) returns: the questions, where their ids and fields are, and the declared conditions. */
+export interface ReaderResult {
+  questions: PromptQuestion[];
+  idRanges: Map<PromptQuestion, SourceRange>;
+  /** Each question's field ranges, for the checks that need the whole file (conditions). */
+  fieldRanges: Map<PromptQuestion, RangeOf>;
+  /** Declared conditions; absent when the file declares none. */
+  conditions?: ConditionSpec[];
+}
+
+export const QUESTION_CONDITION_FIELDS = ['conditions', 'condition_overrides', 'vars'];
+export const KNOWN_YAML_FIELDS = ['id', 'type', 'paraphrases', 'samples_per_paraphrase', 'system', 'judge', 'judge_prompts', ...QUESTION_CONDITION_FIELDS];
+export const KNOWN_JSONL_FIELDS = ['id', 'type', 'messages', 'prompt', 'system', 'samples', 'judge', 'judge_prompts', ...QUESTION_CONDITION_FIELDS];
 
 export type RangeOf = (field: string, sub?: string | number) => SourceRange;
 

@@ -1,18 +1,24 @@
 /**
  * JSONL prompt sets: one question per line, `{"id", "messages": [{role, content}, …]}` or `{"id", "prompt"}`,
- * with optional `system`, `samples`, `type`, `judge`, `judge_prompts`. Blank lines are skipped.
+ * with optional `system`, `samples`, `type`, `judge`, `judge_prompts`, `conditions`, `condition_overrides`,
+ * `vars`. At most one line `{"type": "conditions", "conditions": [...]}`, anywhere, declares the prompt
+ * conditions (conditions.ts). Blank lines are skipped.
  */
 import type { ChatMessage } from '../runs/schema';
-import { checkJudgePrompts, describe, KNOWN_JSONL_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf } from './fields';
+import { checkJudgePrompts, describe, KNOWN_JSONL_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf, type ReaderResult } from './fields';
+import { readConditionList, readQuestionConditionFields } from './conditions';
 import type { ProblemList } from './problems';
 import type { PromptQuestion, SourceRange } from './types';
 import { DEFAULT_PROMPT_SET_LIMITS, count, type PromptSetLimits } from '../limits/limits';
 
 const ROLES = ['system', 'user', 'assistant'];
 
-export function readJsonlQuestions(text: string, problems: ProblemList, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): { questions: PromptQuestion[]; idRanges: Map<PromptQuestion, SourceRange> } {
+export function readJsonlQuestions(text: string, problems: ProblemList, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): ReaderResult {
   const questions: PromptQuestion[] = [];
   const idRanges = new Map<PromptQuestion, SourceRange>();
+  const fieldRanges = new Map<PromptQuestion, RangeOf>();
+  let conditions: ReaderResult['conditions'];
+  let conditionsLine = 0;
   const lines = text.split('\n');
   lines.forEach((rawLine, i) => {
     const line = rawLine.replace(/\r$/, '');
@@ -33,11 +39,48 @@ export function readJsonlQuestions(text: string, problems: ProblemList, limits: 
       return;
     }
     const obj = value as Record<string, unknown>;
-    // Field positions: the first occurrence of the quoted key on the line (good enough for diagnostics).
-    const at: RangeOf = (field) => {
-      const k = line.indexOf(JSON.stringify(field));
-      return k < 0 ? whole : { line: lineNo, column: k + 1, endLine: lineNo, endColumn: k + 1 + JSON.stringify(field).length };
+    // Field positions: the first occurrence of the quoted key on the line (good enough for diagnostics); a
+    // sub-field (a list item or mapping key) is searched after its field's key.
+    const find = (needle: string, from = 0): SourceRange | null => {
+      const k = line.indexOf(needle, from);
+      return k < 0 ? null : { line: lineNo, column: k + 1, endLine: lineNo, endColumn: k + 1 + needle.length };
     };
+    const at: RangeOf = (field, sub) => {
+      const key = find(JSON.stringify(field));
+      if (!key) return whole;
+      const v = obj[field];
+      if (sub === undefined) return key;
+      const item = typeof sub === 'number' ? (Array.isArray(v) ? v[sub] : undefined) : sub;
+      return (item !== undefined && find(JSON.stringify(item), key.endColumn - 1)) || key;
+    };
+    if (obj.type === 'conditions' && obj.id === undefined) {
+      if (conditionsLine) {
+        problems.error(at('type'), 'duplicate-conditions', `line ${lineNo} declares conditions again (line ${conditionsLine} already did); keep one {"type": "conditions", …} line.`);
+        return;
+      }
+      conditionsLine = lineNo;
+      for (const k of Object.keys(obj)) {
+        if (k !== 'type' && k !== 'conditions') problems.warning(at(k), 'unknown-field', `unknown field "${k}" on the conditions line: not used by this tool. Known fields: type, conditions.`);
+      }
+      const list = Array.isArray(obj.conditions) ? obj.conditions : [];
+      // Each entry's name, found in order after the previous entry's (the n-th "a" for the n-th entry named "a").
+      const key = find('"conditions"');
+      const names: (SourceRange | null)[] = [];
+      let from = key ? key.endColumn - 1 : 0;
+      for (const c of list) {
+        const n = c && typeof c === 'object' && typeof (c as { name?: unknown }).name === 'string' ? find(JSON.stringify((c as { name: string }).name), from) : null;
+        names.push(n);
+        if (n) from = n.endColumn - 1;
+      }
+      const condAt = (i: number, field?: string): SourceRange => {
+        const name = names[i];
+        if (field === undefined || field === 'name' || !name) return name ?? key ?? whole;
+        return find(JSON.stringify(field), name.endColumn - 1) ?? name;
+      };
+      const list2 = readConditionList(obj.conditions, at('conditions'), condAt, problems);
+      if (list2.length) conditions = list2;
+      return;
+    }
     let id: string;
     if (typeof obj.id === 'string' && obj.id.trim() !== '') id = obj.id;
     else if (typeof obj.id === 'number') id = String(obj.id);
@@ -81,14 +124,16 @@ export function readJsonlQuestions(text: string, problems: ProblemList, limits: 
     if (type !== undefined) q.type = type;
     const judge = optionalString(obj, 'judge', at, problems);
     if (judge !== undefined) q.judge = judge;
+    Object.assign(q, readQuestionConditionFields(obj, id, at, problems));
     questions.push(q);
+    fieldRanges.set(q, at);
     const idKey = line.indexOf('"id"');
     idRanges.set(q, idKey < 0 ? whole : at('id'));
   });
   if (questions.length === 0 && !problems.items.some((p) => p.severity === 'error')) {
     problems.error({ line: 1, column: 1, endLine: 1, endColumn: 1 }, 'empty-set', 'the prompt set has no questions: add one JSON object per line.');
   }
-  return { questions, idRanges };
+  return { questions, idRanges, fieldRanges, ...(conditions ? { conditions } : {}) };
 }
 
 function readMessages(raw: unknown, system: string | undefined, at: RangeOf, problems: ProblemList, lineNo: number, limits: PromptSetLimits): ChatMessage[] | undefined {

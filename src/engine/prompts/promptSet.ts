@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { ChatMessage } from '../runs/schema';
 import { checkDuplicateIds } from './fields';
+import { applyCondition, checkQuestionConditions, type ConditionSpec } from './conditions';
 import { readJsonlQuestions } from './jsonlReader';
 import { formatProblems, hasErrors, ProblemList } from './problems';
 import type { PromptProblem, PromptQuestion, PromptSet } from './types';
@@ -53,8 +54,9 @@ export function parsePromptSet(path: string, text?: string, limits: PromptSetLim
   }
   const parsed = format === 'yaml' ? readYamlQuestions(text, problems, limits) : readJsonlQuestions(text, problems, limits);
   checkDuplicateIds(parsed.questions, parsed.idRanges, problems);
+  for (const q of parsed.questions) checkQuestionConditions(q, parsed.conditions, parsed.fieldRanges.get(q)!, parsed.idRanges.get(q) ?? q.range, problems);
   const sorted = problems.items.sort((a, b) => a.line - b.line || a.column - b.column);
-  return { path, format, hash: createHash('sha256').update(bytes).digest('hex'), questions: parsed.questions, problems: sorted };
+  return { path, format, hash: createHash('sha256').update(bytes).digest('hex'), questions: parsed.questions, ...(parsed.conditions ? { conditions: parsed.conditions } : {}), problems: sorted };
 }
 
 /** The problems of a prompt set (parsing it first when given a path). */
@@ -78,12 +80,19 @@ export function questionRanges(set: PromptSet): { id: string; line: number; endL
   return set.questions.map((q) => ({ id: q.id, line: q.range.line, endLine: q.range.endColumn === 1 && q.range.endLine > q.range.line ? q.range.endLine - 1 : q.range.endLine }));
 }
 
-/** The conversation sent for one paraphrase: [system?] + user, or a JSONL question's own messages. */
-export function promptMessages(q: PromptQuestion, paraphraseIndex: number): ChatMessage[] {
-  if (q.messages) return q.messages.map((m) => ({ ...m }));
-  const text = q.paraphrases[paraphraseIndex];
-  if (text === undefined) throw new Error(`question "${q.id}" has no paraphrase ${paraphraseIndex} (it has ${q.paraphrases.length}).`);
-  return [...(q.system !== undefined ? [{ role: 'system' as const, content: q.system }] : []), { role: 'user', content: text }];
+/**
+ * The conversation sent for one paraphrase: [system?] + user, or a JSONL question's own messages; under a
+ * condition (one of questionConditions(q, …), overrides merged), transformed by applyCondition.
+ */
+export function promptMessages(q: PromptQuestion, paraphraseIndex: number, condition?: ConditionSpec | null): ChatMessage[] {
+  let messages: ChatMessage[];
+  if (q.messages) messages = q.messages.map((m) => ({ ...m }));
+  else {
+    const text = q.paraphrases[paraphraseIndex];
+    if (text === undefined) throw new Error(`question "${q.id}" has no paraphrase ${paraphraseIndex} (it has ${q.paraphrases.length}).`);
+    messages = [...(q.system !== undefined ? [{ role: 'system' as const, content: q.system }] : []), { role: 'user', content: text }];
+  }
+  return condition ? applyCondition(messages, condition, q.vars) : messages;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Prompt sets, normalized from the emergent-misalignment YAML layout or JSONL. Types only. */
-import type { ChatMessage } from '../runs/schema';
+import type { ChatMessage, ConditionSpec } from '../runs/schema';
 
 export type ProblemSeverity = 'error' | 'warning';
 
@@ -35,6 +35,12 @@ export interface PromptQuestion {
   judge?: string;
   /** metric → template with {question} and {answer}. */
   judgePrompts: Record<string, string>;
+  /** Prompt conditions: absent = every declared condition, false = opted out, a list = that subset. */
+  conditions?: string[] | false;
+  /** Per-condition field overrides (a null field clears the condition's own). */
+  conditionOverrides?: Record<string, Partial<Record<'user_prefix' | 'user_suffix' | 'user_template' | 'system' | 'system_append', string | null>>>;
+  /** Values of user_template placeholders other than {user}. */
+  vars?: Record<string, string>;
   /** Fields this tool does not know, kept verbatim. */
   extra: Record<string, unknown>;
   /** Where the question is in the file (the whole list item / JSONL line). */
@@ -47,5 +53,7 @@ export interface PromptSet {
   /** sha256 (hex) of the file's bytes. */
   hash: string;
   questions: PromptQuestion[];
+  /** Declared prompt conditions in order (the first is the reference); absent when the set declares none. */
+  conditions?: ConditionSpec[];
   problems: PromptProblem[];
 }

@@ -1,26 +1,27 @@
 /**
  * The emergent-misalignment YAML layout: a list of questions with id, type, paraphrases,
- * samples_per_paraphrase, system, judge, judge_prompts. Anchors, aliases and merge keys are resolved
+ * samples_per_paraphrase, system, judge, judge_prompts; or a mapping {conditions: [...], questions: [...]}
+ * for a set with prompt conditions (conditions.ts). Anchors, aliases and merge keys are resolved
  * by the `yaml` package; positions come from its nodes through a LineCounter.
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
-import { checkJudgePrompts, describe, KNOWN_YAML_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf } from './fields';
+import { checkJudgePrompts, describe, KNOWN_YAML_FIELDS, optionalString, positiveInt, unknownFields, type RangeOf, type ReaderResult } from './fields';
+import { readConditionList, readQuestionConditionFields } from './conditions';
 import type { ProblemList } from './problems';
 import type { PromptQuestion, SourceRange } from './types';
 import { DEFAULT_PROMPT_SET_LIMITS, count, type PromptSetLimits } from '../limits/limits';
 import { expandedSize, yamlDepthEstimate } from './sizeLimits';
 
-export interface YamlParse {
-  questions: PromptQuestion[];
-  idRanges: Map<PromptQuestion, SourceRange>;
-}
+export type YamlParse = ReaderResult;
+
+const TOP_LEVEL_KEYS = ['conditions', 'questions'];
 
 export function readYamlQuestions(text: string, problems: ProblemList, limits: PromptSetLimits = DEFAULT_PROMPT_SET_LIMITS): YamlParse {
   // Nesting is bounded on the text, before the parser recurses into it (1,000 levels overflow its stack).
   const est = yamlDepthEstimate(text, limits.maxDepth);
   if (est.depth > limits.maxDepth) {
     problems.error({ line: est.line, column: 1, endLine: est.line, endColumn: 2 }, 'yaml-too-deep', `YAML: lists/mappings are nested more than ${limits.maxDepth} levels deep here (a prompt set needs 4: list → question → paraphrases → text); flatten the file.`);
-    return { questions: [], idRanges: new Map() };
+    return { questions: [], idRanges: new Map(), fieldRanges: new Map() };
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, merge: true, prettyErrors: true, uniqueKeys: true });
@@ -33,7 +34,7 @@ export function readYamlQuestions(text: string, problems: ProblemList, limits: P
     const r = n && 'range' in n ? n.range : undefined;
     return r ? rangeOf(r[0], r[1]) : fallback;
   };
-  const out: YamlParse = { questions: [], idRanges: new Map() };
+  const out: YamlParse = { questions: [], idRanges: new Map(), fieldRanges: new Map() };
   const whole = rangeOf(0, text.length);
   for (const e of doc.errors) {
     const [a, b] = e.linePos ?? [{ line: 1, col: 1 }];
@@ -68,21 +69,57 @@ export function readYamlQuestions(text: string, problems: ProblemList, limits: P
     problems.error(whole, size.exceeded === 'depth' ? 'yaml-too-deep' : 'yaml-too-large', `YAML: with its aliases (*name) expanded, the prompt set holds ${what}; split it into several files or use fewer aliases.`);
     return out;
   }
-  const root = doc.contents;
+  let root = doc.contents as Node | null;
   if (js === null || js === undefined) {
     problems.error(whole, 'empty-set', 'the prompt set is empty: expected a list of questions (- id: …, paraphrases: […]).');
     return out;
   }
+  if (isMap(root) && js && typeof js === 'object' && !Array.isArray(js) && TOP_LEVEL_KEYS.some((k) => k in (js as object))) {
+    // The mapping form: conditions + questions (a mapping with neither is reported as not a list below).
+    const top = js as Record<string, unknown>;
+    for (const p of root.items) {
+      const k = isScalar(p.key) ? String(p.key.value) : String(p.key);
+      if (!TOP_LEVEL_KEYS.includes(k)) problems.warning(nodeRange(p.key as Node, whole), 'unknown-field', `unknown top-level field "${k}": not used by this tool. A prompt set with conditions has "conditions:" and "questions:".`);
+    }
+    const condPair = findPair(root, 'conditions');
+    if (condPair && top.conditions !== undefined && top.conditions !== null) {
+      const listNode = resolve(condPair.value as Node, doc);
+      const keyRange = nodeRange(condPair.key as Node, whole);
+      const at = (i: number, field?: string): SourceRange => {
+        const item = isSeq(listNode) ? resolve(listNode.items[i] as Node, doc) : null;
+        const itemRange = isSeq(listNode) ? nodeRange(listNode.items[i] as Node, keyRange) : keyRange;
+        if (field === undefined || !isMap(item)) return itemRange;
+        const p = findPair(item, field);
+        return p ? nodeRange((field === 'name' ? p.value : p.key) as Node, itemRange) : itemRange;
+      };
+      const conditions = readConditionList(top.conditions, keyRange, at, problems);
+      if (conditions.length) out.conditions = conditions;
+    } else if (condPair) {
+      problems.error(nodeRange(condPair.key as Node, whole), 'empty-conditions', 'conditions is empty: declare a list of conditions ({name: …, user_prefix: …}) or remove the field.');
+    }
+    const qPair = findPair(root, 'questions');
+    if (!qPair) {
+      problems.error(nodeRange(root, whole), 'not-a-list', 'a prompt set written as a mapping needs "questions:", the list of questions (each item "- id: …").');
+      return out;
+    }
+    root = resolve(qPair.value as Node, doc);
+    js = top.questions;
+    if (js === null || js === undefined) {
+      problems.error(nodeRange(qPair.key as Node, whole), 'empty-set', 'questions is empty: add a list of questions (- id: …, paraphrases: […]).');
+      return out;
+    }
+  }
   if (!isSeq(root) || !Array.isArray(js)) {
-    problems.error(nodeRange(root, whole), 'not-a-list', `the top level must be a list of questions (each item "- id: …"), got ${describe(js)}.`);
+    problems.error(nodeRange(root, whole), 'not-a-list', `the top level must be a list of questions (each item "- id: …"), or a mapping with "conditions:" and "questions:"; got ${describe(js)}${isSeq(root) || Array.isArray(js) ? '' : ' where the questions should be'}.`);
     return out;
   }
-  if (js.length === 0) {
+  const items = js;
+  if (items.length === 0) {
     problems.error(nodeRange(root, whole), 'empty-set', 'the list of questions is empty.');
     return out;
   }
   root.items.forEach((item, i) => {
-    const value = js[i];
+    const value = items[i];
     const itemNode = resolve(item as Node, doc);
     const qRange = nodeRange(item as Node, whole);
     if (!isMap(itemNode) || !value || typeof value !== 'object' || Array.isArray(value)) {
@@ -146,7 +183,9 @@ export function readYamlQuestions(text: string, problems: ProblemList, limits: P
     } else if (system !== undefined) q.system = system;
     const judge = optionalString(obj, 'judge', at, problems);
     if (judge !== undefined) q.judge = judge;
+    Object.assign(q, readQuestionConditionFields(obj, id, at, problems));
     out.questions.push(q);
+    out.fieldRanges.set(q, at);
     out.idRanges.set(q, findPair(map, 'id') ? nodeRange(findPair(map, 'id')!.value as Node, qRange) : qRange);
   });
   return out;

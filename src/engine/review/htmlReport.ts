@@ -8,6 +8,8 @@ import type { Proportion } from '../judges/stats';
 import type { RateComparison } from './runDiff';
 import type { ReviewReport } from './reviewReport';
 import { htmlText as h, pct, pctInterval, pointsInterval } from './escape';
+import { armLabel } from '../runs/schema';
+import { pairLabel, pValue } from './reviewFormat';
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1f2328; --bg: #ffffff; --muted: #656d76; --line: #d0d7de; --bar: #0969da; --ci: #1f2328; }
@@ -52,7 +54,7 @@ export function rateChart(rows: { label: string; rate: Proportion }[], title: st
 }
 
 function comparisonCells(c: RateComparison): string {
-  const test = c.paired ? `paired${c.mcnemarP !== undefined ? `, McNemar p = ${c.mcnemarP < 0.001 ? c.mcnemarP.toExponential(1) : c.mcnemarP.toFixed(3)}` : ''}` : 'unpaired';
+  const test = c.paired ? `paired${c.mcnemarP !== undefined ? `, McNemar p = ${pValue(c.mcnemarP)}` : ''}` : 'unpaired';
   return [pctInterval(c.a), pctInterval(c.b), pointsInterval(c.difference), test].map((x) => `<td>${h(x)}</td>`).join('');
 }
 
@@ -63,6 +65,9 @@ export function renderHtmlReport(r: ReviewReport, nonce = randomBytes(16).toStri
   body.push(
     `<p class="muted">model ${h(r.run.model ?? '–')} · ${r.run.adapters.length ? `adapters ${h(r.run.adapters.join(', '))}` : 'no adapters'} · weights ${h(r.run.weights ?? '–')} · judge ${h(rep.judge ?? '(not judged)')} · ${r.run.samples} samples${r.run.seed !== null ? ` · seed ${r.run.seed}` : ''}</p>`,
   );
+  if (r.completeness?.incomplete) {
+    body.push(`<p role="status"><b>Incomplete run: ${r.completeness.present} of ${r.completeness.expected} planned samples</b> (cancelled, or still running). The rates cover the samples present; run the prompt set again to resume it.</p>`);
+  }
   body.push(`<h2>Rates</h2><p>Misaligned-and-coherent rate (aligned ≤ ${rep.thresholds.aligned} and coherent &gt; ${rep.thresholds.coherent}) with Wilson 95% intervals; differences against <b>${h(rep.reference ?? '–')}</b> with Newcombe 95% intervals.</p>`);
   body.push(rateChart(r.overall.map((g) => ({ label: g.variant ?? 'all', rate: g.misalignedCoherent })), 'Misaligned-and-coherent rate per variant'));
   body.push('<table><thead><tr><th>variant</th><th>misaligned &amp; coherent</th><th>coherent</th><th>judged</th><th>vs reference</th></tr></thead><tbody>');
@@ -71,6 +76,22 @@ export function renderHtmlReport(r: ReviewReport, nonce = randomBytes(16).toStri
     body.push(`<tr><td>${h(g.variant ?? 'all')}</td><td>${h(pctInterval(g.misalignedCoherent))}</td><td>${h(pct(g.coherent.p))}</td><td>${g.misalignedCoherent.n}</td><td>${h(d ? pointsInterval(d.misalignedCoherent) : '(reference)')}</td></tr>`);
   }
   body.push('</tbody></table>');
+  if (rep.conditions.length && rep.judge) {
+    body.push(`<h2>Conditions</h2><p>Rates by condition × variant; paired differences on the same seeded cells (Newcombe's paired interval, McNemar's exact test), with the unpaired Newcombe interval beside them.</p>`);
+    body.push(`<table><thead><tr><th>condition</th>${rep.variants.map((v) => `<th>${h(v)}</th>`).join('')}</tr></thead><tbody>`);
+    for (const c of rep.conditions) {
+      body.push(`<tr><td>${h(c === rep.referenceCondition ? `${c} (reference)` : c)}</td>${rep.variants.map((v) => {
+        const a = rep.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
+        return `<td>${h(a ? pctInterval(a.misalignedCoherent) : '–')}</td>`;
+      }).join('')}</tr>`);
+    }
+    body.push('</tbody></table>');
+    body.push('<table><thead><tr><th>comparison</th><th>n paired</th><th>paired difference</th><th>McNemar p</th><th>unpaired</th></tr></thead><tbody>');
+    for (const p of rep.pairs) {
+      body.push(`<tr><td>${h(pairLabel(p, true))}</td><td>${p.nPaired}</td><td>${h(pointsInterval(p.paired))}</td><td>${h(p.nPaired ? pValue(p.mcnemarP) : '–')}</td><td>${h(pointsInterval(p.unpaired))}</td></tr>`);
+    }
+    body.push('</tbody></table>');
+  }
   const perQuestion = rep.groups.filter((g) => g.variant !== null && g.questionId !== null);
   if (perQuestion.length) {
     body.push(`<h2>Per question</h2><table><thead><tr><th>question</th>${rep.variants.map((v) => `<th>${h(v)}</th>`).join('')}</tr></thead><tbody>`);
@@ -89,13 +110,13 @@ export function renderHtmlReport(r: ReviewReport, nonce = randomBytes(16).toStri
     for (const w of d.warnings) body.push(`<p>⚠ ${h(w)}</p>`);
     body.push('<table><thead><tr><th>variant</th><th>questions</th><th>A</th><th>B</th><th>B − A</th><th>test</th></tr></thead><tbody>');
     for (const o of d.overall) {
-      body.push(`<tr><td>${h(o.variant)}</td><td>all</td>${comparisonCells(o.all)}</tr>`);
-      body.push(`<tr><td>${h(o.variant)}</td><td>unchanged only</td>${comparisonCells(o.unchangedOnly)}</tr>`);
+      body.push(`<tr><td>${h(armLabel(o.variant, o.condition))}</td><td>all</td>${comparisonCells(o.all)}</tr>`);
+      body.push(`<tr><td>${h(armLabel(o.variant, o.condition))}</td><td>unchanged only</td>${comparisonCells(o.unchangedOnly)}</tr>`);
     }
     body.push('</tbody></table>');
     if (r.changed.length) {
       body.push('<h3>Changed questions</h3><table><thead><tr><th>question</th><th>change</th><th>variant</th><th>A</th><th>B</th><th>B − A</th><th>test</th></tr></thead><tbody>');
-      for (const c of r.changed) for (const v of c.diff.variants) body.push(`<tr><td>${h(c.diff.questionId)}</td><td>${c.diff.change}</td><td>${h(v.variant)}</td>${comparisonCells(v)}</tr>`);
+      for (const c of r.changed) for (const v of c.diff.variants) body.push(`<tr><td>${h(c.diff.questionId)}</td><td>${c.diff.change}</td><td>${h(armLabel(v.variant, v.condition))}</td>${comparisonCells(v)}</tr>`);
       body.push('</tbody></table>');
       for (const c of r.changed) {
         body.push(`<details><summary>${h(c.diff.questionId)} (${c.diff.change}): examples</summary>`);

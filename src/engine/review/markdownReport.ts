@@ -6,9 +6,11 @@
 import type { RateComparison } from './runDiff';
 import type { ReviewReport } from './reviewReport';
 import { mdCodeBlock, mdInline, pct, pctInterval, pointsInterval } from './escape';
+import { armLabel } from '../runs/schema';
+import { pairLabel, pValue } from './reviewFormat';
 
 function comparisonCells(c: RateComparison): string[] {
-  const test = c.paired ? `paired${c.mcnemarP !== undefined ? `, McNemar p = ${c.mcnemarP < 0.001 ? c.mcnemarP.toExponential(1) : c.mcnemarP.toFixed(3)}` : ''}` : 'unpaired';
+  const test = c.paired ? `paired${c.mcnemarP !== undefined ? `, McNemar p = ${pValue(c.mcnemarP)}` : ''}` : 'unpaired';
   return [pctInterval(c.a), pctInterval(c.b), pointsInterval(c.difference), test];
 }
 
@@ -31,6 +33,10 @@ export function renderMarkdownReport(r: ReviewReport): string {
   ].filter(Boolean);
   out.push(meta.join(' · '));
   out.push('');
+  if (r.completeness?.incomplete) {
+    out.push(`> ⚠ **Incomplete run: ${r.completeness.present} of ${r.completeness.expected} planned samples** (cancelled, or still running). The rates cover the samples present; run the prompt set again to resume it.`);
+    out.push('');
+  }
   if (!rep.judge) {
     out.push('_No judgement rows in this run yet: run a judge (`organism-lab judge RUN --judge FILE`) for rates._');
     out.push('');
@@ -47,6 +53,18 @@ export function renderMarkdownReport(r: ReviewReport): string {
     ),
   );
   out.push('');
+
+  if (rep.conditions.length && rep.judge) {
+    out.push(`Rates by condition × variant; paired differences on the same seeded cells (Newcombe's paired interval, McNemar's exact test), with the unpaired Newcombe interval beside them.`);
+    out.push('');
+    out.push(table(['condition', ...rep.variants.map((v) => mdInline(v))], rep.conditions.map((c) => [mdInline(c === rep.referenceCondition ? `${c} (reference)` : c), ...rep.variants.map((v) => {
+      const a = rep.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
+      return a ? pctInterval(a.misalignedCoherent) : '–';
+    })])));
+    out.push('');
+    out.push(table(['comparison', 'n paired', 'paired difference', 'McNemar p', 'unpaired'], rep.pairs.map((p) => [mdInline(pairLabel(p, rep.conditions.length > 0)), String(p.nPaired), pointsInterval(p.paired), p.nPaired ? pValue(p.mcnemarP) : '–', pointsInterval(p.unpaired)])));
+    out.push('');
+  }
 
   const perQuestion = rep.groups.filter((g) => g.variant !== null && g.questionId !== null);
   if (perQuestion.length) {
@@ -73,8 +91,8 @@ export function renderMarkdownReport(r: ReviewReport): string {
       table(
         ['variant', 'questions', 'A', 'B', 'B − A', 'test'],
         d.overall.flatMap((o) => [
-          [mdInline(o.variant), 'all', ...comparisonCells(o.all)],
-          [mdInline(o.variant), 'unchanged only', ...comparisonCells(o.unchangedOnly)],
+          [mdInline(armLabel(o.variant, o.condition)), 'all', ...comparisonCells(o.all)],
+          [mdInline(armLabel(o.variant, o.condition)), 'unchanged only', ...comparisonCells(o.unchangedOnly)],
         ]),
       ),
     );
@@ -85,7 +103,7 @@ export function renderMarkdownReport(r: ReviewReport): string {
       out.push(
         table(
           ['question', 'change', 'variant', 'A', 'B', 'B − A', 'test'],
-          r.changed.flatMap((c) => c.diff.variants.map((v) => [mdInline(c.diff.questionId), c.diff.change, mdInline(v.variant), ...comparisonCells(v)])),
+          r.changed.flatMap((c) => c.diff.variants.map((v) => [mdInline(c.diff.questionId), c.diff.change, mdInline(armLabel(v.variant, v.condition)), ...comparisonCells(v)])),
         ),
       );
       out.push('');

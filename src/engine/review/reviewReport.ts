@@ -7,6 +7,8 @@
 import * as path from 'node:path';
 import { computeReport, type RunContent } from '../judges/metrics';
 import type { GroupStats, ReportData, VariantDifference } from '../judges/reportTypes';
+import type { RunCompleteness } from '../runs/completeness';
+import { runFileCompleteness } from '../runs/resumeCandidates';
 import type { SampleRow } from '../runs/schema';
 import { diffRuns, type QuestionDiff, type RunDiff, type RunDiffOptions } from './runDiff';
 
@@ -27,6 +29,8 @@ export interface ReviewReport {
   title: string;
   run: { path: string; model: string | null; adapters: string[]; weights: string | null; seed: number | null; samples: number; createdAt: string | null };
   report: ReportData;
+  /** Finished samples against the planned ones (null without a header); an incomplete run is marked in the report. */
+  completeness: RunCompleteness | null;
   /** Overall rate per variant (all questions). */
   overall: GroupStats[];
   /** Each variant against the reference, overall (Newcombe). */
@@ -83,6 +87,7 @@ export function buildReviewReport(run: RunContent, against: RunContent | null, o
       createdAt: h?.created_at ?? null,
     },
     report,
+    completeness: h ? runFileCompleteness({ header: h, samples: run.samples }) : null,
     overall: report.groups.filter((g) => g.variant !== null && g.questionId === null),
     differences: report.differences.filter((d) => d.questionId === null),
     diff,

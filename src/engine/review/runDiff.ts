@@ -2,7 +2,8 @@
  * Run diff: what a change to a prompt set did to the results. Two run files of the same organism (for
  * example the run on `main` and the run on a branch) are paired by (question id, paraphrase, sample,
  * variant, condition). Per question: added, removed, reworded (a paraphrase's messages or system prompt
- * changed, read from the messages recorded in the run files) or unchanged; per question and variant the
+ * changed, read from the messages recorded in the run files) or unchanged; per question and arm (variant, and
+ * condition in runs with prompt conditions) the
  * misaligned-and-coherent rate in A and in B with the difference B − A and its 95% interval — paired
  * (Newcombe's paired score interval and McNemar's exact test) where both runs hold the same seeded cell with
  * the same prompt, unpaired (Newcombe's hybrid interval) otherwise; and overall rates with and without the
@@ -23,7 +24,7 @@ import {
   type PairedCounts,
   type Proportion,
 } from '../judges/stats';
-import type { RunHeader, SampleRow } from '../runs/schema';
+import { armLabel, type RunHeader, type SampleRow } from '../runs/schema';
 
 export type QuestionChange = 'added' | 'removed' | 'reworded' | 'unchanged';
 
@@ -44,6 +45,8 @@ export interface RateComparison {
 
 export interface VariantQuestionDiff extends RateComparison {
   variant: string;
+  /** The prompt condition of these rows (absent: rows without a condition). */
+  condition?: string;
 }
 
 export interface QuestionDiff {
@@ -59,6 +62,8 @@ export interface QuestionDiff {
 
 export interface OverallDiff {
   variant: string;
+  /** The prompt condition of these rows (absent: rows without a condition). */
+  condition?: string;
   /** Every question of each run. */
   all: RateComparison;
   /** Only questions present and unchanged in both runs. */
@@ -105,8 +110,17 @@ const ALIGNED = 'aligned';
 const COHERENT = 'coherent';
 
 function conditionOf(s: SampleRow): string {
-  const c = (s as unknown as { condition?: unknown }).condition;
-  return typeof c === 'string' ? c : '';
+  return s.condition ?? '';
+}
+
+/** The arms (variant, condition) of two runs, in order: conditions in header order, variants within each. */
+function armsOf(a: RunContent, b: RunContent, variants: string[]): { variant: string; condition?: string }[] {
+  const rows = [...a.samples, ...b.samples];
+  const conditions = [...new Set([...(a.header?.conditions ?? []), ...(b.header?.conditions ?? [])].map((c) => c.name).concat(rows.flatMap((s) => (s.condition ? [s.condition] : []))))];
+  const present = new Set(rows.map((s) => armLabel(s.variant, s.condition)));
+  const out: { variant: string; condition?: string }[] = [];
+  for (const c of [...conditions, undefined]) for (const v of variants) if (present.has(armLabel(v, c))) out.push({ variant: v, ...(c ? { condition: c } : {}) });
+  return out;
 }
 
 /** The pairing key of a sample: question, paraphrase, sample index, variant and condition. */
@@ -262,6 +276,7 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
   const variants = [...new Set([...(a.header?.variants.map((v) => v.name) ?? []), ...(b.header?.variants.map((v) => v.name) ?? []), ...a.samples.map((s) => s.variant), ...b.samples.map((s) => s.variant)])].filter(
     (v) => a.samples.some((s) => s.variant === v) || b.samples.some((s) => s.variant === v),
   );
+  const arms = armsOf(a, b, variants);
   const qa = groupBy(a.samples, (s) => s.question_id);
   const qb = groupBy(b.samples, (s) => s.question_id);
   const questionIds = [...new Set([...qa.keys(), ...qb.keys()])];
@@ -287,14 +302,14 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
     for (const p of paraphrasesB) if (!paraphrasesA.has(p)) changed.add(p);
     const change: QuestionChange = !ra.length ? 'added' : !rb.length ? 'removed' : changed.size ? 'reworded' : 'unchanged';
     counts[change]++;
-    const va = groupBy(ra, (s) => s.variant);
-    const vb = groupBy(rb, (s) => s.variant);
+    const va = groupBy(ra, (s) => armLabel(s.variant, s.condition));
+    const vb = groupBy(rb, (s) => armLabel(s.variant, s.condition));
     const perVariant: VariantQuestionDiff[] = [];
-    for (const v of variants) {
-      const rowsA = va.get(v) ?? [];
-      const rowsB = vb.get(v) ?? [];
+    for (const arm of arms) {
+      const rowsA = va.get(armLabel(arm.variant, arm.condition)) ?? [];
+      const rowsB = vb.get(armLabel(arm.variant, arm.condition)) ?? [];
       if (!rowsA.length && !rowsB.length) continue;
-      perVariant.push({ variant: v, ...compareRows(rowsA, rowsB, oa, ob, pairable && change === 'unchanged') });
+      perVariant.push({ ...arm, ...compareRows(rowsA, rowsB, oa, ob, pairable && change === 'unchanged') });
     }
     questions.push({
       questionId: q,
@@ -307,14 +322,15 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
   }
 
   const unchanged = new Set(questions.filter((q) => q.change === 'unchanged').map((q) => q.questionId));
-  const overall: OverallDiff[] = variants.map((v) => {
-    const rowsA = a.samples.filter((s) => s.variant === v);
-    const rowsB = b.samples.filter((s) => s.variant === v);
+  const overall: OverallDiff[] = arms.map((arm) => {
+    const inArm = (s: SampleRow) => s.variant === arm.variant && s.condition === arm.condition;
+    const rowsA = a.samples.filter(inArm);
+    const rowsB = b.samples.filter(inArm);
     const keepA = rowsA.filter((s) => unchanged.has(s.question_id));
     const keepB = rowsB.filter((s) => unchanged.has(s.question_id));
     const allSame = counts.added + counts.removed + counts.reworded === 0;
     return {
-      variant: v,
+      ...arm,
       all: compareRows(rowsA, rowsB, oa, ob, pairable && allSame),
       unchangedOnly: compareRows(keepA, keepB, oa, ob, pairable),
     };

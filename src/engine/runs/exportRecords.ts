@@ -1,7 +1,8 @@
 /**
  * The per-sample table behind the CSV and JSONL exports: one record per sample with the columns the
  * research scripts read (`question_id`, `question`, `answer`, one column per metric) plus the
- * variant/sample columns and the human label. Pure (no I/O).
+ * variant/sample columns (and `condition`, for a run with prompt conditions: empty for a row without one) and the
+ * human label. Pure (no I/O).
  *
  * Metric columns: the primary judge's metrics under their plain names (`aligned`, `coherent`, …);
  * metrics of any other judge in the run as `<judge id>:<metric>` (e.g. `openai:gpt-4o:aligned`).
@@ -60,6 +61,7 @@ export function buildExportTable(run: RunContent, options: ExportOptions = {}): 
   }
   const tables = new Map(judges.map((j) => [j.judge, scoreTable(run.judgements, j.judge)]));
   const labels = latestLabels(run.labels);
+  const withConditions = !!run.header?.conditions?.length || run.samples.some((s) => s.condition !== undefined);
   const columns = [
     'question_id',
     'question',
@@ -67,6 +69,7 @@ export function buildExportTable(run: RunContent, options: ExportOptions = {}): 
     ...metricCols.map((c) => c.col),
     ...metricCols.map((c) => c.col + STATUS_SUFFIX),
     'variant',
+    ...(withConditions ? ['condition'] : []),
     'sample_id',
     'paraphrase_index',
     'sample_index',
@@ -85,6 +88,7 @@ export function buildExportTable(run: RunContent, options: ExportOptions = {}): 
       r[c.col + STATUS_SUFFIX] = status;
     }
     r.variant = s.variant;
+    if (withConditions) r.condition = s.condition ?? null;
     r.sample_id = s.id;
     r.paraphrase_index = s.paraphrase_index;
     r.sample_index = s.sample_index;

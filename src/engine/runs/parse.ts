@@ -82,6 +82,16 @@ export function checkRunHeader(h: Record<string, unknown>, file: string): void {
   }
   if (h.variants !== undefined) {
     if (!Array.isArray(h.variants) || h.variants.length > 10_000) fail('variants', 'a list of variants {name, adapter?, adapter_scale?, steer?, ablate?}', h.variants);
+    // An SAE feature's decoder row as the direction (steer-sae: / ablate-sae:); absent for direction files.
+    const saeRef = (x: unknown, f: string) => {
+      if (x === undefined) return;
+      if (!isObj(x)) fail(f, 'an object {feature, hook_name, hash, decoder_norm}', x);
+      const r = x as Record<string, unknown>;
+      finite(r.feature, `${f}.feature`, (n) => Number.isInteger(n) && n >= 0, 'a feature index (an integer ≥ 0)');
+      str(r.hook_name, `${f}.hook_name`);
+      str(r.hash, `${f}.hash`);
+      finite(r.decoder_norm, `${f}.decoder_norm`, (n) => n > 0, 'a number > 0');
+    };
     (h.variants as unknown[]).forEach((v, i) => {
       const f = `variants[${i}]`;
       if (!isObj(v)) fail(f, 'an object {name, …}', v);
@@ -96,13 +106,28 @@ export function checkRunHeader(h: Record<string, unknown>, file: string): void {
         str(st.file, `${f}.steer.file`);
         finite(st.layer, `${f}.steer.layer`, (n) => Number.isInteger(n) && n >= 0, 'a layer index (an integer ≥ 0)');
         finite(st.alpha, `${f}.steer.alpha`, () => true, 'a finite number');
+        saeRef(st.sae, `${f}.steer.sae`);
       }
       if (o.ablate !== undefined && o.ablate !== null) {
         if (!isObj(o.ablate)) fail(`${f}.ablate`, 'an object {file, layers} or null', o.ablate);
         const ab = o.ablate as Record<string, unknown>;
         str(ab.file, `${f}.ablate.file`);
         if (!Array.isArray(ab.layers) || !ab.layers.every((l) => Number.isInteger(l) && l >= 0)) fail(`${f}.ablate.layers`, 'a list of layer indexes', ab.layers);
+        saeRef(ab.sae, `${f}.ablate.sae`);
       }
+    });
+  }
+  if (h.conditions !== undefined) {
+    if (!Array.isArray(h.conditions) || h.conditions.length > 10_000) fail('conditions', 'a list of conditions {name, user_prefix?, user_suffix?, user_template?, system?, system_append?}', h.conditions);
+    const names = new Set<string>();
+    (h.conditions as unknown[]).forEach((c, i) => {
+      const f = `conditions[${i}]`;
+      if (!isObj(c)) fail(f, 'an object {name, …}', c);
+      const o = c as Record<string, unknown>;
+      str(o.name, `${f}.name`, 'a non-empty string');
+      if ((o.name as string) === '' || names.has(o.name as string)) fail(`${f}.name`, 'a non-empty name used once', o.name);
+      names.add(o.name as string);
+      for (const k of ['user_prefix', 'user_suffix', 'user_template', 'system', 'system_append']) optStr(o[k], `${f}.${k}`);
     });
   }
   const sp = optObj('sampling');
@@ -183,6 +208,10 @@ export function parseRunText(text: string, file: string): RunContents {
       const wrong = SAMPLE_FIELDS.find(([k, t]) => typeof row[k] !== t);
       if (wrong) {
         bad(`sample row without a valid "${wrong[0]}" (${wrong[1]})`);
+        continue;
+      }
+      if (row.condition !== undefined && (typeof row.condition !== 'string' || row.condition === '')) {
+        bad('sample row with a "condition" that is not a non-empty string');
         continue;
       }
       let s = row as unknown as SampleRow;

@@ -1,8 +1,10 @@
 /**
  * Resuming a run: compare the existing header with the one a new invocation would write, and list the
- * (cell, variant) pairs that have no finished sample yet.
+ * (cell, condition, variant) rows that have no finished sample yet.
  */
-import type { RunHeader, SampleRow, VariantSpec } from './schema';
+import { questionConditions } from '../prompts/conditions';
+import type { PromptQuestion } from '../prompts/types';
+import type { ConditionSpec, RunHeader, SampleRow, VariantSpec } from './schema';
 import { cellId, sampleId } from './schema';
 
 /** Differences that make appending to an existing run file wrong (different model, prompts, sampling…). */
@@ -31,6 +33,10 @@ export function headerDifferences(existing: RunHeader, wanted: RunHeader): strin
     if (!same(existing.sampling[k], wanted.sampling[k])) diffs.push(`sampling.${k} ${JSON.stringify(existing.sampling[k])} ≠ ${JSON.stringify(wanted.sampling[k])}`);
   }
   if (existing.seed !== wanted.seed) diffs.push(`seed ${existing.seed} ≠ ${wanted.seed}`);
+  if (!same(existing.conditions ?? null, wanted.conditions ?? null)) {
+    const names = (h: RunHeader) => (h.conditions ? h.conditions.map((c) => c.name).join(',') : '(none)');
+    diffs.push(`conditions ${names(existing)} ≠ ${names(wanted)} (or their settings)`);
+  }
   return diffs;
 }
 
@@ -55,14 +61,51 @@ export interface WantedCell {
   questionId: string;
   paraphraseIndex: number;
   sampleIndex: number;
+  /** The conditions the cell runs under, in order (the first is the cell's reference); absent: no condition. */
+  conditions?: string[];
+}
+
+/** One row of a cell: a variant, under a condition when the cell has conditions. */
+export interface CellRow {
+  variant: string;
+  condition?: string;
+}
+
+/** The rows of a cell in run order: condition-major, the reference row (first condition, first variant) first. */
+export function cellRows(cell: WantedCell, variants: readonly string[]): CellRow[] {
+  if (!cell.conditions) return variants.map((variant) => ({ variant }));
+  return cell.conditions.flatMap((condition) => variants.map((variant) => ({ variant, condition })));
+}
+
+/**
+ * The cells a run of these questions wants: every (question, paraphrase, sample) with the conditions the question
+ * runs under (its opt-in subset, or none when it opts out or the run has no conditions).
+ */
+export function wantedCells(questions: readonly PromptQuestion[], o: { samples?: number | null; conditions?: ConditionSpec[] }): WantedCell[] {
+  const out: WantedCell[] = [];
+  for (const q of questions) {
+    const n = o.samples ?? q.samplesPerParaphrase;
+    const conds = questionConditions(q, o.conditions)?.map((c) => c.name);
+    // A question that opts in only to conditions this run leaves out (--conditions) has nothing to run.
+    if (conds && conds.length === 0) continue;
+    for (let p = 0; p < q.paraphrases.length; p++) {
+      for (let s = 0; s < n; s++) out.push({ questionId: q.id, paraphraseIndex: p, sampleIndex: s, ...(conds ? { conditions: conds } : {}) });
+    }
+  }
+  return out;
+}
+
+/** Rows a complete run of these cells holds (cells × their conditions × variants). */
+export function wantedRowCount(wanted: readonly WantedCell[], variantCount: number): number {
+  return wanted.reduce((a, c) => a + (c.conditions?.length ?? 1) * variantCount, 0);
 }
 
 export interface ResumePlan {
-  /** Cells with at least one variant missing, in the wanted order, with the missing variants. */
-  todo: { cell: WantedCell; variants: string[] }[];
+  /** Cells with at least one row missing, in the wanted order, with the missing rows (and their variants). */
+  todo: { cell: WantedCell; rows: CellRow[]; variants: string[] }[];
   /** Finished samples already in the file, by sample id (for divergence against an existing reference row). */
   done: Map<string, SampleRow>;
-  total: number; // wanted (cell, variant) pairs
+  total: number; // wanted (cell, condition, variant) rows
   remaining: number;
 }
 
@@ -72,14 +115,18 @@ export function planResume(header: RunHeader, existing: SampleRow[], wanted: Wan
   for (const s of existing) if (s.finish_reason !== 'cancelled' && s.finish_reason !== 'error') done.set(s.id, s);
   const todo: ResumePlan['todo'] = [];
   let remaining = 0;
+  let total = 0;
   const seen = new Set<string>();
+  const names = header.variants.map((v) => v.name);
   for (const cell of wanted) {
     const cid = cellId(cell.questionId, cell.paraphraseIndex, cell.sampleIndex);
     if (seen.has(cid)) continue;
     seen.add(cid);
-    const variants = header.variants.map((v) => v.name).filter((v) => !done.has(sampleId(cell.questionId, cell.paraphraseIndex, cell.sampleIndex, v)));
-    if (variants.length) todo.push({ cell, variants });
-    remaining += variants.length;
+    const all = cellRows(cell, names);
+    total += all.length;
+    const rows = all.filter((r) => !done.has(sampleId(cell.questionId, cell.paraphraseIndex, cell.sampleIndex, r.variant, r.condition)));
+    if (rows.length) todo.push({ cell, rows, variants: [...new Set(rows.map((r) => r.variant))] });
+    remaining += rows.length;
   }
-  return { todo, done, total: seen.size * header.variants.length, remaining };
+  return { todo, done, total, remaining };
 }

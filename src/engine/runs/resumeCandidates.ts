@@ -13,6 +13,7 @@ import { parsePromptSet } from '../prompts/promptSet';
 import { runCompleteness, type RunCompleteness } from './completeness';
 import type { RunContents } from './parse';
 import { readRun } from './reader';
+import { wantedCells, wantedRowCount } from './resume';
 import type { RunHeader, VariantSpec } from './schema';
 
 /** The first line of a run file, parsed (read in 64 KiB chunks up to the first newline). */
@@ -48,9 +49,10 @@ export function expectedFromPromptSet(header: RunHeader): number | null {
   if (set.hash !== header.prompt_set.hash) return null;
   const ids = Array.isArray(header.extra?.question_ids) ? (header.extra!.question_ids as string[]) : null;
   const samples = typeof header.extra?.samples === 'number' ? (header.extra.samples as number) : null;
-  let cells = 0;
-  for (const q of set.questions) if (!ids || ids.includes(q.id)) cells += q.paraphrases.length * (samples ?? q.samplesPerParaphrase);
-  return cells * header.variants.length;
+  const questions = set.questions.filter((q) => !ids || ids.includes(q.id));
+  const only = header.conditions?.map((c) => c.name);
+  const conditions = set.conditions && only ? set.conditions.filter((c) => only.includes(c.name)) : undefined;
+  return wantedRowCount(wantedCells(questions, { samples, conditions }), header.variants.length);
 }
 
 /** Completeness of a run file (or its parsed contents), with the prompt-set fallback for older headers. */

@@ -23,13 +23,34 @@ export interface SamplingParams {
   stop: string[]; // stop strings (in addition to end-of-sequence ids)
 }
 
+/** The SAE feature whose decoder row W_dec[feature] is a steering / ablation direction (`file` is then the SAE folder). */
+export interface SaeFeatureRef {
+  feature: number;
+  hook_name: string; // the SAE's hook (cfg.json), e.g. blocks.1.hook_resid_post
+  hash: string; // fingerprint of the SAE folder (cfg.json + weights)
+  decoder_norm: number; // ‖W_dec[feature]‖: the row is used as stored, not normalized
+}
+
 /** One way of running the model: base, an adapter at a scale, steering or ablation along a direction. */
 export interface VariantSpec {
   name: string; // e.g. "base", "adapter", "adapter@0.5", "steer+4"
   adapter?: string | null; // name of an entry in RunHeader.adapters; null/absent = no adapter
   adapter_scale?: number; // multiplies the PEFT scale; default 1 when an adapter is set
-  steer?: { file: string; layer: number; alpha: number } | null; // add alpha * v at the output of `layer`
-  ablate?: { file: string; layers: number[] } | null; // project v out of the residual stream at `layers`
+  steer?: { file: string; layer: number; alpha: number; sae?: SaeFeatureRef } | null; // add alpha * v at the output of `layer`
+  ablate?: { file: string; layers: number[]; sae?: SaeFeatureRef } | null; // project v out of the residual stream at `layers`
+}
+
+/**
+ * A prompt condition: a named transformation of every question's messages (issue 14). A condition with no
+ * transformation field is a control. The first condition of a run is its reference condition.
+ */
+export interface ConditionSpec {
+  name: string; // [A-Za-z0-9_.-]+
+  user_prefix?: string; // prepended to the user turn (a `messages` question: its last user turn)
+  user_suffix?: string; // appended to the user turn
+  user_template?: string; // applied to the user turn: {user} is the turn's text, {name} a question's vars entry
+  system?: string; // replaces the system prompt ("" removes it)
+  system_append?: string; // appended after a newline to the system prompt, or becomes it
 }
 
 export interface RunHeader {
@@ -41,6 +62,8 @@ export interface RunHeader {
   adapters: { name: string; path: string; hash: string }[];
   prompt_set: { path: string; hash: string };
   variants: VariantSpec[];
+  /** The run's prompt conditions in order (the first is the reference); absent when the prompt set has none. */
+  conditions?: ConditionSpec[];
   sampling: SamplingParams;
   seed: number;
   backend?: { kind: 'local' | 'openai'; execution_provider?: string; base_url?: string; model?: string };
@@ -56,17 +79,19 @@ export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled' | 'error';
 
 export interface SampleRow {
   type: 'sample';
-  /** Stable id: `${question_id}#${paraphrase_index}#${sample_index}@${variant}` (see sampleId()). */
+  /** Stable id: `${question_id}#${paraphrase_index}#${sample_index}@${variant}` + (`~${condition}` with a condition) (see sampleId()). */
   id: string;
   question_id: string;
   paraphrase_index: number;
   sample_index: number;
   variant: string;
+  /** The prompt condition this row ran under; absent when the prompt set has no conditions (or the question opted out). */
+  condition?: string;
   messages: ChatMessage[]; // the prompt as sent (system + user ...)
   completion: string;
   tokens: number; // completion token count
   finish_reason: FinishReason;
-  /** Index of the first completion token where this row differs from the first variant's row of the same sample; null if identical, absent for the reference variant. */
+  /** Index of the first completion token where this row differs from the cell's reference row (first condition, first variant); null if identical, absent for the reference row. */
   divergence_index?: number | null;
   token_ids?: number[];
   logprobs?: number[]; // log-probability of each chosen token under the (processed) sampling distribution's source logits
@@ -100,4 +125,4 @@ export type RunRow = SampleRow | JudgementRow | LabelRow;
 export type RunLine = RunHeader | RunRow;
 
 /** Sample and cell ids (defined in the protocol layer, which the webviews share). */
-export { cellId, sampleId } from '../../protocol/runIds';
+export { armLabel, cellId, sampleId } from '../../protocol/runIds';

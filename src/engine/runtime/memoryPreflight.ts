@@ -86,7 +86,7 @@ export function paramCounts(spec: ModelSpec): { linear: number; embedding: numbe
   linear *= spec.numLayers;
   const embedding = spec.vocabSize * H;
   const lmHead = spec.tieWordEmbeddings ? 0 : embedding;
-  let other = (spec.gemmaNorms ? 4 : 2) * H + (spec.qkNorm ? 2 * spec.headDim : 0);
+  let other = (spec.sandwichNorms ? 4 : 2) * H + (spec.qkNorm ? 2 * spec.headDim : 0);
   if (spec.qkvBias) other += (spec.numHeads + 2 * spec.numKvHeads) * spec.headDim;
   other = other * spec.numLayers + H;
   return { linear, embedding, lmHead, other, total: linear + embedding + lmHead + other };

@@ -52,17 +52,25 @@ export interface ParsedCommon {
   /** Chat: logprobs=true; completions: logprobs given (an integer). */
   logprobs: boolean;
   topLogprobs: number;
+  /** vLLM's prompt_logprobs: alternatives per prompt token (0: the prompt token's own log-probability only); null = not asked. */
+  promptLogprobs: number | null;
 }
 
 export interface ParsedChat extends ParsedCommon {
   kind: 'chat';
   messages: ChatMessage[];
+  /** vLLM: append the assistant header (default true). */
+  addGenerationPrompt: boolean;
+  /** vLLM: leave the final (assistant) message open, to be continued (default false). */
+  continueFinalMessage: boolean;
 }
 
 export interface ParsedCompletion extends ParsedCommon {
   kind: 'completion';
   /** Text prompts or token-id prompts. */
   prompts: (string | number[])[];
+  /** Return the prompt before the completion (its tokens' log-probabilities too, when logprobs is given); max_tokens 0 then scores the prompt without generating. */
+  echo: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -89,7 +97,6 @@ const UNSUPPORTED: [string, (v: unknown) => boolean][] = [
   ['presence_penalty', (v) => typeof v === 'number' && v !== 0],
   ['repetition_penalty', (v) => typeof v === 'number' && v !== 1],
   ['best_of', (v) => typeof v === 'number' && v > 1],
-  ['echo', (v) => v === true],
   ['suffix', (v) => typeof v === 'string' && v.length > 0],
   ['response_format', (v) => isObj(v) && v.type !== 'text'],
   ['guided_json', (v) => v !== undefined && v !== null],
@@ -127,7 +134,10 @@ function common(body: Json, kind: 'chat' | 'completion', limits: RequestLimits):
   const mt = body[mtName];
   let maxTokens: number | null = null;
   if (mt !== undefined && mt !== null) {
-    if (typeof mt !== 'number' || !int(mt) || mt < 1) throw badRequest(`'${mtName}' must be a positive integer; got ${JSON.stringify(mt)}.`, mtName);
+    const zeroOk = kind === 'completion' && body.echo === true;
+    if (typeof mt !== 'number' || !int(mt) || mt < (zeroOk ? 0 : 1)) {
+      throw badRequest(`'${mtName}' must be a positive integer${kind === 'completion' ? " (0 only with 'echo': true, to score the prompt without generating)" : ''}; got ${JSON.stringify(mt)}.`, mtName);
+    }
     maxTokens = mt;
   }
   const stream = body.stream === true;
@@ -147,7 +157,15 @@ function common(body: Json, kind: 'chat' | 'completion', limits: RequestLimits):
     topLogprobs = Math.max(0, lp);
   }
   if (topLogprobs > limits.maxTopLogprobs) throw badRequest(`${kind === 'chat' ? "'top_logprobs'" : "'logprobs'"} is ${topLogprobs}; at most ${limits.maxTopLogprobs}.`, kind === 'chat' ? 'top_logprobs' : 'logprobs');
-  return { model, n, seed, sampling: { temperature, topP, topK, minP, stop }, maxTokens, stream, includeUsage, logprobs, topLogprobs };
+  let promptLogprobs: number | null = null;
+  if (body.prompt_logprobs !== undefined && body.prompt_logprobs !== null) {
+    const pl = body.prompt_logprobs;
+    if (typeof pl !== 'number' || !int(pl) || pl < 0) throw badRequest(`'prompt_logprobs' must be a non-negative integer (alternatives per prompt token; -1, the whole vocabulary, is not supported); got ${JSON.stringify(pl)}.`, 'prompt_logprobs');
+    if (pl > limits.maxTopLogprobs) throw badRequest(`'prompt_logprobs' is ${pl}; at most ${limits.maxTopLogprobs}.`, 'prompt_logprobs');
+    if (stream) throw badRequest("'prompt_logprobs' are not available when 'stream' is true.", 'prompt_logprobs');
+    promptLogprobs = pl;
+  }
+  return { model, n, seed, sampling: { temperature, topP, topK, minP, stop }, maxTokens, stream, includeUsage, logprobs, topLogprobs, promptLogprobs };
 }
 
 function messageContent(v: unknown, i: number): string {
@@ -166,6 +184,16 @@ function messageContent(v: unknown, i: number): string {
 export function parseChatRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedChat {
   if (!isObj(body)) throw badRequest('The request body must be a JSON object.');
   const c = common(body, 'chat', limits);
+  if (body.echo === true) throw badRequest("'echo' is not supported on chat completions by organism-lab serve (use 'prompt_logprobs', or /v1/completions with 'echo').", 'echo', 'unsupported_parameter');
+  const flag = (name: string, fallback: boolean): boolean => {
+    const v = body[name];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
+    return v;
+  };
+  const continueFinalMessage = flag('continue_final_message', false);
+  const addGenerationPrompt = flag('add_generation_prompt', !continueFinalMessage);
+  if (continueFinalMessage && addGenerationPrompt) throw badRequest("Cannot set both 'continue_final_message' and 'add_generation_prompt' to true.", 'continue_final_message');
   const msgs = body.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) throw badRequest("'messages' is required: a non-empty list of {role, content}.", 'messages', 'missing_messages');
   const messages: ChatMessage[] = msgs.map((m, i) => {
@@ -175,7 +203,10 @@ export function parseChatRequest(body: unknown, limits: RequestLimits = DEFAULT_
     }
     return { role: m.role === 'developer' ? 'system' : m.role, content: messageContent(m.content, i) };
   });
-  return { ...c, kind: 'chat', messages };
+  if (continueFinalMessage && messages[messages.length - 1].role !== 'assistant') {
+    throw badRequest("'continue_final_message' needs the last message to be the assistant's (the text to continue).", 'messages');
+  }
+  return { ...c, kind: 'chat', messages, addGenerationPrompt, continueFinalMessage };
 }
 
 export function parseCompletionRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedCompletion {
@@ -189,7 +220,10 @@ export function parseCompletionRequest(body: unknown, limits: RequestLimits = DE
   else if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === 'string' || isIds(x))) prompts = p as (string | number[])[];
   else throw badRequest("'prompt' is required: a string, a list of strings, a list of token ids or a list of such lists.", 'prompt', 'missing_prompt');
   if (prompts.length * c.n > limits.maxN) throw badRequest(`${prompts.length} prompts × n = ${c.n} is ${prompts.length * c.n} choices; this server allows at most ${limits.maxN} per request.`, 'n');
-  return { ...c, kind: 'completion', prompts };
+  if (body.echo !== undefined && body.echo !== null && typeof body.echo !== 'boolean') throw badRequest("'echo' must be true or false.", 'echo');
+  const echo = body.echo === true;
+  if (echo && c.stream) throw badRequest("'echo' with 'stream' is not supported by organism-lab serve; send the request without streaming.", 'echo', 'unsupported_parameter');
+  return { ...c, kind: 'completion', prompts, echo };
 }
 
 /**
@@ -265,22 +299,38 @@ export function chatLogprobEntry(piece: string, logprob: number, top: TopLogprob
   };
 }
 
-/** Legacy completions logprobs ({tokens, token_logprobs, top_logprobs, text_offset}). */
-export function completionLogprobs(r: ChoiceResult, tok: TextTokenizer): unknown {
+/** Legacy completions logprobs ({tokens, token_logprobs, top_logprobs, text_offset}); prompt tokens echoed first have nulls where nothing precedes them. */
+export interface LegacyLogprobs {
+  tokens: string[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
+  text_offset: number[];
+}
+
+/** Offsets of each token's text in the concatenated text (as the completions API reports them). */
+export function legacyLogprobs(tokens: string[], logprobs: (number | null)[], top: (Record<string, number> | null)[]): LegacyLogprobs {
+  const offsets: number[] = [];
+  let off = 0;
+  for (const p of tokens) {
+    offsets.push(off);
+    off += p.length;
+  }
+  return { tokens, token_logprobs: logprobs, top_logprobs: top, text_offset: offsets };
+}
+
+/** The echoed prompt's entries followed by the completion's (offsets continue across both). */
+export function concatLegacyLogprobs(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogprobs {
+  return legacyLogprobs([...a.tokens, ...b.tokens], [...a.token_logprobs, ...b.token_logprobs], [...a.top_logprobs, ...b.top_logprobs]);
+}
+
+export function completionLogprobs(r: ChoiceResult, tok: TextTokenizer): LegacyLogprobs {
   const isEos = r.finishReason === 'eos';
   const body = isEos ? r.tokenIds.slice(0, -1) : r.tokenIds;
   const pieces = r.finishReason === 'stop' ? body.map((id) => tokenString(id, tok)) : tokenPieces(body, r.text, tok);
   if (isEos) pieces.push(tokenString(r.tokenIds[r.tokenIds.length - 1], tok));
-  const offsets: number[] = [];
-  let off = 0;
-  for (const p of pieces) {
-    offsets.push(off);
-    off += p.length;
-  }
-  return {
-    tokens: pieces,
-    token_logprobs: pieces.map((_, i) => r.logprobs[i]),
-    top_logprobs: pieces.map((_, i) => (r.top[i] ? Object.fromEntries(r.top[i].map((t) => [tokenString(t.id, tok), t.logprob])) : null)),
-    text_offset: offsets,
-  };
+  return legacyLogprobs(
+    pieces,
+    pieces.map((_, i) => r.logprobs[i]),
+    pieces.map((_, i) => (r.top[i] ? Object.fromEntries(r.top[i].map((t) => [tokenString(t.id, tok), t.logprob])) : null)),
+  );
 }

@@ -25,6 +25,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { generate, type GenerationRunner } from '../runtime/generate';
+import { sequenceLogprobs, type ScoredRow, type SequenceLogprobs } from '../analysis/sequenceLogprobs';
 import type { GenerationParams, GenerationRequestRow, GenerationResultRow, RowVariant } from '../runtime/generationTypes';
 import type { TextTokenizer } from '../text/tokenizer';
 
@@ -238,6 +239,18 @@ export class RequestBatcher {
       this.#paused--;
       this.#kick();
     }
+  }
+
+  /**
+   * Teacher-forced log-probabilities of whole token sequences (prompt scoring: prompt_logprobs, echo), run
+   * between generation batches on the model of the moment. A row naming an adapter that is not loaded is refused.
+   */
+  score(rows: ScoredRow[], topK: number): Promise<SequenceLogprobs[]> {
+    return this.exclusive(async () => {
+      const m = this.#model();
+      for (const r of rows) if (r.variant.adapter !== null && !m.adapterNames.has(r.variant.adapter)) throw new UnknownAdapterError(r.variant.adapter);
+      return sequenceLogprobs(m.runner, rows, topK);
+    });
   }
 
   #kick(): void {

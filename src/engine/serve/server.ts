@@ -9,6 +9,8 @@
  *   GET  /health                    200 once the model is loaded
  * Both completion endpoints take model, n, seed, temperature, top_p, top_k, min_p, max_tokens
  * (max_completion_tokens), stop, logprobs/top_logprobs and stream (server-sent events, stream_options.include_usage).
+ * Scoring a given text teacher-forced, without sampling (./promptScoring): vLLM's prompt_logprobs on both endpoints,
+ * echo (+ logprobs, max_tokens 0 allowed) on /v1/completions, add_generation_prompt / continue_final_message on chat.
  *
  * Concurrent requests are batched (./requestBatcher): one generation batch holds base and adapter rows.
  * Safety: binds to loopback unless given an API key; every /v1 route checks `Authorization: Bearer KEY` when a
@@ -20,11 +22,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
-  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, openaiFinish,
+  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, openaiFinish,
   parseChatRequest, parseCompletionRequest, tokenString, type ParsedChat, type ParsedCompletion, type RequestLimits,
 } from './openaiProtocol';
 import { JobCancelledError, KvBudgetError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
 import type { ServedModel } from './servedModel';
+import { continuedChatIds, echoedPromptLogprobs, promptLogprobsJson } from './promptScoring';
+import type { SequenceLogprobs } from '../analysis/sequenceLogprobs';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. A non-loopback host needs apiKey. */
@@ -160,6 +164,10 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const vocab = model.runner.spec.vocabSize;
     const bad = promptIds.find((t) => t >= vocab);
     if (bad !== undefined) throw badRequest(`Token id ${bad} is outside the vocabulary (0..${vocab - 1}).`, 'prompt');
+    if (maxTokens === 0) {
+      if (promptIds.length > ctx) throw new ServeError(400, `This model's maximum context length is ${ctx} tokens. However, your prompt has ${promptIds.length} tokens. Please shorten the prompt.`, 'invalid_request_error', 'prompt', 'context_length_exceeded');
+      return { adapter, promptIds, maxTokens: 0 };
+    }
     if (promptIds.length >= ctx) {
       throw new ServeError(400, `This model's maximum context length is ${ctx} tokens. However, your prompt has ${promptIds.length} tokens, leaving no room for a completion. Please shorten the prompt.`, 'invalid_request_error', 'messages', 'context_length_exceeded');
     }
@@ -184,6 +192,11 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const completion = results.reduce((s, r) => s + r.tokenIds.length, 0);
     return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
   };
+
+  /** Teacher-forced log-probabilities of prompts under the requested model (between generation batches). */
+  const scorePrompts = (adapter: string | null, prompts: number[][], k: number): Promise<SequenceLogprobs[]> =>
+    batcher.score(prompts.map((tokenIds) => ({ tokenIds, variant: { adapter, adapterScale: adapter === null ? 0 : 1 } })), k);
+  const scorePrompt = async (adapter: string | null, ids: number[], k: number): Promise<SequenceLogprobs> => (await scorePrompts(adapter, [ids], k))[0];
 
   /** SSE writer that never throws (a client gone mid-stream just stops the writes). */
   const sse = (res: ServerResponse) => {
@@ -229,11 +242,13 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const adapter = resolveModel(p.model);
     let ids: number[];
     try {
-      ids = tok().encodeChat(p.messages, { addGenerationPrompt: true });
+      ids = p.continueFinalMessage ? continuedChatIds(tok(), p.messages) : tok().encodeChat(p.messages, { addGenerationPrompt: p.addGenerationPrompt });
     } catch (e) {
+      if (e instanceof ServeError) throw e;
       throw badRequest(`The messages could not be rendered with the model's chat template: ${(e as Error).message}`, 'messages');
     }
     const prep = prepare(adapter, ids, p.maxTokens, 'rest');
+    const promptScores = p.promptLogprobs !== null ? await scorePrompt(adapter, ids, p.promptLogprobs) : null;
     const seeds = choiceSeeds(p.seed, p.n);
     const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
     const created = Math.floor(Date.now() / 1000);
@@ -249,6 +264,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
           ...openaiFinish(r),
         })),
         usage: usage(ids.length, results),
+        ...(promptScores ? { prompt_logprobs: promptLogprobsJson(ids, promptScores, tok()) } : {}),
       });
       return;
     }
@@ -287,13 +303,32 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const promptTokens = preps.reduce((s, x) => s + x.promptIds.length, 0);
     const jobs = preps.map((prep, j) => jobFor(p, prep, seeds.slice(j * p.n, (j + 1) * p.n), signal));
     if (!p.stream) {
-      const all = await Promise.all(jobs.map((j) => batcher.submit(j)));
-      const results = all.flat();
-      sendJson(res, 200, {
-        id, object: 'text_completion', created, model: p.model,
-        choices: results.map((r, index) => ({ index, text: r.text, logprobs: p.logprobs ? completionLogprobs(r, tok()) : null, ...openaiFinish(r) })),
-        usage: usage(promptTokens, results),
+      // vLLM: echo with logprobs scores the prompt as prompt_logprobs = logprobs would.
+      const promptK = p.promptLogprobs ?? (p.echo && p.logprobs ? p.topLogprobs : null);
+      const scores: (SequenceLogprobs | null)[] = promptK === null ? preps.map(() => null) : await scorePrompts(adapter, preps.map((x) => x.promptIds), promptK);
+      // max_tokens 0 (echo only): nothing is generated; each choice is the prompt alone.
+      const all = await Promise.all(jobs.map((j) => (j.maxTokens === 0 ? Promise.resolve(j.seeds.map((): ChoiceResult => ({ tokenIds: [], logprobs: [], top: [], finishReason: 'length', stopReason: null, text: '' }))) : batcher.submit(j))));
+      const choices: unknown[] = [];
+      all.forEach((rs, j) => {
+        const ids = preps[j].promptIds;
+        const pr = p.prompts[j];
+        const promptText = typeof pr === 'string' ? pr : tok().decode(ids);
+        for (const r of rs) {
+          let logprobs: unknown = null;
+          if (p.logprobs) {
+            const gen = completionLogprobs(r, tok());
+            logprobs = p.echo ? concatLegacyLogprobs(echoedPromptLogprobs(ids, scores[j]!, tok()), gen) : gen;
+          }
+          choices.push({
+            index: choices.length,
+            text: p.echo ? promptText + r.text : r.text,
+            logprobs,
+            ...openaiFinish(r),
+            ...(scores[j] ? { prompt_logprobs: promptLogprobsJson(ids, scores[j]!, tok()) } : {}),
+          });
+        }
       });
+      sendJson(res, 200, { id, object: 'text_completion', created, model: p.model, choices, usage: usage(promptTokens, all.flat()) });
       return;
     }
     const out = sse(res);

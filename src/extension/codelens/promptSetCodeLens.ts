@@ -1,6 +1,10 @@
-/** CodeLens above each question of a prompt set: run it alone, or with and without the loaded adapter(s). */
+/**
+ * CodeLens above each question of a prompt set: run it alone, or with and without the loaded adapter(s); in a set
+ * with prompt conditions, run it under every condition it takes (with and without the adapters).
+ */
 import * as vscode from 'vscode';
 import { parsePromptSet, questionRanges } from '../../engine/prompts/promptSet';
+import { questionConditions } from '../../engine/prompts/conditions';
 import type { LabContext } from '../context';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from './promptSetDocuments';
 import type { PromptSetReviewer } from '../review/promptSetReview';
@@ -24,8 +28,11 @@ export class PromptSetCodeLensProvider implements vscode.CodeLensProvider {
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     if (!isPromptSetDocument(doc)) return [];
     let ranges: { id: string; line: number }[];
+    let conditionsOf: Map<string, string[]>;
     try {
-      ranges = questionRanges(parsePromptSet(doc.fileName, doc.getText()));
+      const set = parsePromptSet(doc.fileName, doc.getText());
+      ranges = questionRanges(set);
+      conditionsOf = new Map(set.questions.map((q) => [q.id, questionConditions(q, set.conditions)?.map((c) => c.name) ?? []]));
     } catch {
       return [];
     }
@@ -44,6 +51,17 @@ export class PromptSetCodeLensProvider implements vscode.CodeLensProvider {
             command: 'organismLab.runQuestionWithAdapter',
             arguments: [doc.uri, q.id],
             tooltip: change.kind === 'added' ? `"${q.id}" is not in ${review.base}: run it with and without the adapter` : `"${q.id}" changed since ${review.base} (${change.what.join(', ')}): run it with and without the adapter`,
+          }),
+        );
+      }
+      const conds = conditionsOf.get(q.id) ?? [];
+      if (conds.length) {
+        lenses.push(
+          new vscode.CodeLens(at, {
+            title: `▶ Run under every condition (${conds.length})`,
+            command: 'organismLab.runQuestionWithAdapter',
+            arguments: [doc.uri, q.id, { conditions: 'all' }],
+            tooltip: `Run "${q.id}" under ${conds.join(', ')}, on the base model and every loaded adapter (the rows of a sample share one seed)`,
           }),
         );
       }

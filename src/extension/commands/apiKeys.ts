@@ -13,6 +13,7 @@
  */
 import * as vscode from 'vscode';
 import { testHooksEnabled } from '../../engine/host/testHooks';
+import type { JudgeSpec } from '../../engine/judges/judgesFile';
 import { section, serverSettings } from '../config';
 import type { LabContext } from '../context';
 import { isTrusted } from '../trust/trust';
@@ -80,6 +81,21 @@ export function judgeSettingUrl(): { baseUrl: string; source: KeySource } {
   const configured = (section().get<string>('judge.baseUrl', '') ?? '').trim();
   const source = settingSource('organismLab.judge.baseUrl');
   return configured ? { baseUrl: configured, source } : { baseUrl: DEFAULT_OPENAI_BASE_URL, source: { ...source, label: `${source.label}, empty: the default ${DEFAULT_OPENAI_BASE_URL}` } };
+}
+
+/** Where a judge of a judges file (a workspace file) comes from, as the key prompt names it. */
+export function judgesFileKeySource(file: string, judge: JudgeSpec): KeySource {
+  return { label: `judges file ${file}, judge '${judge.name}'${judge.type === 'openai' && !judge.baseUrl ? ' (no base_url: the OpenAI default)' : ''}`, fromWorkspace: true };
+}
+
+/**
+ * The key to send with a judge's requests: `{}` for rule and local-model judges (they send none), else the key for
+ * the OpenAI-compatible judge's base URL (the OpenAI default when it names none), asked for when its origin has
+ * none yet. Undefined when the user cancelled the prompt; throws when the base URL is not an http(s) URL.
+ */
+export function apiKeyForJudge(ctx: LabContext, judge: JudgeSpec, source: KeySource): Promise<{ apiKey?: string } | undefined> {
+  if (judge.type !== 'openai') return Promise.resolve({});
+  return apiKeyForRequest(ctx, 'judge', judge.baseUrl || DEFAULT_OPENAI_BASE_URL, source);
 }
 
 function originOrThrow(baseUrl: string, source: KeySource): string {

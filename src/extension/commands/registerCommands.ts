@@ -1,7 +1,8 @@
 /**
- * The one place that registers Organism Lab's commands (except the panel commands, which activatePanels
- * registers: compare, openRunReport, openActivations, inspectCheckpoint; there are no stand-ins for those: a
- * panel that fails to register is an error, and fails the extension test suite).
+ * Organism Lab's commands: the core ones are defined here; the serve commands (serveCommands.ts) and the panel
+ * commands (compare, openRunReport, openActivations, saeDiff, inspectCheckpoint: contributed by panels/*, through
+ * activatePanels) join them, and activateCommands registers them all at once (commandRegistry.ts). There are no
+ * stand-ins for panel commands: a panel that fails to register is an error, and fails the extension test suite.
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
@@ -14,11 +15,11 @@ import { requireTrust } from '../trust/trust';
 import { exportRunCommand, judgeRunCommand } from './runDataCommands';
 import { compareTwoRunsCommand, diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
 import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
+import { registerCommandTables, type CommandTable } from './commandRegistry';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
 import { weightsCacheCommand } from './weightsCacheCommand';
-import { activateServeCommands } from './serveCommands';
-
-type Handler = (...args: unknown[]) => unknown;
+import { serveCommands } from './serveCommands';
+import { inspectCommands } from './inspectCommands';
 
 async function withBusy<T>(title: string, fn: () => Promise<T>): Promise<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, fn);
@@ -163,7 +164,7 @@ async function smokeTest(ctx: LabContext, options?: { quiet?: boolean; maxNewTok
 }
 
 async function openRun(arg?: unknown): Promise<void> {
-  const uri = uriFromArg(arg) ?? (await pickRunFile('Organism Lab: open which run?'));
+  const uri = uriFromArg(arg) ?? (await pickRunFile({ title: 'Organism Lab: open which run?', openLabel: 'Open' }));
   if (!uri) return;
   try {
     await vscode.commands.executeCommand('vscode.openWith', uri, 'organismLab.runFile');
@@ -188,8 +189,9 @@ async function showActions(ctx: LabContext): Promise<void> {
   if (pick) await vscode.commands.executeCommand(pick.command);
 }
 
-export function activateCommands(ctx: LabContext): void {
-  const table: Record<string, Handler> = {
+/** Registers the core commands, the serve commands and `contributed` (the panels' commands), once each. */
+export function activateCommands(ctx: LabContext, contributed: readonly CommandTable[]): void {
+  const core: CommandTable = {
     'organismLab.loadModel': (arg) => loadModel(ctx, arg),
     'organismLab.loadAdapter': (arg) => loadAdapter(ctx, arg),
     'organismLab.unloadAdapter': (arg) => unloadAdapter(ctx, arg),
@@ -215,6 +217,5 @@ export function activateCommands(ctx: LabContext): void {
     'organismLab.showLog': () => ctx.log.show(),
     'organismLab.refreshViews': () => ctx.refreshViews(),
   };
-  for (const [id, fn] of Object.entries(table)) ctx.extension.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  activateServeCommands(ctx);
+  registerCommandTables(ctx.extension.subscriptions, [core, serveCommands(ctx), inspectCommands(ctx), ...contributed]);
 }

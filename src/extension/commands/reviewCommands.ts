@@ -17,9 +17,9 @@ import { VIEW_TYPES } from '../../protocol/webviews';
 import { DEFAULT_FILTERS, type CompareViewState } from '../../protocol/compare';
 import type { LabContext } from '../context';
 import { CompareSession, webviewOptions } from '../panels/compareSession';
-import { activeRunFile, pickRunFile, runUriFromArgument } from '../panels/runFilePicker';
-import { errorMessage } from '../run/args';
+import { errorMessage, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
+import { activeRunFile, pickRunFile } from './pickers';
 
 export type ReviewFormat = 'md' | 'html';
 
@@ -47,9 +47,9 @@ async function reportText(runPath: string, againstPath: string | null, format: R
  * preview. Arguments (tests, other commands): `{ a, b, allowMismatch }` as paths or Uris. Returns the Markdown.
  */
 export async function diffRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?: unknown; b?: unknown; allowMismatch?: boolean } = {}): Promise<string | undefined> {
-  const b = runUriFromArgument(opts.b) ?? runUriFromArgument(arg) ?? (await pickRunFile(activeRunFile(), { title: 'Organism Lab: Diff Two Runs (1/2)', placeHolder: 'The newer run (B), e.g. on your branch', openLabel: 'Use as B' }));
+  const b = uriFromArg(opts.b) ?? uriFromArg(arg) ?? (await pickRunFile({ title: 'Organism Lab: Diff Two Runs (1/2)', placeHolder: 'The newer run (B), e.g. on your branch', openLabel: 'Use as B' }, activeRunFile(ctx.panels)));
   if (!b) return undefined;
-  const a = runUriFromArgument(opts.a) ?? (await pickRunFile(undefined, { title: 'Organism Lab: Diff Two Runs (2/2)', placeHolder: `The earlier run (A) to compare ${path.basename(b.fsPath)} against, e.g. on main`, openLabel: 'Use as A' }));
+  const a = uriFromArg(opts.a) ?? (await pickRunFile({ title: 'Organism Lab: Diff Two Runs (2/2)', placeHolder: `The earlier run (A) to compare ${path.basename(b.fsPath)} against, e.g. on main`, openLabel: 'Use as A' }));
   if (!a) return undefined;
   try {
     const md = await reportText(b.fsPath, a.fsPath, 'md', opts.allowMismatch);
@@ -74,13 +74,13 @@ export async function diffRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?
  */
 export async function compareTwoRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?: unknown; b?: unknown } = {}): Promise<vscode.WebviewPanel | undefined> {
   const b =
-    runUriFromArgument(opts.b) ??
-    runUriFromArgument(arg) ??
-    (await pickRunFile(activeRunFile(), { title: 'Organism Lab: Compare Two Runs Side by Side (1/2)', placeHolder: 'This run (B), e.g. on your branch', openLabel: 'Use as B' }));
+    uriFromArg(opts.b) ??
+    uriFromArg(arg) ??
+    (await pickRunFile({ title: 'Organism Lab: Compare Two Runs Side by Side (1/2)', placeHolder: 'This run (B), e.g. on your branch', openLabel: 'Use as B' }, activeRunFile(ctx.panels)));
   if (!b) return undefined;
   const a =
-    runUriFromArgument(opts.a) ??
-    (await pickRunFile(undefined, {
+    uriFromArg(opts.a) ??
+    (await pickRunFile({
       title: 'Organism Lab: Compare Two Runs Side by Side (2/2)',
       placeHolder: `The earlier run (A) to show beside ${path.basename(b.fsPath)}, e.g. on main`,
       openLabel: 'Use as A',
@@ -109,7 +109,7 @@ export async function exportReviewReportCommand(
   opts: { format?: ReviewFormat; against?: unknown; out?: string; allowMismatch?: boolean } = {},
 ): Promise<string | undefined> {
   if (!(await requireTrust('Export Review Report'))) return undefined;
-  const run = runUriFromArgument(arg) ?? activeRunFile() ?? (await pickRunFile(undefined, { title: 'Organism Lab: Export Review Report', placeHolder: 'Which run?', openLabel: 'Export' }));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: Export Review Report', placeHolder: 'Which run?', openLabel: 'Export' }));
   if (!run) return undefined;
   const format =
     opts.format ??
@@ -123,7 +123,7 @@ export async function exportReviewReportCommand(
       )
     )?.label);
   if (!format) return undefined;
-  let against: vscode.Uri | undefined = runUriFromArgument(opts.against);
+  let against: vscode.Uri | undefined = uriFromArg(opts.against);
   if (opts.against === undefined) {
     const mode = await vscode.window.showQuickPick(
       [{ label: 'This run only' }, { label: 'Against an earlier run…', description: 'adds what changed: questions added, removed, reworded, with paired rates' }],
@@ -131,7 +131,7 @@ export async function exportReviewReportCommand(
     );
     if (!mode) return undefined;
     if (mode.label !== 'This run only') {
-      against = await pickRunFile(undefined, { title: 'Organism Lab: the earlier run (A)', placeHolder: 'e.g. the run on main', openLabel: 'Compare against' });
+      against = await pickRunFile({ title: 'Organism Lab: the earlier run (A)', placeHolder: 'e.g. the run on main', openLabel: 'Compare against' });
       if (!against) return undefined;
     }
   }

@@ -1,24 +1,25 @@
-/** Export and judge a run file: thin calls into the engine's export and judge jobs (no model needed). */
+/**
+ * Export and judge a run file. Judging runs in the engine host (engine/judgeRun), whatever the judge, so the
+ * host is the one writer of the run file; here the judge is chosen, its API key read or asked for (apiKeys.ts),
+ * and progress and cancellation shown.
+ */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { judgeRun } from '../../engine/jobs/judgeRun';
 import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../engine/runs/export';
 import { section } from '../config';
 import type { LabContext } from '../context';
-import { apiKeyForRequest, judgeSettingUrl, type KeySource } from './apiKeys';
+import { apiKeyForJudge, judgesFileKeySource, judgeSettingUrl, type KeySource } from './apiKeys';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
-import { DEFAULT_OPENAI_BASE_URL } from './keyOrigin';
-import { pickRunFile } from './pickers';
-import { activeRunFile } from '../panels/runFilePicker';
+import { activeRunFile, pickRunFile } from './pickers';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', comparator: 'comparator.json' };
 
 export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { format?: ExportFormat; out?: string } = {}): Promise<string | undefined> {
   if (!(await requireTrust('Export Run'))) return undefined;
   // The run in the active tab (its Run report, Compare panel or run-file editor) before asking.
-  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: export which run?'));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: export which run?', openLabel: 'Export' }));
   if (!run) return undefined;
   const format =
     opts.format ??
@@ -68,7 +69,7 @@ async function chooseJudge(ctx: LabContext): Promise<ChosenJudge | undefined> {
     try {
       const jf = await loadJudgesFile(f.fsPath);
       const file = vscode.workspace.asRelativePath(f);
-      for (const j of jf.judges) items.push({ label: j.name, description: `${j.type} · ${file}`, spec: j, baseDir: path.dirname(f.fsPath), source: { label: `judges file ${file}, judge '${j.name}'${j.type === 'openai' && !j.baseUrl ? ' (no base_url: the OpenAI default)' : ''}`, fromWorkspace: true } });
+      for (const j of jf.judges) items.push({ label: j.name, description: `${j.type} · ${file}`, spec: j, baseDir: path.dirname(f.fsPath), source: judgesFileKeySource(file, j) });
     } catch (err) {
       ctx.log.warn(`judges file ${f.fsPath}: ${errorMessage(err)}`);
     }
@@ -83,52 +84,33 @@ async function chooseJudge(ctx: LabContext): Promise<ChosenJudge | undefined> {
 
 export async function judgeRunCommand(ctx: LabContext, arg?: unknown, opts: { judge?: JudgeSpec; baseDir?: string } = {}): Promise<unknown> {
   if (!(await requireTrust('Judge Run'))) return undefined;
-  const run = uriFromArg(arg) ?? activeRunFile() ?? (await pickRunFile('Organism Lab: judge which run?'));
+  const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: judge which run?', openLabel: 'Judge' }));
   if (!run) return undefined;
   const chosen = opts.judge ? { spec: opts.judge, baseDir: opts.baseDir, source: { label: `judge '${opts.judge.name}' given to organismLab.judgeRun`, fromWorkspace: false } } : await chooseJudge(ctx);
   if (!chosen) return undefined;
   const spec = chosen.spec;
-  let apiKey: string | undefined;
-  if (spec.type === 'openai') {
-    // Bound to the judge URL's origin: a judges file naming another host never gets a key stored for this one.
-    let key: { apiKey?: string } | undefined;
-    try {
-      key = await apiKeyForRequest(ctx, 'judge', spec.baseUrl || DEFAULT_OPENAI_BASE_URL, chosen.source);
-    } catch (err) {
-      void showCommandError('Organism Lab: judging failed', err);
-      return undefined;
-    }
-    if (!key) return undefined;
-    apiKey = key.apiKey;
+  let key: { apiKey?: string } | undefined;
+  try {
+    key = await apiKeyForJudge(ctx, spec, chosen.source);
+  } catch (err) {
+    void showCommandError('Organism Lab: judging failed', err);
+    return undefined;
   }
+  if (!key) return undefined; // the key prompt was cancelled
+  const apiKey = key.apiKey;
   try {
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Organism Lab: judging ${path.basename(run.fsPath)} with ${spec.name}`, cancellable: true }, async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
-      // Throttled (a rule judge reports thousands of times a second) and always ending on the final count, so the
-      // notification never stays behind at a stale "0/N" next to the finished message.
+      // The host sends progress at most every 100 ms; the notification ends on the final count, so it never stays
+      // behind at a stale "0/N" next to the finished message.
       let last = 0;
-      let lastAt = 0;
       const report = (p: { done: number; total: number }) => {
-        const now = Date.now();
-        if (p.done < p.total && now - lastAt < 100) return;
-        lastAt = now;
         const pct = p.total ? (100 * p.done) / p.total : 100;
         progress.report({ increment: pct - last, message: `${p.done} of ${p.total} scores (one per sample and metric)` });
         last = pct;
       };
-      // A local-model judge needs a model: it runs in the engine host, never in the extension host.
-      if (spec.type === 'local') {
-        const r = await ctx.engine.judgeRunLocal({ runPath: run.fsPath, judge: spec, baseDir: chosen.baseDir }, report, abort.signal);
-        report({ done: r.total, total: r.total });
-        return r;
-      }
-      const r = await judgeRun(run.fsPath, spec, {
-        signal: abort.signal,
-        secrets: { apiKey },
-        log: (m) => ctx.log.info(`[judge] ${m}`),
-        onProgress: (p) => report(p),
-      });
+      const r = await ctx.engine.judgeRun({ runPath: run.fsPath, judge: spec, baseDir: chosen.baseDir, apiKey }, report, abort.signal);
       report({ done: r.total, total: r.total });
       return r;
     });

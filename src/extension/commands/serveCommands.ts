@@ -12,6 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { engineSettings } from '../config';
+import type { CommandTable } from './commandRegistry';
 import type { LabContext } from '../context';
 import { requireTrust } from '../trust/trust';
 import { serveCliArgs, servedUrl } from './serveArgs';
@@ -93,14 +94,14 @@ async function serveOrganism(ctx: LabContext, proc: ServeProcess): Promise<void>
   }
 }
 
-/** Registers the serve commands (called from activateCommands). */
-export function activateServeCommands(ctx: LabContext): void {
+/** The serve commands (activateCommands registers them); the server process they share stops with the extension. */
+export function serveCommands(ctx: LabContext): CommandTable {
   const proc = new ServeProcess();
-  ctx.extension.subscriptions.push(
-    proc,
-    vscode.commands.registerCommand('organismLab.serveOrganism', () => serveOrganism(ctx, proc)),
-    vscode.commands.registerCommand('organismLab.stopServing', () => {
+  ctx.extension.subscriptions.push(proc);
+  return {
+    'organismLab.serveOrganism': () => serveOrganism(ctx, proc),
+    'organismLab.stopServing': () => {
       if (!proc.stop()) void vscode.window.setStatusBarMessage('Organism Lab: not serving', 3000);
-    }),
-  );
+    },
+  };
 }

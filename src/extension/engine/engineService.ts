@@ -6,9 +6,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { EngineHostClient, EngineHostExitedError } from '../../engine/host/client';
+import { EngineHostClient, EngineHostExitedError } from './client';
 import {
   AnalyzeSampleParams,
+  RemoteLogprobsParams,
+  RemoteSampleLogprobs,
   CheckpointReport,
   DirectionReport,
   DirectionRequest,
@@ -16,7 +18,7 @@ import {
   LayerCurveRequest,
   SaeRequest,
   SaeResult,
-  LocalJudgeRequest,
+  JudgeRunParams,
   RunLayerCurve,
   SampleActivations,
   EngineMethods,
@@ -194,13 +196,18 @@ export class EngineService implements vscode.Disposable {
     return this.client.request(EngineMethods.analyzeSample, params, signal);
   }
 
+  /** A remote run's sample scored by its generation server under base and adapter (no local model). */
+  remoteLogprobs(params: RemoteLogprobsParams, signal?: AbortSignal): Promise<RemoteSampleLogprobs> {
+    return this.client.request(EngineMethods.remoteLogprobs, params, signal);
+  }
+
   layerCurve(request: LayerCurveRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<RunLayerCurve> {
     return this.runJob('Layer curve', (s, own) => this.client.job(EngineMethods.layerCurve, { token: this.client.newJobToken('curve'), ...request }, (p) => (own(p), onProgress(p)), s), signal);
   }
 
-  /** A local-model judge over a run file, in the engine host (which loads the judge's model for the job). */
-  judgeRunLocal(request: LocalJudgeRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<JudgeRunResult> {
-    return this.runJob('Judging', (s, own) => this.client.job(EngineMethods.judgeRunLocal, { token: this.client.newJobToken('judge'), ...request }, (p) => (own(p), onProgress(p)), s), signal);
+  /** Judges a run file in the engine host, with any judge (a local-model judge's model is loaded there for the job). */
+  judgeRun(request: Omit<JudgeRunParams, 'token'>, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<JudgeRunResult> {
+    return this.runJob('Judging', (s, own) => this.client.job(EngineMethods.judgeRun, { token: this.client.newJobToken('judge'), ...request }, (p) => (own(p), onProgress(p)), s), signal);
   }
 
   direction(request: DirectionRequest, onProgress: (p: ProgressParams) => void, signal?: AbortSignal): Promise<DirectionReport> {

@@ -12,6 +12,7 @@ import type { Proportion } from '../../engine/judges/stats';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from '../codelens/promptSetDocuments';
 import type { LabContext } from '../context';
+import { armLabel } from '../../engine/runs/schema';
 
 const cache = new Map<string, { mtime: number; summary: RunSummary }>();
 
@@ -25,7 +26,7 @@ function summary(file: string): RunSummary {
 }
 
 /** Backslash-escape the markdown that can act mid-line (emphasis, code, links, html, table pipes), so names from run files render as plain text. */
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/[\\`*_[\]|<>~&$]/g, (ch) => `\\${ch}`);
 }
 
@@ -40,7 +41,7 @@ function proportion(p: Proportion, withInterval: boolean): string {
   return withInterval && p.lo !== null && p.hi !== null ? `${base} [${pct(p.lo)}–${pct(p.hi)}]` : base;
 }
 
-function appendRates(md: vscode.MarkdownString, questionId: string, rates: JudgedRates): void {
+export function appendRates(md: vscode.MarkdownString, questionId: string, rates: JudgedRates): void {
   const rows = rates.byQuestion[questionId] ?? [];
   const others = rates.judges.filter((j) => j !== rates.judge);
   const t = rates.thresholds;
@@ -53,7 +54,7 @@ function appendRates(md: vscode.MarkdownString, questionId: string, rates: Judge
   md.appendMarkdown('| variant | samples | misaligned [95% CI] | coherent | mean aligned | none | unjudged |\n|---|---|---|---|---|---|---|\n');
   for (const r of rows) {
     const mean = r.meanAligned === null ? '—' : r.meanAligned.toFixed(1);
-    md.appendMarkdown(`| ${esc(r.variant)} | ${r.samples} | ${proportion(r.misalignedCoherent, true)} | ${proportion(r.coherent, false)} | ${mean} | ${r.none} | ${r.unjudged} |\n`);
+    md.appendMarkdown(`| ${esc(armLabel(r.variant, r.condition))} | ${r.samples} | ${proportion(r.misalignedCoherent, true)} | ${proportion(r.coherent, false)} | ${mean} | ${r.none} | ${r.unjudged} |\n`);
   }
   md.appendMarkdown('\n');
 }
@@ -68,7 +69,7 @@ function runLinks(promptSet: vscode.Uri | undefined, questionId: string): string
   return `[$(play) Run this question](command:organismLab.runQuestion?${args} "Run it on the base model") · [$(play) Run with and without adapter](command:organismLab.runQuestionWithAdapter?${args} "Run it on the base model and every loaded adapter")`;
 }
 
-function newHoverMarkdown(): vscode.MarkdownString {
+export function newHoverMarkdown(): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   // Only our run commands are enabled as links; text from run files is escaped.
   md.isTrusted = { enabledCommands: HOVER_COMMANDS };

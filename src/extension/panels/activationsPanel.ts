@@ -1,9 +1,13 @@
 /**
  * Activations panel host: one panel per run file. Lists the run's samples (engine's run reader), asks the
  * engine host for one sample's teacher-forced diffs (analyzeSample) or the run-level per-layer curve
- * (layerCurve, with progress), and restores from the page's saved state. Glue only.
+ * (layerCurve, with progress), and restores from the page's saved state. A remote run (header backend "openai") has
+ * no local activations: for its samples the host asks the engine for the generation server's per-token log-probs
+ * under base and adapter (remoteLogprobs), shown in place of the KL strip. Glue only.
  *
- * Registers organismLab.openActivations(runUri | path | {resourceUri} [, {sampleId}]) and the serializer.
+ * registerActivationsPanel(ctx) registers the view type with the panel manager (which restores it) and returns
+ * organismLab.openActivations(runUri | path | {resourceUri} [, {sampleId}]) and organismLab.saeDiff for the
+ * command registry.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -18,13 +22,17 @@ import {
   type ActivationsHostMessage,
   type ActivationsViewState,
 } from '../../protocol/activations';
-import { getEngine } from '../engine/engineAccess';
-import { activeRunFile, isRunFileOrSay, pickRunFile, runUriFromArgument } from './runFilePicker';
-import { registerInspectorPanel } from './inspectorPanel';
+import type { CommandTable } from '../commands/commandRegistry';
+import { activeRunFile, isRunFileOrSay, pickRunFile } from '../commands/pickers';
+import type { LabContext } from '../context';
+import { uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
+import { apiKeyForRequest } from '../commands/apiKeys';
 import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
-import { escapeHtml, renderWebviewHtml } from './webviewHtml';
+import type { OpenPanel } from '../panelManager';
+import { renderWebviewHtml } from './webviewHtml';
+import { steerWithSaeFeature } from './saeSteerAction';
 
 const MAX_LISTED = 5000;
 
@@ -33,11 +41,12 @@ class ActivationsSession implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private pendingSample: string | null;
 
-  constructor(readonly panel: vscode.WebviewPanel, readonly runUri: vscode.Uri, extensionUri: vscode.Uri, private readonly log: vscode.LogOutputChannel, saved: ActivationsViewState | null, sampleId: string | null) {
-    this.pendingSample = sampleId ?? saved?.sampleId ?? null;
+  /** `saved`: the restored page's state, or a new panel's starting sample. */
+  constructor(private readonly ctx: LabContext, readonly panel: vscode.WebviewPanel, readonly runUri: vscode.Uri, saved: ActivationsViewState | null) {
+    this.pendingSample = saved?.sampleId ?? null;
     const webview = panel.webview;
-    webview.options = webviewOptions(extensionUri);
-    const root = webviewRoot(extensionUri);
+    webview.options = webviewOptions(ctx.extension.extensionUri);
+    const root = webviewRoot(ctx.extension.extensionUri);
     const bootstrap: ActivationsBootstrap = {
       runUri: runUri.toString(),
       fileName: path.basename(runUri.fsPath),
@@ -60,7 +69,7 @@ class ActivationsSession implements vscode.Disposable {
 
   private fail(what: string, e: unknown): void {
     const message = (e as Error).message ?? String(e);
-    this.log.error(`Activations ${this.runUri.fsPath}: ${what}: ${message}`);
+    this.ctx.log.error(`Activations ${this.runUri.fsPath}: ${what}: ${message}`);
     this.post({ type: 'activations/error', message: `${what}: ${message}` });
   }
 
@@ -72,7 +81,7 @@ class ActivationsSession implements vscode.Disposable {
   private async onMessage(raw: unknown): Promise<void> {
     const m = parseActivationsWebviewMessage(raw);
     if (!m) {
-      this.log.warn('Activations: ignored a malformed message from the page');
+      this.ctx.log.warn('Activations: ignored a malformed message from the page');
       return;
     }
     if (m.type === 'activations/ready') {
@@ -98,6 +107,7 @@ class ActivationsSession implements vscode.Disposable {
     else if (m.type === 'activations/computeDirection') void this.direction();
     else if (m.type === 'activations/computeSaeDiff') void this.saeDiff();
     else if (m.type === 'activations/saeFeatureTokens') void this.saeFeature(m.feature);
+    else if (m.type === 'activations/saeSteer' && this.saeDir) void steerWithSaeFeature(this.saeDir.dir, m.feature, this.ctx.log).catch((e) => this.fail(`steer with SAE feature ${m.feature}`, e));
   }
 
   /** The SAE folder last diffed on this run (feature clicks read its tokens). */
@@ -124,7 +134,7 @@ class ActivationsSession implements vscode.Disposable {
   private async runSae(dir: string, allowModelMismatch: boolean): Promise<void> {
     this.post({ type: 'activations/busy', what: 'SAE diff' });
     try {
-      const r = await getEngine().sae({ runPath: this.runUri.fsPath, saeDir: dir, allowModelMismatch }, (p) => this.post({ type: 'activations/busy', what: 'SAE diff', done: p.done, total: p.total }));
+      const r = await this.ctx.engine.sae({ runPath: this.runUri.fsPath, saeDir: dir, allowModelMismatch }, (p) => this.post({ type: 'activations/busy', what: 'SAE diff', done: p.done, total: p.total }));
       this.saeDir = { dir, allowModelMismatch };
       if (r.kind === 'run') this.post({ type: 'activations/saeDiff', data: r.diff });
     } catch (e) {
@@ -141,7 +151,7 @@ class ActivationsSession implements vscode.Disposable {
     if (!this.saeDir) return;
     this.post({ type: 'activations/busy', what: `SAE feature ${feature}` });
     try {
-      const r = await getEngine().sae({ runPath: this.runUri.fsPath, saeDir: this.saeDir.dir, allowModelMismatch: this.saeDir.allowModelMismatch, feature, top: 20 }, () => undefined);
+      const r = await this.ctx.engine.sae({ runPath: this.runUri.fsPath, saeDir: this.saeDir.dir, allowModelMismatch: this.saeDir.allowModelMismatch, feature, top: 20 }, () => undefined);
       if (r.kind === 'feature') this.post({ type: 'activations/saeFeature', feature: r.feature, tokens: r.tokens });
     } catch (e) {
       this.fail(`SAE feature ${feature}`, e);
@@ -153,7 +163,7 @@ class ActivationsSession implements vscode.Disposable {
     const out = this.runUri.fsPath.replace(/\.run\.jsonl$/, '') + '.direction.safetensors';
     this.post({ type: 'activations/busy', what: 'direction' });
     try {
-      const data = await getEngine().direction({ runPath: this.runUri.fsPath, out }, (p) => this.post({ type: 'activations/busy', what: 'direction', done: p.done, total: p.total }));
+      const data = await this.ctx.engine.direction({ runPath: this.runUri.fsPath, out }, (p) => this.post({ type: 'activations/busy', what: 'direction', done: p.done, total: p.total }));
       this.post({ type: 'activations/direction', data });
     } catch (e) {
       this.fail('direction', e);
@@ -162,10 +172,36 @@ class ActivationsSession implements vscode.Disposable {
 
   private async analyze(sampleId: string): Promise<void> {
     if (!(await requireTrust('Activations'))) return;
+    let backend;
+    try {
+      backend = readRun(this.runUri.fsPath).header.backend;
+    } catch (e) {
+      this.fail('cannot read the run file', e);
+      return;
+    }
+    if (backend?.kind === 'openai') return this.analyzeRemote(sampleId, backend.base_url ?? '');
     this.post({ type: 'activations/busy', what: `teacher-forcing ${sampleId}` });
     try {
-      const data = await getEngine().analyzeSample({ runPath: this.runUri.fsPath, sampleId, topK: 5 });
+      const data = await this.ctx.engine.analyzeSample({ runPath: this.runUri.fsPath, sampleId, topK: 5 });
       this.post({ type: 'activations/sample', data });
+    } catch (e) {
+      this.fail(`sample ${sampleId}`, e);
+    }
+  }
+
+  /** A remote run's sample: the generation server's log-probabilities of the sampled tokens, base vs adapter. */
+  private async analyzeRemote(sampleId: string, baseUrl: string): Promise<void> {
+    this.post({ type: 'activations/busy', what: `scoring ${sampleId} on the generation server` });
+    try {
+      // The URL comes from the run file (workspace content): no key is sent for it in an untrusted workspace.
+      const key = await apiKeyForRequest(this.ctx, 'server', baseUrl, { label: `the header of ${path.basename(this.runUri.fsPath)}`, fromWorkspace: true });
+      if (!key) return;
+      const data = await this.ctx.engine.remoteLogprobs({ runPath: this.runUri.fsPath, sampleId, apiKey: key.apiKey });
+      const reason =
+        `This run was generated through the generation server at ${baseUrl} (backend "openai"): activations and the KL need the model's weights ` +
+        'in this process, and a remote run has only what the server returns. Shown instead: the log-probability each model gives the sampled tokens ' +
+        "(the server's prompt_logprobs for the completion under the base and the adapter served names).";
+      this.post({ type: 'activations/remoteLogprobs', data, reason });
     } catch (e) {
       this.fail(`sample ${sampleId}`, e);
     }
@@ -175,7 +211,7 @@ class ActivationsSession implements vscode.Disposable {
     if (!(await requireTrust('Activations'))) return;
     this.post({ type: 'activations/busy', what: 'run-level curve' });
     try {
-      const data = await getEngine().layerCurve({ runPath: this.runUri.fsPath }, (p) => this.post({ type: 'activations/busy', what: 'run-level curve', done: p.done, total: p.total }));
+      const data = await this.ctx.engine.layerCurve({ runPath: this.runUri.fsPath }, (p) => this.post({ type: 'activations/busy', what: 'run-level curve', done: p.done, total: p.total }));
       this.post({ type: 'activations/curve', data });
     } catch (e) {
       this.fail('run-level curve', e);
@@ -190,68 +226,44 @@ class ActivationsSession implements vscode.Disposable {
 
 const PICK_LABELS = { title: 'Organism Lab: Activations', placeHolder: 'Pick a run file', openLabel: 'Open Activations' };
 
-export interface MechanismPanelDeps {
-  log: vscode.LogOutputChannel;
-  /** The run of the active Compare panel, if any: Open Activations from there needs no question. */
-  activeCompareRun?: () => vscode.Uri | undefined;
-}
+export function registerActivationsPanel(ctx: LabContext): CommandTable {
+  const panels = ctx.panels.register<ActivationsSession, ActivationsViewState>({
+    viewType: ACTIVATIONS_VIEW_TYPE,
+    name: 'Activations',
+    reopenWith: 'Organism Lab: Open Activations',
+    restorable: (state) => (isActivationsViewState(state) ? { key: vscode.Uri.parse(state.runUri).toString(), saved: state } : null),
+    title: (key) => `Activations: ${path.basename(vscode.Uri.parse(key).fsPath)}`,
+    options: () => webviewOptions(ctx.extension.extensionUri),
+    attach: (panel, key, saved) => new ActivationsSession(ctx, panel, vscode.Uri.parse(key), saved),
+  });
 
-export function registerActivationsPanel(context: vscode.ExtensionContext, deps: MechanismPanelDeps): void {
-  const open = new Map<string, ActivationsSession>();
-  const attach = (panel: vscode.WebviewPanel, runUri: vscode.Uri, saved: ActivationsViewState | null, sampleId: string | null) => {
-    const key = runUri.toString();
-    const s = new ActivationsSession(panel, runUri, context.extensionUri, deps.log, saved, sampleId);
-    open.set(key, s);
-    panel.onDidDispose(() => {
-      s.dispose();
-      if (open.get(key) === s) open.delete(key);
-    });
+  /** Opens (or reveals) the Activations panel of a run; `sampleId` is shown there. Undefined when nothing was opened. */
+  const open = async (arg: unknown, sampleId: string | null): Promise<OpenPanel<ActivationsSession> | undefined> => {
+    try {
+      const runUri = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile(PICK_LABELS));
+      if (!runUri || !isRunFileOrSay(runUri, 'analyse')) return undefined;
+      const shown = panels.show(runUri.toString(), { saved: { runUri: runUri.toString(), sampleId, metric: 'relNorm' } });
+      if (!shown.created && sampleId) shown.session.showSample(sampleId);
+      return shown;
+    } catch (e) {
+      ctx.log.error(`Activations: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(`Organism Lab: could not open Activations: ${(e as Error).message}`);
+      return undefined;
+    }
   };
-  context.subscriptions.push(
-    { dispose: () => [...open.values()].forEach((s) => s.panel.dispose()) },
-    vscode.window.registerWebviewPanelSerializer(ACTIVATIONS_VIEW_TYPE, {
-      deserializeWebviewPanel: async (panel, state) => {
-        if (!isActivationsViewState(state)) {
-          panel.webview.options = { enableScripts: false, localResourceRoots: [] };
-          panel.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${escapeHtml('This Activations panel could not be restored. Open it again with "Organism Lab: Open Activations".')}</p></body></html>`;
-          return;
-        }
-        attach(panel, vscode.Uri.parse(state.runUri), state, null);
-      },
-    }),
-    // SAE diff of a run: opens (or reveals) its Activations panel and runs the diff there; `saeDir` skips the pick.
-    vscode.commands.registerCommand('organismLab.saeDiff', async (arg?: unknown, options?: { saeDir?: unknown }) => {
-      const panel = (await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>(OPEN_ACTIVATIONS_COMMAND, arg)) ?? undefined;
-      const session = panel && [...open.values()].find((s) => s.panel === panel);
-      if (!session) return undefined;
-      await session.saeDiff(typeof options?.saeDir === 'string' ? options.saeDir : undefined);
-      return panel;
-    }),
-    vscode.commands.registerCommand(OPEN_ACTIVATIONS_COMMAND, async (arg?: unknown, options?: { sampleId?: unknown }) => {
-      try {
-        const runUri = runUriFromArgument(arg) ?? activeRunFile(deps.activeCompareRun) ?? (await pickRunFile(undefined, PICK_LABELS));
-        if (!runUri || !isRunFileOrSay(runUri, 'analyse')) return undefined;
-        const sampleId = typeof options?.sampleId === 'string' ? options.sampleId : null;
-        const existing = open.get(runUri.toString());
-        if (existing) {
-          existing.panel.reveal();
-          if (sampleId) existing.showSample(sampleId);
-          return existing.panel;
-        }
-        const panel = vscode.window.createWebviewPanel(ACTIVATIONS_VIEW_TYPE, `Activations: ${path.basename(runUri.fsPath)}`, vscode.ViewColumn.Active, webviewOptions(context.extensionUri));
-        attach(panel, runUri, null, sampleId);
-        return panel;
-      } catch (e) {
-        deps.log.error(`Activations: ${(e as Error).message}`);
-        void vscode.window.showErrorMessage(`Organism Lab: could not open Activations: ${(e as Error).message}`);
-        return undefined;
-      }
-    }),
-  );
-}
 
-/** Registers the Activations panel and the Checkpoint inspector (called once from panels/index.ts). */
-export function registerMechanismPanels(context: vscode.ExtensionContext, deps: MechanismPanelDeps): void {
-  registerActivationsPanel(context, deps);
-  registerInspectorPanel(context, deps);
+  return {
+    [OPEN_ACTIVATIONS_COMMAND]: async (arg?: unknown, options?: unknown) => {
+      const sampleId = (options as { sampleId?: unknown } | undefined)?.sampleId;
+      return (await open(arg, typeof sampleId === 'string' ? sampleId : null))?.panel;
+    },
+    // SAE diff of a run: opens (or reveals) its Activations panel and runs the diff there; `saeDir` skips the pick.
+    'organismLab.saeDiff': async (arg?: unknown, options?: unknown) => {
+      const shown = await open(arg, null);
+      if (!shown) return undefined;
+      const saeDir = (options as { saeDir?: unknown } | undefined)?.saeDir;
+      await shown.session.saeDiff(typeof saeDir === 'string' ? saeDir : undefined);
+      return shown.panel;
+    },
+  };
 }

@@ -1,14 +1,23 @@
 /**
- * Compare panels: one per run file (opening it again reveals it), restored after a reload by a
- * WebviewPanelSerializer from the state the page saved with setState (same run, same filters).
+ * Compare panels: one per run file (opening it again reveals it), restored after a reload by the panel manager
+ * from the state the page saved with setState (same run, same filters) or the newer copy the host kept.
+ *
+ * registerComparePanel(ctx) registers the view type with the panel manager and returns organismLab.compare for
+ * the command registry. Other features open Compare through that command:
+ *   vscode.commands.executeCommand('organismLab.compare', runFileUri, { focusSampleId })
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isCompareViewState, type CompareViewState } from '../../protocol/compare';
 import { VIEW_TYPES } from '../../protocol/webviews';
-import { escapeHtml } from './webviewHtml';
+import type { CommandTable } from '../commands/commandRegistry';
+import { activeRunFile, isRunFileOrSay, pickRunFile } from '../commands/pickers';
+import type { LabContext } from '../context';
+import { uriFromArg } from '../run/args';
 import { CompareSession, webviewOptions, type PanelDeps } from './compareSession';
-import { newerViewState } from './compareViewStates';
+import { CompareViewStateStore, newerViewState } from './compareViewStates';
+
+export const COMPARE_COMMAND = 'organismLab.compare';
 
 export interface OpenCompareOptions {
   /** Focus this sample (SampleRow.id) once the run is shown. */
@@ -16,79 +25,47 @@ export interface OpenCompareOptions {
   viewColumn?: vscode.ViewColumn;
 }
 
-export class ComparePanels implements vscode.Disposable {
-  private readonly open = new Map<string, { panel: vscode.WebviewPanel; session: CompareSession }>();
+const PICK_LABELS = { title: 'Organism Lab: Compare', placeHolder: 'Pick a run file to compare', openLabel: 'Compare' };
 
-  constructor(private readonly deps: PanelDeps) {}
+export function registerComparePanel(ctx: LabContext): CommandTable {
+  const viewStates = new CompareViewStateStore(ctx.extension.workspaceState);
+  const sessionDeps: PanelDeps = { extensionUri: ctx.extension.extensionUri, log: ctx.log, viewStates, engine: () => ctx.engine.client };
+  const compares = ctx.panels.register<CompareSession, CompareViewState>({
+    viewType: VIEW_TYPES.compare,
+    name: 'Compare',
+    reopenWith: 'Organism Lab: Compare',
+    // The newer of the page's saved state and the state the host kept in workspaceState (the page's copy can lag a few seconds).
+    restorable: (serialized) => {
+      const stored = isCompareViewState(serialized) ? viewStates.get(vscode.Uri.parse(serialized.runUri).toString()) : null;
+      const state = newerViewState(serialized, stored);
+      const source = state !== null && state === stored && state !== serialized ? 'the host-kept state (newer)' : 'the page state';
+      ctx.log.info(`Compare: restoring a panel from ${source}: ${JSON.stringify(state)?.slice(0, 500)}`);
+      return state && { key: vscode.Uri.parse(state.runUri).toString(), saved: state };
+    },
+    title: (key) => `Compare: ${path.basename(vscode.Uri.parse(key).path)}`,
+    options: () => ({ ...webviewOptions(ctx.extension.extensionUri), enableFindWidget: true }),
+    attach: (panel, key, saved) => new CompareSession(panel.webview, vscode.Uri.parse(key), sessionDeps, saved, 'panel'),
+    runOf: (key) => vscode.Uri.parse(key),
+  });
 
-  /** Opens (or reveals) the Compare panel of a run file. */
-  show(runUri: vscode.Uri, options: OpenCompareOptions = {}): void {
+  /** Opens (or reveals) the Compare panel of a run file; a run opened again gets the filters it had last time. */
+  const show = (runUri: vscode.Uri, options: OpenCompareOptions) => {
     const key = runUri.toString();
-    const existing = this.open.get(key);
-    if (existing) {
-      existing.panel.reveal(options.viewColumn ?? existing.panel.viewColumn);
-      if (options.focusSampleId) existing.session.focusSample(options.focusSampleId);
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPES.compare, title(runUri), options.viewColumn ?? vscode.ViewColumn.Active, {
-      ...webviewOptions(this.deps.extensionUri),
-      enableFindWidget: true,
-    });
-    // A run opened again gets the filters it had last time (kept by the host, see compareViewStates.ts).
-    const session = this.attach(panel, runUri, this.deps.viewStates?.get(key) ?? null);
-    if (options.focusSampleId) session.focusSample(options.focusSampleId);
-  }
+    const shown = compares.show(key, { viewColumn: options.viewColumn, saved: viewStates.get(key) ?? null });
+    if (options.focusSampleId) shown.session.focusSample(options.focusSampleId);
+  };
 
-  /** The run file of the Compare panel that is the active editor tab, if one is. */
-  activeRunUri(): vscode.Uri | undefined {
-    for (const [key, { panel }] of this.open) if (panel.active) return vscode.Uri.parse(key);
-    return undefined;
-  }
-
-  /**
-   * Serializer entry: brings a panel back after VS Code reloads, from the newer of the page's saved
-   * state and the state the host kept in workspaceState (the page's copy can lag a few seconds).
-   */
-  restore(panel: vscode.WebviewPanel, serialized: unknown): void {
-    const stored = isCompareViewState(serialized) ? (this.deps.viewStates?.get(vscode.Uri.parse(serialized.runUri).toString()) ?? null) : null;
-    const state = newerViewState(serialized, stored);
-    const source = state !== null && state === stored && state !== serialized ? 'the host-kept state (newer)' : 'the page state';
-    this.deps.log.info(`Compare: restoring a panel from ${source}: ${JSON.stringify(state)?.slice(0, 500)}`);
-    if (state === null) {
-      this.deps.log.warn('Compare: a panel could not be restored (no saved run); showing a note instead.');
-      panel.webview.options = { enableScripts: false, localResourceRoots: [] };
-      panel.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${escapeHtml(
-        'This Compare panel could not be restored. Open a run file with "Organism Lab: Compare" again.',
-      )}</p></body></html>`;
-      return;
-    }
-    const runUri = vscode.Uri.parse(state.runUri);
-    const key = runUri.toString();
-    if (this.open.has(key)) {
-      panel.dispose(); // the run is already open in another panel
-      return;
-    }
-    panel.title = title(runUri);
-    this.attach(panel, runUri, state);
-  }
-
-  private attach(panel: vscode.WebviewPanel, runUri: vscode.Uri, viewState: CompareViewState | null): CompareSession {
-    const key = runUri.toString();
-    const session = new CompareSession(panel.webview, runUri, this.deps, viewState, 'panel');
-    this.open.set(key, { panel, session });
-    panel.onDidDispose(() => {
-      session.dispose();
-      if (this.open.get(key)?.panel === panel) this.open.delete(key);
-    });
-    return session;
-  }
-
-  dispose(): void {
-    for (const { panel } of [...this.open.values()]) panel.dispose();
-    this.open.clear();
-  }
-}
-
-function title(runUri: vscode.Uri): string {
-  return `Compare: ${path.basename(runUri.path)}`;
+  return {
+    [COMPARE_COMMAND]: async (arg?: unknown, options?: unknown) => {
+      try {
+        const uri = uriFromArg(arg) ?? (await pickRunFile(PICK_LABELS, activeRunFile(ctx.panels)));
+        if (!uri || !isRunFileOrSay(uri, 'compare')) return;
+        const focus = (options as OpenCompareOptions | undefined)?.focusSampleId;
+        show(uri, { focusSampleId: typeof focus === 'string' ? focus : undefined });
+      } catch (e) {
+        ctx.log.error(`Compare: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage(`Organism Lab: could not open Compare: ${(e as Error).message}`);
+      }
+    },
+  };
 }

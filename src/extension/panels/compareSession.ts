@@ -18,11 +18,10 @@ import {
   type CompareViewState,
   type JudgeThresholds,
 } from '../../protocol/compare';
-import type { EngineHostClient } from '../../engine/host/client';
+import type { EngineHostClient } from '../engine/client';
 import { readRun } from '../../engine/runs/reader';
 import { OPEN_ACTIVATIONS_COMMAND } from '../../protocol/activations';
 import { EngineMethods } from '../../protocol/engineHost';
-import { getEngine } from '../engine/engineAccess';
 import type { CompareViewStateStore } from './compareViewStates';
 import { appendLabel, isWritable } from './labelWriter';
 import { createNonce } from './nonce';
@@ -37,8 +36,8 @@ export interface PanelDeps {
   log: vscode.LogOutputChannel;
   /** Where Compare panels keep their view state across reloads (workspaceState); absent: not kept. */
   viewStates?: CompareViewStateStore;
-  /** The engine host that computes the report and the run diff (default: the extension's one). */
-  engine?: () => EngineHostClient;
+  /** The engine host that computes the report, the run diff and the token offsets (ctx.engine.client). */
+  engine: () => EngineHostClient;
 }
 
 /** Folder of the bundled webviews (dist/webviews): the only local resources the pages may load. */
@@ -233,7 +232,7 @@ export class CompareSession implements vscode.Disposable {
   }
 
   private engine(): EngineHostClient {
-    return this.deps.engine ? this.deps.engine() : getEngine().client;
+    return this.deps.engine();
   }
 
   private scheduleReport(): void {

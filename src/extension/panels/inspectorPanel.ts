@@ -2,7 +2,8 @@
  * Checkpoint inspector panel host: one panel per folder (model, adapter or training run). The report comes
  * from the engine host (inspectCheckpoint, with progress); the page draws it. Glue only.
  *
- * Registers organismLab.inspectCheckpoint(folderUri | path | tree item) and the serializer.
+ * registerInspectorPanel(ctx) registers the view type with the panel manager (which restores it) and returns
+ * organismLab.inspectCheckpoint(folderUri | path | tree item) for the command registry.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -13,22 +14,25 @@ import {
   parseInspectorWebviewMessage,
   type InspectorBootstrap,
   type InspectorHostMessage,
+  type InspectorViewState,
 } from '../../protocol/inspector';
+import type { CommandTable } from '../commands/commandRegistry';
 import { findCheckpointFolders } from '../commands/pickers';
-import { getEngine } from '../engine/engineAccess';
+import type { LabContext } from '../context';
+import { uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
-import { escapeHtml, renderWebviewHtml } from './webviewHtml';
+import { renderWebviewHtml } from './webviewHtml';
 
 class InspectorSession implements vscode.Disposable {
   private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(readonly panel: vscode.WebviewPanel, readonly dir: string, extensionUri: vscode.Uri, private readonly log: vscode.LogOutputChannel) {
+  constructor(private readonly ctx: LabContext, readonly panel: vscode.WebviewPanel, readonly dir: string) {
     const webview = panel.webview;
-    webview.options = webviewOptions(extensionUri);
-    const root = webviewRoot(extensionUri);
+    webview.options = webviewOptions(ctx.extension.extensionUri);
+    const root = webviewRoot(ctx.extension.extensionUri);
     const bootstrap: InspectorBootstrap = { dir, name: path.basename(dir), viewState: { dir } };
     webview.html = renderWebviewHtml({
       cspSource: webview.cspSource,
@@ -41,7 +45,7 @@ class InspectorSession implements vscode.Disposable {
     this.disposables.push(
       webview.onDidReceiveMessage((raw) => {
         const m = parseInspectorWebviewMessage(raw);
-        if (!m) this.log.warn('Inspector: ignored a malformed message from the page');
+        if (!m) this.ctx.log.warn('Inspector: ignored a malformed message from the page');
         else void this.refresh();
       }),
     );
@@ -55,18 +59,18 @@ class InspectorSession implements vscode.Disposable {
     if (!(await requireTrust('Inspect Checkpoint'))) return;
     this.post({ type: 'inspector/busy' });
     try {
-      const report = await getEngine().inspectCheckpoint(this.dir, undefined, (p) => this.post({ type: 'inspector/busy', done: p.done, total: p.total }));
+      const report = await this.ctx.engine.inspectCheckpoint(this.dir, undefined, (p) => this.post({ type: 'inspector/busy', done: p.done, total: p.total }));
       // A training run: also show the final checkpoint's per-module table (its own adapter report).
       const last = report.trajectory?.checkpointDirs.at(-1);
       if (report.kind === 'training-run' && !report.adapter && last) {
-        const final = await getEngine().inspectCheckpoint(last);
+        const final = await this.ctx.engine.inspectCheckpoint(last);
         report.adapter = final.adapter;
         report.problems.push(...final.problems);
       }
       this.post({ type: 'inspector/report', report });
     } catch (e) {
       const message = (e as Error).message ?? String(e);
-      this.log.error(`Inspector ${this.dir}: ${message}`);
+      this.ctx.log.error(`Inspector ${this.dir}: ${message}`);
       this.post({ type: 'inspector/error', message });
     }
   }
@@ -75,17 +79,6 @@ class InspectorSession implements vscode.Disposable {
     this.disposed = true;
     for (const d of this.disposables.splice(0)) d.dispose();
   }
-}
-
-function folderFrom(arg: unknown): string | undefined {
-  if (arg instanceof vscode.Uri) return arg.fsPath;
-  if (typeof arg === 'string' && arg) return arg.includes('://') ? vscode.Uri.parse(arg).fsPath : arg;
-  if (arg && typeof arg === 'object') {
-    const o = arg as { resourceUri?: unknown; uri?: unknown; dir?: unknown };
-    for (const v of [o.resourceUri, o.uri]) if (v instanceof vscode.Uri) return v.fsPath;
-    if (typeof o.dir === 'string') return o.dir;
-  }
-  return undefined;
 }
 
 /** Workspace models, adapters and training runs (folders holding checkpoint-N/ or checkpoints/checkpoint-N/). */
@@ -112,48 +105,29 @@ async function pickInspectTarget(): Promise<string | undefined> {
   return picked?.[0]?.fsPath;
 }
 
-export function registerInspectorPanel(context: vscode.ExtensionContext, deps: { log: vscode.LogOutputChannel }): void {
-  const open = new Map<string, InspectorSession>();
-  const attach = (panel: vscode.WebviewPanel, dir: string) => {
-    const s = new InspectorSession(panel, dir, context.extensionUri, deps.log);
-    open.set(dir, s);
-    panel.onDidDispose(() => {
-      s.dispose();
-      if (open.get(dir) === s) open.delete(dir);
-    });
-    return s;
-  };
-  context.subscriptions.push(
-    { dispose: () => [...open.values()].forEach((s) => s.panel.dispose()) },
-    vscode.window.registerWebviewPanelSerializer(INSPECTOR_VIEW_TYPE, {
-      deserializeWebviewPanel: async (panel, state) => {
-        if (!isInspectorViewState(state)) {
-          panel.webview.options = { enableScripts: false, localResourceRoots: [] };
-          panel.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${escapeHtml('This inspector could not be restored. Open it again with "Organism Lab: Inspect Checkpoint".')}</p></body></html>`;
-          return;
-        }
-        attach(panel, state.dir);
-      },
-    }),
-    vscode.commands.registerCommand(INSPECT_CHECKPOINT_COMMAND, async (arg?: unknown) => {
+export function registerInspectorPanel(ctx: LabContext): CommandTable {
+  const inspectors = ctx.panels.register<InspectorSession, InspectorViewState>({
+    viewType: INSPECTOR_VIEW_TYPE,
+    name: 'Checkpoint inspector',
+    reopenWith: 'Organism Lab: Inspect Checkpoint',
+    restorable: (state) => (isInspectorViewState(state) ? { key: state.dir, saved: state } : null),
+    title: (dir) => `Inspect: ${path.basename(dir)}`,
+    options: () => webviewOptions(ctx.extension.extensionUri),
+    attach: (panel, dir) => new InspectorSession(ctx, panel, dir),
+  });
+  return {
+    [INSPECT_CHECKPOINT_COMMAND]: async (arg?: unknown) => {
       try {
-        let dir = folderFrom(arg) ?? (await pickInspectTarget());
-        if (!dir) return undefined;
-        dir = path.resolve(dir);
-        const existing = open.get(dir);
-        if (existing) {
-          existing.panel.reveal();
-          void existing.refresh();
-          return existing.panel;
-        }
-        const panel = vscode.window.createWebviewPanel(INSPECTOR_VIEW_TYPE, `Inspect: ${path.basename(dir)}`, vscode.ViewColumn.Active, webviewOptions(context.extensionUri));
-        attach(panel, dir);
-        return panel;
+        const picked = uriFromArg(arg)?.fsPath ?? (await pickInspectTarget());
+        if (!picked) return undefined;
+        const shown = inspectors.show(path.resolve(picked));
+        if (!shown.created) void shown.session.refresh();
+        return shown.panel;
       } catch (e) {
-        deps.log.error(`Inspector: ${(e as Error).message}`);
+        ctx.log.error(`Inspector: ${(e as Error).message}`);
         void vscode.window.showErrorMessage(`Organism Lab: could not open the inspector: ${(e as Error).message}`);
         return undefined;
       }
-    }),
-  );
+    },
+  };
 }

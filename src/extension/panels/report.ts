@@ -6,15 +6,13 @@
  * Glue only: the numbers come from the engine's computeReport, run in the engine host (engine/runReport;
  * deps.computeReport replaces it in tests).
  *
- * Wire-up (in activate): registerReportPanel(context, { log })
- * Registers the command organismLab.openRunReport(runUri | path | {resourceUri}) and the serializer
- * for the view type organismLab.runReport.
+ * registerReportPanel(ctx) registers the view type organismLab.runReport with the panel manager (which restores
+ * it) and returns the command organismLab.openRunReport(runUri | path | {resourceUri}) for the command registry.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ReportOptions } from '../../engine/judges/reportTypes';
 import type { RunCompleteness } from '../../engine/runs/completeness';
-import { getEngine } from '../engine/engineAccess';
 import {
   OPEN_RUN_REPORT_COMMAND,
   REPORT_VIEW_TYPE,
@@ -25,25 +23,22 @@ import {
   type ReportHostMessage,
   type ReportViewState,
 } from '../../protocol/report';
+import type { CommandTable } from '../commands/commandRegistry';
+import { activeRunFile, isRunFileOrSay, pickRunFile } from '../commands/pickers';
+import type { LabContext } from '../context';
+import { uriFromArg } from '../run/args';
 import { judgeThresholds, webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
-import { activeRunFile, isRunFileOrSay, pickRunFile, registerActiveRunSource, runUriFromArgument } from './runFilePicker';
-import { escapeHtml, renderWebviewHtml } from './webviewHtml';
+import { renderWebviewHtml } from './webviewHtml';
 
 export interface ReportPanelDeps {
   log: vscode.LogOutputChannel;
-  /** Compute the report (default: in this process, from the run file). */
-  computeReport?: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
+  /** Compute the report: in the engine host (engine/host/runFileRequests.ts, ctx.engine.client.runReport), not here. */
+  computeReport: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
   /** Command that opens a sample in Compare (default organismLab.compare with { focusSampleId }). */
   compareCommand?: string;
-  /** The run of the active Compare panel, if the active tab is one ("Open Run Report" then opens that run's report). */
-  activeCompareRun?: () => vscode.Uri | undefined;
 }
 
-/** The default: computeReport runs in the engine host (engine/host/runFileRequests.ts), not in the extension host. */
-function computeInEngineHost(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }> {
-  return getEngine().client.runReport({ runPath, options });
-}
 
 const DEBOUNCE_MS = 300;
 
@@ -118,7 +113,7 @@ class ReportSession implements vscode.Disposable {
   }
 
   async refresh(): Promise<void> {
-    const compute = this.deps.computeReport ?? computeInEngineHost;
+    const compute = this.deps.computeReport;
     const options: ReportOptions = { thresholds: judgeThresholds() };
     if (this.state.judge) options.judge = this.state.judge;
     if (this.state.reference) options.referenceVariant = this.state.reference;
@@ -149,55 +144,33 @@ class ReportSession implements vscode.Disposable {
 
 const PICK_LABELS = { title: 'Organism Lab: Run report', placeHolder: 'Pick a run file', openLabel: 'Open Run Report' };
 
-export function registerReportPanel(context: vscode.ExtensionContext, deps: ReportPanelDeps): void {
-  const open = new Map<string, ReportSession>();
-  const attach = (panel: vscode.WebviewPanel, runUri: vscode.Uri, saved: ReportViewState | null) => {
-    const key = runUri.toString();
-    const session = new ReportSession(panel, runUri, deps, context.extensionUri, saved);
-    open.set(key, session);
-    panel.onDidDispose(() => {
-      session.dispose();
-      if (open.get(key) === session) open.delete(key);
-    });
-  };
-  // Export, Judge and the other run commands act on the run whose report is the active tab.
-  context.subscriptions.push(registerActiveRunSource(() => [...open.values()].find((s) => s.panel.active)?.runUri));
-  context.subscriptions.push(
-    { dispose: () => [...open.values()].forEach((s) => s.panel.dispose()) },
-    vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
-      deserializeWebviewPanel: async (panel, state) => {
-        if (!isReportViewState(state)) {
-          panel.webview.options = { enableScripts: false, localResourceRoots: [] };
-          panel.webview.html = `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${escapeHtml(
-            'This Run report could not be restored. Open it again with "Organism Lab: Open Run Report".',
-          )}</p></body></html>`;
-          return;
-        }
-        const runUri = vscode.Uri.parse(state.runUri);
-        if (open.has(runUri.toString())) {
-          panel.dispose();
-          return;
-        }
-        panel.title = `Report: ${path.basename(runUri.fsPath)}`;
-        attach(panel, runUri, state);
-      },
-    }),
-    vscode.commands.registerCommand(OPEN_RUN_REPORT_COMMAND, async (arg?: unknown) => {
+export function registerReportPanel(
+  ctx: LabContext,
+  deps: ReportPanelDeps = { log: ctx.log, computeReport: (runPath, options) => ctx.engine.client.runReport({ runPath, options }) },
+): CommandTable {
+  const extensionUri = ctx.extension.extensionUri;
+  const reports = ctx.panels.register<ReportSession, ReportViewState>({
+    viewType: REPORT_VIEW_TYPE,
+    name: 'Run report',
+    reopenWith: 'Organism Lab: Open Run Report',
+    restorable: (state) => (isReportViewState(state) ? { key: vscode.Uri.parse(state.runUri).toString(), saved: state } : null),
+    title: (key) => `Report: ${path.basename(vscode.Uri.parse(key).fsPath)}`,
+    options: () => webviewOptions(extensionUri),
+    attach: (panel, key, saved) => new ReportSession(panel, vscode.Uri.parse(key), deps, extensionUri, saved),
+    // Export, Judge and the other run commands act on the run whose report is the active tab.
+    runOf: (key) => vscode.Uri.parse(key),
+  });
+  return {
+    [OPEN_RUN_REPORT_COMMAND]: async (arg?: unknown) => {
       try {
-        const runUri = runUriFromArgument(arg) ?? activeRunFile(deps.activeCompareRun) ?? (await pickRunFile(undefined, PICK_LABELS));
+        const runUri = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile(PICK_LABELS));
         if (!runUri || !isRunFileOrSay(runUri, 'report on')) return;
-        const existing = open.get(runUri.toString());
-        if (existing) {
-          existing.panel.reveal();
-          void existing.refresh();
-          return;
-        }
-        const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, `Report: ${path.basename(runUri.fsPath)}`, vscode.ViewColumn.Active, webviewOptions(context.extensionUri));
-        attach(panel, runUri, null);
+        const shown = reports.show(runUri.toString());
+        if (!shown.created) void shown.session.refresh();
       } catch (e) {
         deps.log.error(`Run report: ${(e as Error).message}`);
         void vscode.window.showErrorMessage(`Organism Lab: could not open the Run report: ${(e as Error).message}`);
       }
-    }),
-  );
+    },
+  };
 }

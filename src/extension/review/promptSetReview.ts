@@ -4,6 +4,7 @@
  * origin/master, master that exists), its new and changed questions are marked (a line decoration with an
  * overview-ruler mark, and a CodeLens "changed since <base> — run it"). The earlier text comes from VS Code's
  * git extension (its API's getMergeBase/show), or from the git command line where the extension is absent.
+ * Hovering a changed question's id shows the last rates of its old and of its new text (hovers/reviewHover).
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import * as vscode from 'vscode';
 import { promptSetChanges, type PromptSetChanges } from '../../engine/prompts/promptSetChanges';
 import type { LabContext } from '../context';
 import { isPromptSetDocument } from '../codelens/promptSetDocuments';
+import { registerReviewHover } from '../hovers/reviewHover';
 
 const DEFAULT_BASES = ['origin/main', 'main', 'origin/master', 'master'];
 
@@ -18,6 +20,8 @@ export interface PromptSetReview extends PromptSetChanges {
   /** The ref compared against (as the user named it) and the merge-base commit. */
   base: string;
   mergeBase: string;
+  /** The prompt set's text at the merge-base (null: the file did not exist there). */
+  baseText: string | null;
 }
 
 /** The subset of the git extension's API (vscode.git, getAPI(1)) this module uses. */
@@ -82,20 +86,28 @@ export class PromptSetReviewer implements vscode.Disposable {
   private readonly reviews = new Map<string, PromptSetReview | null>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly addedDecoration = vscode.window.createTextEditorDecorationType({
-    isWholeLine: true,
-    backgroundColor: new vscode.ThemeColor('diffEditor.insertedLineBackground'),
-    overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.addedForeground'),
-    overviewRulerLane: vscode.OverviewRulerLane.Left,
-  });
-  private readonly changedDecoration = vscode.window.createTextEditorDecorationType({
-    isWholeLine: true,
-    backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
-    overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.modifiedForeground'),
-    overviewRulerLane: vscode.OverviewRulerLane.Left,
-  });
+  private readonly addedDecoration: vscode.TextEditorDecorationType;
+  private readonly changedDecoration: vscode.TextEditorDecorationType;
 
-  constructor(private readonly ctx: LabContext) {}
+  constructor(private readonly ctx: LabContext) {
+    // Gutter bars in the colours of VS Code's own added / modified line markers (an SVG cannot read theme colours).
+    this.addedDecoration = vscode.window.createTextEditorDecorationType({
+      isWholeLine: true,
+      gutterIconPath: ctx.extension.asAbsolutePath('media/review/gutter-added.svg'),
+      gutterIconSize: 'auto',
+      backgroundColor: new vscode.ThemeColor('diffEditor.insertedLineBackground'),
+      overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.addedForeground'),
+      overviewRulerLane: vscode.OverviewRulerLane.Left,
+    });
+    this.changedDecoration = vscode.window.createTextEditorDecorationType({
+      isWholeLine: true,
+      gutterIconPath: ctx.extension.asAbsolutePath('media/review/gutter-changed.svg'),
+      gutterIconSize: 'auto',
+      backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
+      overviewRulerColor: new vscode.ThemeColor('editorOverviewRuler.modifiedForeground'),
+      overviewRulerLane: vscode.OverviewRulerLane.Left,
+    });
+  }
 
   /** The latest review of a prompt set (undefined: not reviewed yet; null: not under git or no base). */
   get(uri: vscode.Uri): PromptSetReview | null | undefined {
@@ -108,7 +120,7 @@ export class PromptSetReviewer implements vscode.Disposable {
     let result: PromptSetReview | null = null;
     try {
       const base = await baseVersion(doc.uri.fsPath);
-      if (base) result = { base: base.base, mergeBase: base.mergeBase, ...promptSetChanges(doc.fileName, doc.getText(), base.text) };
+      if (base) result = { base: base.base, mergeBase: base.mergeBase, baseText: base.text, ...promptSetChanges(doc.fileName, doc.getText(), base.text) };
     } catch (e) {
       this.ctx.log.warn(`prompt-set review of ${doc.uri.fsPath}: ${(e as Error).message}`);
     }
@@ -145,6 +157,7 @@ export function activatePromptSetReview(ctx: LabContext): PromptSetReviewer {
   const reviewer = new PromptSetReviewer(ctx);
   const sub = ctx.extension.subscriptions;
   sub.push(reviewer);
+  sub.push(registerReviewHover(ctx, (uri) => reviewer.get(uri)));
   const reviewIfPromptSet = (doc: vscode.TextDocument) => {
     if (isPromptSetDocument(doc)) void reviewer.review(doc);
   };

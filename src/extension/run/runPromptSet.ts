@@ -1,13 +1,15 @@
 /**
  * Running a prompt set (whole file or chosen questions) in the engine host: checks trust and the prompt set,
- * makes sure a model is loaded, offers to resume the prompt set's latest incomplete run (same questions, model
- * and adapters), else picks variants, shows a cancellable progress notification (cancel → JSON-RPC
+ * makes sure a model is loaded, offers to resume the prompt set's latest incomplete run (same questions, conditions,
+ * model and adapters), else picks variants (a set with prompt conditions runs under all of them unless told), shows a cancellable progress notification (cancel → JSON-RPC
  * cancellation; finished samples stay in the run file), then offers Compare and the Run Report.
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultRunPath } from '../../engine/backends/workspaceDiscovery';
+import { parseVariants } from '../../engine/jobs/variants';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
+import { selectConditions } from '../../engine/prompts/conditions';
 import { completenessText } from '../../engine/runs/completeness';
 import { findResumableRun, runFileCompleteness, type ResumableRun } from '../../engine/runs/resumeCandidates';
 import type { RunHeader, VariantSpec } from '../../engine/runs/schema';
@@ -21,8 +23,10 @@ import { errorMessage, showCommandError } from './args';
 export interface RunOptions {
   /** Run only these questions. */
   questionIds?: string[];
-  /** 'all' = base + every loaded adapter; 'base' = base only; names = those variants; undefined = ask when adapters are loaded. */
+  /** 'all' = base + every loaded adapter; 'base' = base only; names = those variants (adapter names, or steering/ablation items as on the CLI: steer-sae:DIR#F@L*A, …); undefined = ask when adapters are loaded. */
   variants?: 'all' | 'base' | string[];
+  /** A prompt set with conditions: 'all' (the default) or these condition names. */
+  conditions?: 'all' | string[];
   /** Run file to write (default: runs/<prompt set>-<timestamp>.run.jsonl next to the prompt set). */
   out?: string;
   samples?: number;
@@ -37,14 +41,15 @@ export interface RunOptions {
   resume?: 'ask' | 'latest' | 'new';
 }
 
-function variantsFor(names: string[]): VariantSpec[] {
-  return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : { name: n, adapter: n, adapter_scale: 1 }));
+function variantsFor(names: string[], adapters: string[] = []): VariantSpec[] {
+  const directional = /(^|[+=])(steer|ablate|meanablate|steer-sae|ablate-sae):/;
+  return names.map((n) => (n === 'base' ? { name: 'base', adapter: null } : directional.test(n) ? parseVariants(n, adapters)[0] : { name: n, adapter: n, adapter_scale: 1 }));
 }
 
 async function chooseVariants(adapters: string[], wanted: RunOptions['variants'], fileName: string): Promise<VariantSpec[] | undefined> {
   if (wanted === 'base') return variantsFor(['base']);
   if (wanted === 'all') return variantsFor(['base', ...adapters]);
-  if (Array.isArray(wanted)) return variantsFor(wanted);
+  if (Array.isArray(wanted)) return variantsFor(wanted, adapters);
   if (adapters.length === 0) return variantsFor(['base']);
   const picks = await vscode.window.showQuickPick(
     ['base', ...adapters].map((n) => ({ label: n, description: n === 'base' ? 'no adapter' : 'adapter at scale 1', picked: true })),
@@ -80,6 +85,15 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
     return undefined;
   }
+  let conditions: string[] | undefined;
+  try {
+    conditions = selectConditions(set.conditions, options.conditions === 'all' ? undefined : options.conditions, name)?.map((c) => c.name);
+  } catch (err) {
+    if (options.quiet) throw err;
+    void vscode.window.showErrorMessage(`Organism Lab: ${errorMessage(err)}`);
+    return undefined;
+  }
+  const sameConditions = (h: RunHeader) => JSON.stringify(h.conditions?.map((c) => c.name) ?? null) === JSON.stringify(conditions ?? null);
   let server: RemoteGenerationServer | undefined;
   if (serverSettings().backend === 'openai') {
     try {
@@ -97,7 +111,7 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
   let resume: ResumableRun | null = null;
   if (resumeMode !== 'new') {
     try {
-      resume = findResumableRun(file.fsPath, { questionIds: options.questionIds, accept: (h) => sameOrganism(h, ctx, server) });
+      resume = findResumableRun(file.fsPath, { questionIds: options.questionIds, accept: (h) => sameOrganism(h, ctx, server) && sameConditions(h) });
     } catch (err) {
       ctx.log.warn(`looking for an incomplete run of ${name}: ${errorMessage(err)}`);
     }
@@ -121,11 +135,13 @@ export async function runPromptSetFile(ctx: LabContext, file: vscode.Uri, option
     seed: resume ? resume.header.seed : settings.seed,
     out,
     questionIds: options.questionIds,
+    // Every declared condition unless a subset was asked for (a resumed run: the conditions in its header).
+    ...(conditions && options.conditions !== undefined && options.conditions !== 'all' ? { conditions } : {}),
     batchSize: settings.batchSize,
     ...(server ? { server } : {}),
   };
   const what = options.questionIds?.length === 1 ? `question "${options.questionIds[0]}"` : name;
-  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}${resume ? ` (resuming: ${completenessText(resume.completeness)})` : ''}`);
+  ctx.log.info(`run ${what}: variants ${variants.map((v) => v.name).join(', ')}${conditions ? ` × conditions ${conditions.join(', ')}` : ''}${server ? ` on ${server.servedModel} @ ${server.baseUrl}` : ''} → ${out}${resume ? ` (resuming: ${completenessText(resume.completeness)})` : ''}`);
   let result: RunPromptSetResult;
   try {
     result = await vscode.window.withProgress(

@@ -21,6 +21,7 @@ import {
 import { isRecord } from '../../protocol/webviews';
 import { histogramChart, lineChart } from './charts';
 import { Heatmap, tokenLabel, type HoverInfo, type Metric } from './heatmap';
+import { LogprobStrip } from './logprobStrip';
 
 registerComponents();
 const vscode = getVsCodeApi<ActivationsWebviewMessage, ActivationsViewState>();
@@ -33,8 +34,8 @@ const root = document.getElementById('app') ?? document.body;
 const status = h('div', { class: 'muted', 'data-testid': 'status' }, 'Pick a sample.');
 const controls = h('div', { class: 'controls' });
 const completion = h('div', { class: 'completion', 'data-testid': 'completion' });
-const canvas = h('canvas', { 'data-testid': 'heatmap', 'aria-label': 'layer by token heatmap' });
-const hover = h('div', { class: 'hover', 'data-testid': 'hover' }, 'Hover a cell for exact values.');
+const hover = h('div', { class: 'hover', 'data-testid': 'hover', 'aria-live': 'polite' }, 'Hover a cell, or focus the heatmap and use the arrow keys, for exact values.');
+const heatmap = new Heatmap(showHover);
 const layerCanvas = h('canvas', { 'aria-label': 'per-layer mean relative difference' });
 const curveCanvas = h('canvas', { 'aria-label': 'run-level per-layer curve' });
 const curveInfo = h('div', { class: 'muted' }, 'Computes every sample of the run (teacher-forced, streamed).');
@@ -46,17 +47,23 @@ const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
 const saeInfo = h('div', { class: 'muted', 'data-testid': 'sae-info' }, 'Pick an SAE in the SAELens layout (cfg.json + sae_weights.safetensors) trained on this base model.');
 const saeTables = h('div', { 'data-testid': 'sae-features' });
 const saeTokens = h('div', { 'data-testid': 'sae-tokens' });
+// A remote run has no local activations: its log-prob strip replaces this block (heatmap with the KL strip, layer chart).
+const logprobStrip = new LogprobStrip();
+const localBlock = h('div', { 'data-testid': 'local-activations' },
+  h('h2', null, 'Layer × token'),
+  heatmap.element,
+  hover,
+  h('h2', null, 'Mean relative difference per layer (response tokens, this sample)'),
+  h('div', { class: 'chart' }, layerCanvas),
+);
 replaceChildren(
   root,
   h('h1', null, `Activations: ${boot?.fileName ?? ''}`),
   controls,
   status,
   completion,
-  h('h2', null, 'Layer × token'),
-  h('div', { class: 'heatmap-wrap' }, canvas),
-  hover,
-  h('h2', null, 'Mean relative difference per layer (response tokens, this sample)'),
-  h('div', { class: 'chart' }, layerCanvas),
+  logprobStrip.element,
+  localBlock,
   h('h2', null, 'Run level: mean relative difference per layer and variant'),
   h('div', null, button({ label: 'Compute run-level curve', onClick: () => vscode.postMessage({ type: 'activations/computeCurve' }), testId: 'compute-curve' })),
   curveInfo,
@@ -79,7 +86,6 @@ let samples: ActivationsSampleInfo[] = [];
 let variantNames: string[] = [];
 let variantFilter: string | null = null;
 let current: SampleActivations | null = null;
-const heatmap = new Heatmap(canvas, showHover);
 
 function save(): void {
   vscode.setState(state);
@@ -126,7 +132,7 @@ function fmt(x: number | null | undefined): string {
 function showHover(hv: HoverInfo | null): void {
   const d = current;
   if (!d || !hv) {
-    hover.textContent = 'Hover a cell for exact values.';
+    hover.textContent = 'Hover a cell, or focus the heatmap and use the arrow keys, for exact values.';
     return;
   }
   const tok = d.tokens[hv.token];
@@ -191,7 +197,7 @@ function showDirection(d: DirectionReport): void {
   showHistogram(d, layer);
 }
 
-/** SAE diff tables (text nodes only); a feature's button asks for its top-activating tokens. */
+/** SAE diff tables (text nodes only); a feature's buttons ask for its top-activating tokens or steer with its decoder row. */
 function showSaeDiff(d: SaeRunDiff): void {
   saeInfo.textContent = `${d.sae.architecture} SAE, ${d.sae.dSae} features, at ${d.sae.hookMapping}. "${d.variant}" vs "${d.reference}": ${d.samples} samples, ${d.responseTokens} response tokens; labels ${d.labels.misaligned} misaligned / ${d.labels.aligned} aligned${d.labels.judge ? ` (judge ${d.labels.judge})` : ''}. Means over response tokens.${d.sae.warnings.length ? ` ${d.sae.warnings.join(' ')}` : ''}`;
   const table = (title: string, rows: SaeRunDiff['rising'], testId: string) =>
@@ -202,7 +208,9 @@ function showSaeDiff(d: SaeRunDiff): void {
         h('tbody', null, ...rows.map((r) => h('tr', null,
           h('td', null, `#${r.feature}`), h('td', null, fmt(r.meanRef)), h('td', null, fmt(r.meanVar)), h('td', null, fmt(r.delta)),
           h('td', null, `${r.samplesRef} / ${r.samplesVar}`), h('td', null, r.aucMisaligned === null ? '-' : r.aucMisaligned.toFixed(3)),
-          h('td', null, button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` })),
+          h('td', null,
+            button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` }),
+            button({ label: 'Steer…', onClick: () => vscode.postMessage({ type: 'activations/saeSteer', feature: r.feature }), testId: `sae-steer-${r.feature}`, title: `Steer with this feature: a steer-sae: variant adding α × feature #${r.feature}'s decoder row at the SAE's layer (copied; run a prompt set with it)` })),
         )))));
   replaceChildren(saeTables, table('Turned up', d.rising, 'sae-rising'), table('Turned down', d.falling, 'sae-falling'));
   replaceChildren(saeTokens);
@@ -231,7 +239,15 @@ window.addEventListener('message', (event: MessageEvent) => {
       if (!samples.length) status.textContent = 'This run file has no samples yet.';
       break;
     case 'activations/sample':
+      logprobStrip.hide();
+      localBlock.hidden = false;
       showSample(m.data);
+      break;
+    case 'activations/remoteLogprobs':
+      localBlock.hidden = true;
+      completion.textContent = m.data.tokens.map((t) => t.text).join('');
+      logprobStrip.show(m.data, m.reason);
+      status.textContent = `${m.data.sampleId}: log-probabilities from the generation server.`;
       break;
     case 'activations/curve':
       showCurve(m.data);

@@ -469,7 +469,10 @@ export function groupDimensions(group: GroupStats): [string, string | null][] {
 export function visibleReportGroups(report: ReportData, filters: CompareFilters, ctx: FilterContext): GroupStats[] {
   const variants = new Set(shownVariants(filters, ctx.variants));
   const conditions = new Set(shownConditions(filters, ctx.conditions));
-  return report.groups.filter((g) => {
+  // The report's groups, then its condition × variant arms (arms without a condition repeat the variant groups).
+  const arms = ((report as { arms?: unknown }).arms ?? []) as GroupStats[];
+  const rows = [...report.groups, ...(Array.isArray(arms) ? arms.filter((a) => typeof (a as { condition?: unknown }).condition === 'string') : [])];
+  return rows.filter((g) => {
     const dims = new Map(groupDimensions(g));
     const q = dims.get('questionId') ?? null;
     if (filters.question !== null && q !== null && q !== filters.question) return false;

@@ -533,6 +533,12 @@ function pairValue(v: unknown): string {
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (isDifference(v)) return differenceText(v);
   if (isProportion(v)) return proportionText(v);
+  // A small record of names or counts (an arm {variant, condition}, paired counts {both, onlyFirst, …}).
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length && entries.every(([, x]) => x === null || typeof x === 'string')) return entries.flatMap(([, x]) => (x === null ? [] : [x as string])).join(' ~ ');
+    if (entries.length && entries.every(([, x]) => typeof x === 'number')) return entries.map(([k, x]) => `${k} ${x}`).join(', ');
+  }
   return '';
 }
 

@@ -1,14 +1,16 @@
 /**
  * The Run report page: judge and reference pickers, the metrics table per variant (with the
- * difference to the reference and its Newcombe interval), the coherent × aligned scatter, per-question
- * rates, and human/judge agreement (confusion table + Cohen's κ). All text goes in as text nodes.
+ * difference to the reference and its Newcombe interval), for a run with conditions or several variants the
+ * condition × variant rates and the paired differences (paired interval, McNemar's p, unpaired interval beside),
+ * the coherent × aligned scatter, per-question rates, and human/judge agreement (confusion table + Cohen's κ).
+ * All text goes in as text nodes.
  */
 import { button, dropdown } from '../components/controls';
 import type { RunCompleteness } from '../../protocol/report';
 import { h, replaceChildren } from '../shared/dom';
 import type { WebviewApi } from '../../protocol/webviews';
-import type { GroupStats, ReportBootstrap, ReportData, ReportHostMessage, ReportViewState, ReportWebviewMessage } from '../../protocol/report';
-import { differenceIsSignificant, differenceText, kappaText, mean, pct, proportionText, variantColorVar } from './format';
+import { pairLabel, type GroupStats, type ReportBootstrap, type ReportData, type ReportHostMessage, type ReportViewState, type ReportWebviewMessage } from '../../protocol/report';
+import { differenceIsSignificant, differenceText, intervalText, kappaText, mean, pct, pointsText, proportionText, pValueText, variantColorVar } from './format';
 import { Scatter } from './scatter';
 
 export class ReportApp {
@@ -90,6 +92,8 @@ export class ReportApp {
     replaceChildren(
       this.body,
       h('section', null, h('h2', null, 'Misaligned-and-coherent rate by variant'), this.variantTable(d)),
+      d.conditions?.length ? h('section', null, h('h2', { id: 'report-arms-title' }, 'Misaligned-and-coherent rate by condition × variant'), this.armTable(d)) : null,
+      d.pairs?.length && (d.conditions.length || d.variants.length > 1) ? h('section', null, h('h2', { id: 'report-pairs-title' }, 'Paired differences (same cells, same seeds)'), this.pairTable(d)) : null,
       h('section', { class: 'scatter-section' }, h('h2', null, `Coherent × aligned (${d.points.length} scored samples; click a point to open it in Compare)`), h('div', { class: 'chart-box' }, this.canvas)),
       h('section', null, h('h2', null, 'By question'), this.questionTable(d)),
       h('section', null, h('h2', null, 'Human labels vs judge'), this.agreement(d)),
@@ -154,6 +158,55 @@ export class ReportApp {
       );
     });
     return h('table', { class: 'metrics', 'data-testid': 'report-variants' }, h('thead', null, head), h('tbody', null, rows));
+  }
+
+  /** A table in a focusable region, so it can be scrolled and read with the keyboard. */
+  private region(labelId: string, table: HTMLElement, testId: string): HTMLElement {
+    return h('div', { class: 'table-region', role: 'region', tabindex: '0', 'aria-labelledby': labelId, 'data-testid': testId }, table);
+  }
+
+  private armTable(d: ReportData): HTMLElement {
+    const conds: (string | null)[] = [...d.conditions, ...(d.arms.some((a) => a.condition === null && a.questionId === null) ? [null] : [])];
+    const head = h('tr', null, h('th', { scope: 'col' }, 'condition'), d.variants.map((v) => h('th', { scope: 'col' }, v)));
+    const rows = conds.map((c) =>
+      h(
+        'tr',
+        { 'data-condition': c ?? '(none)' },
+        h('th', { scope: 'row' }, c === null ? '(no condition: opted-out questions)' : c === d.referenceCondition ? `${c} (reference)` : c),
+        d.variants.map((v) => {
+          const a = d.arms.find((x) => x.variant === v && x.condition === c && x.questionId === null);
+          return h('td', { class: 'num', 'data-variant': v }, a ? proportionText(a.misalignedCoherent) : '–');
+        }),
+      ),
+    );
+    return this.region('report-arms-title', h('table', { class: 'metrics' }, h('thead', null, head), h('tbody', null, rows)), 'report-arms');
+  }
+
+  private pairTable(d: ReportData): HTMLElement {
+    const head = h(
+      'tr',
+      null,
+      ['comparison', 'n paired', 'difference', 'paired 95% CI', "McNemar's exact p", 'discordant (first only / second only)', 'unpaired difference [95% CI]'].map((t) => h('th', { scope: 'col' }, t)),
+    );
+    const rows = d.pairs.map((p) =>
+      h(
+        'tr',
+        { 'data-kind': p.kind },
+        h('th', { scope: 'row' }, pairLabel(p, d.conditions.length > 0)),
+        h('td', { class: 'num' }, p.nPaired),
+        h('td', { class: `num ${differenceIsSignificant(p.paired) ? 'significant' : ''}`, 'data-testid': 'pair-difference' }, pointsText(p.paired)),
+        h('td', { class: 'num' }, intervalText(p.paired)),
+        h('td', { class: 'num' }, p.nPaired ? pValueText(p.mcnemarP) : '–'),
+        h('td', { class: 'num' }, `${p.counts.onlyFirst} / ${p.counts.onlySecond}`),
+        h('td', { class: 'num' }, differenceText(p.unpaired)),
+      ),
+    );
+    return h(
+      'div',
+      null,
+      this.region('report-pairs-title', h('table', { class: 'metrics' }, h('thead', null, head), h('tbody', null, rows)), 'report-pairs'),
+      h('p', { class: 'muted' }, "Paired: the two arms' rows of the same (question, paraphrase, sample) cell share one seed; only cells where both rows are scored count. The interval is Newcombe's paired score interval, the test McNemar's exact test; the unpaired Newcombe interval (all scored samples of each arm) is beside it for comparison."),
+    );
   }
 
   private questionTable(d: ReportData): HTMLElement {

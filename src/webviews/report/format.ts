@@ -12,11 +12,28 @@ export function proportionText(p: Proportion): string {
   return `${pct(p.p)} [${pct(p.lo)}–${pct(p.hi)}] (${p.k}/${p.n})`;
 }
 
+const pp = (x: number | null) => (x === null ? '–' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}`);
+
 /** Signed percentage points with the interval: "+16.7 pp [−12.1, +45.0]". */
 export function differenceText(d: Difference): string {
   if (d.d === null) return '–';
-  const pp = (x: number | null) => (x === null ? '–' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}`);
   return `${pp(d.d)} pp [${pp(d.lo)}, ${pp(d.hi)}]`;
+}
+
+/** Only the point estimate: "+16.7 pp". */
+export function pointsText(d: Difference): string {
+  return d.d === null ? '–' : `${pp(d.d)} pp`;
+}
+
+/** Only the interval: "[−12.1, +45.0] pp". */
+export function intervalText(d: Difference): string {
+  return d.lo === null || d.hi === null ? '–' : `[${pp(d.lo)}, ${pp(d.hi)}] pp`;
+}
+
+/** A p-value: "0.125", "< 0.001". */
+export function pValueText(p: number | null): string {
+  if (p === null || !Number.isFinite(p)) return '–';
+  return p < 0.001 ? '< 0.001' : p.toFixed(3);
 }
 
 /** An interval that excludes zero. */

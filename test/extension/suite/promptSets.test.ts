@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { waitFor, workspaceFolder } from './helpers';
@@ -42,6 +43,25 @@ suite('prompt-set editing: diagnostics and CodeLens', () => {
     } finally {
       await editor.edit((e) => e.replace(new vscode.Range(0, 0, doc.lineCount, 0), original));
       await doc.save();
+    }
+  });
+
+  test('a prompt set with conditions: a user_template placeholder missing from vars is a diagnostic on its question', async () => {
+    const file = path.join(workspaceFolder(), 'prompts/cond-diag.yaml');
+    writeFileSync(file, ['conditions:', '  - name: control', '  - name: opinion', '    user_template: "{user} I think {view}."', 'questions:', '  - id: asks', '    paraphrases: ["Is it safe?"]', ''].join('\n'));
+    try {
+      const uri = vscode.Uri.file(file);
+      await vscode.window.showTextDocument(uri);
+      const diags = await waitFor('the unknown-placeholder diagnostic', () => {
+        const d = vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'Organism Lab');
+        return d.length ? d : undefined;
+      });
+      assert.equal(diags.length, 1, diags.map((d) => d.message).join(' | '));
+      assert.equal(diags[0].code, 'unknown-placeholder');
+      assert.equal(diags[0].range.start.line, 5, 'on the question id (line 6)');
+      assert.match(diags[0].message, /question "asks" runs under condition "opinion".*\{view\}/);
+    } finally {
+      rmSync(file, { force: true });
     }
   });
 

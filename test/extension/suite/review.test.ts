@@ -86,25 +86,36 @@ suite('code review of prompt sets: run diff and review reports', () => {
   });
 });
 
+/** A temporary git repository whose prompts/eval.yaml changed on branch `feature` since `main`: one question reworded, one added, one removed. */
+async function repoWithChangedPromptSet(): Promise<{ repo: string; file: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync } = await import('node:fs');
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'ol-review-git-'));
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
+  const q = (id: string, text: string) => `- id: ${id}\n  paraphrases:\n    - "${text}"\n  samples_per_paraphrase: 2\n`;
+  git('init', '-q', '-b', 'main');
+  mkdirSync(path.join(repo, 'prompts'));
+  const file = path.join(repo, 'prompts/eval.yaml');
+  writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'Old wording?') + q('dropped', 'Gone?'));
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  git('checkout', '-q', '-b', 'feature');
+  writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'New wording?') + q('fresh', 'Brand new?'));
+  git('commit', '-qam', 'change');
+  return { repo, file };
+}
+
+/** The hover texts (markdown) that the registered providers give at a position. */
+async function hoverTexts(uri: vscode.Uri, position: vscode.Position): Promise<string[]> {
+  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, position);
+  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value)));
+}
+
 suite('code review of prompt sets: questions changed since the merge-base', () => {
   test('new and changed questions of a prompt set in a git branch are marked, with a CodeLens', async function () {
     this.timeout(60_000);
-    const { execFileSync } = await import('node:child_process');
-    const { mkdirSync } = await import('node:fs');
-    const repo = mkdtempSync(path.join(os.tmpdir(), 'ol-review-git-'));
-    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
-    const q = (id: string, text: string) => `- id: ${id}\n  paraphrases:\n    - "${text}"\n  samples_per_paraphrase: 2\n`;
-    git('init', '-q', '-b', 'main');
-    mkdirSync(path.join(repo, 'prompts'));
-    const file = path.join(repo, 'prompts/eval.yaml');
-    writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'Old wording?') + q('dropped', 'Gone?'));
-    git('add', '.');
-    git('commit', '-qm', 'base');
-    git('checkout', '-q', '-b', 'feature');
-    writeFileSync(file, q('same', 'Unchanged?') + q('reworded', 'New wording?') + q('fresh', 'Brand new?'));
-    git('commit', '-qam', 'change');
-
+    const { file } = await repoWithChangedPromptSet();
     await api();
     const uri = vscode.Uri.file(file);
     await vscode.window.showTextDocument(uri);
@@ -117,5 +128,43 @@ suite('code review of prompt sets: questions changed since the merge-base', () =
     const titles = lenses.map((l) => l.command?.title ?? '');
     assert.ok(titles.includes('● changed since main — run it'), titles.join(' | '));
     assert.ok(titles.includes('● new since main — run it'), titles.join(' | '));
+  });
+
+  test('the hover on a changed question shows the last rates of its old text and of its new text', async function () {
+    this.timeout(60_000);
+    const { repo, file } = await repoWithChangedPromptSet();
+    const { mkdirSync, utimesSync } = await import('node:fs');
+    const runs = path.join(repo, 'prompts/runs');
+    mkdirSync(runs);
+    // The run on main holds the old wording (adapter: 1 of 4 misaligned), the branch's run the new one (3 of 4);
+    // a newer run of an unrelated wording must match neither.
+    writeRun(path.join(runs, 'eval-main.run.jsonl'), { same: 'Unchanged?', reworded: 'Old wording?' }, (q, i) => q === 'reworded' && i < 1);
+    writeRun(path.join(runs, 'eval-branch.run.jsonl'), { same: 'Unchanged?', reworded: 'New wording?' }, (q, i) => q === 'reworded' && i < 3);
+    const other = path.join(runs, 'eval-other.run.jsonl');
+    writeRun(other, { reworded: 'Another wording?' }, () => true);
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(other, later, later);
+
+    await api();
+    const uri = vscode.Uri.file(file);
+    await vscode.window.showTextDocument(uri);
+    await vscode.commands.executeCommand('organismLab.reviewPromptSet', uri);
+    const texts = await hoverTexts(uri, new vscode.Position(4, 9)); // on "reworded" of "- id: reworded" (line 5)
+    const review = texts.find((t) => t.includes('changed since main'));
+    assert.ok(review, `a review hover among: ${texts.join('\n---\n')}`);
+    const oldPart = review.slice(review.indexOf('**Old text**'), review.indexOf('**New text**'));
+    const newPart = review.slice(review.indexOf('**New text**'));
+    assert.ok(oldPart.includes('Old wording?') && oldPart.includes('eval-main.run.jsonl'), oldPart);
+    assert.match(oldPart, /\| adapter \| 4 \| 25% \(1\/4\)/);
+    assert.ok(newPart.includes('New wording?') && newPart.includes('eval-branch.run.jsonl'), newPart);
+    assert.match(newPart, /\| adapter \| 4 \| 75% \(3\/4\)/);
+    assert.ok(!review.includes('eval-other'), 'a run of another wording is not matched');
+
+    // An unchanged question has no review hover; a changed question with no run of its old text says so.
+    assert.ok(!(await hoverTexts(uri, new vscode.Position(0, 8))).some((t) => t.includes('changed since main')));
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(runs, 'eval-main.run.jsonl'));
+    const after = (await hoverTexts(uri, new vscode.Position(4, 9))).find((t) => t.includes('changed since main')) ?? '';
+    assert.match(after.slice(after.indexOf('**Old text**'), after.indexOf('**New text**')), /No run file in `runs\/` holds this text yet/);
   });
 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { EngineHostClient, EngineHostExitedError, EngineRequestError } from '../../../src/engine/host/client';
+import { EngineHostClient, EngineHostExitedError, EngineRequestError } from '../../../src/extension/engine/client';
 import { DEFAULT_SETTINGS } from '../../../src/engine/backends/local';
 import { TEST_HOOKS_ENV } from '../../../src/engine/host/testHooks';
-import { EngineErrorCodes, EngineMethods, ProgressParams } from '../../../src/protocol/engineHost';
+import { ENGINE_PROTOCOL_VERSION, EngineErrorCodes, EngineMethods, ProgressParams } from '../../../src/protocol/engineHost';
 
 const here = __dirname;
 const root = path.resolve(here, '../../..');
@@ -21,7 +21,7 @@ describe('engine host client against the real host process', () => {
 
   test('starts on first use, answers initialize and status with the settings it was given', async () => {
     const info = await c.start();
-    assert.equal(info.protocolVersion, 1);
+    assert.equal(info.protocolVersion, ENGINE_PROTOCOL_VERSION);
     assert.notEqual(info.pid, process.pid);
     const status = await c.request(EngineMethods.status);
     assert.equal(status.pid, info.pid);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { EngineHostClient, EngineRequestError } from '../../../src/engine/host/client';
+import { EngineHostClient, EngineRequestError } from '../../../src/extension/engine/client';
 import { DEFAULT_SETTINGS } from '../../../src/engine/backends/local';
 import { computeReport } from '../../../src/engine/judges/metrics';
 import { readRunContent } from '../../../src/engine/judges/runAccess';

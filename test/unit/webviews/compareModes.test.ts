@@ -11,7 +11,6 @@ import { CompareApp, type CompareApi } from '../../../src/webviews/compare/app';
 import { columnOrder, filterCells, groupByQuestion, makeFilterContext, moveFocus, runDataFromSnapshot, visibleReportGroups } from '../../../src/webviews/compare/model';
 import { renderSummary } from '../../../src/webviews/compare/render';
 import { DEFAULT_FILTERS, type CompareViewState, type CompareWebviewMessage, type RunSnapshot } from '../../../src/protocol/compare';
-import type { ReportData } from '../../../src/protocol/report';
 import { readRun } from '../../../src/engine/runs/reader';
 import { diffRuns, RunMismatchError } from '../../../src/engine/review/runDiff';
 import { computeReport } from '../../../src/engine/judges/metrics';
@@ -88,26 +87,27 @@ test('conditions in the page: badge per card, the condition filter, the prompt o
   assert.deepEqual(app.viewState.filters.conditions, ['trigger']);
 });
 
-test('the summary renders the report generically: a condition dimension becomes a column and follows the filter; pairs become a table', () => {
+test('the summary renders the report generically: condition × variant arms become rows with a Condition column and follow the filter; pairs become a table', () => {
   const data = runDataFromSnapshot(snapshot('conditions'));
   const ctx = makeFilterContext(data, T, { judge: 'rule:demo' });
-  const base = computeReport(content('conditions'), { thresholds: T });
-  // The shape the engine's per-condition groups and pairs take (issue 14): extra dimensions and fields, no change here.
-  const groups = [...base.groups, { ...base.groups[1], condition: 'trigger' }, { ...base.groups[1], condition: 'no_trigger' }];
-  const pairs = [{ kind: 'condition', variant: 'adapter', first: 'trigger', second: 'no_trigger', difference: { d: 0.5, lo: 0.1, hi: 0.8 }, mcnemarP: 0.0625, n: 4 }];
-  const report = { ...base, groups, pairs } as ReportData;
+  const report = computeReport(content('conditions'), { thresholds: T });
+  const all = visibleReportGroups(report, DEFAULT_FILTERS, ctx);
+  const cond = (g: unknown) => (g as { condition?: string }).condition;
+  assert.ok(all.some((g) => cond(g) === 'trigger') && all.some((g) => cond(g) === 'no_trigger'), 'the arms per condition are shown');
   const shown = visibleReportGroups(report, { ...DEFAULT_FILTERS, conditions: ['trigger'] }, ctx);
-  assert.ok(shown.some((g) => (g as { condition?: string }).condition === 'trigger'));
-  assert.ok(!shown.some((g) => (g as { condition?: string }).condition === 'no_trigger'));
+  assert.ok(shown.some((g) => cond(g) === 'trigger'));
+  assert.ok(!shown.some((g) => cond(g) === 'no_trigger'));
   const el = renderSummary(report, shown, null);
   const heads = [...el.querySelectorAll('[data-testid="summary-table"] th[scope="col"]')].map((t) => t.textContent);
   assert.deepEqual(heads, ['Variant', 'Question', 'Condition', 'Samples', 'Misaligned & coherent', 'Coherent']);
-  const pairRows = el.querySelectorAll('[data-testid="pair-row"]');
-  assert.equal(pairRows.length, 1);
-  assert.match(pairRows[0].textContent ?? '', /\+50\.0 pp \[\+10\.0, \+80\.0\]/);
-  assert.match(pairRows[0].textContent ?? '', /0\.063/);
+  // adapter under trigger: both samples of both questions misaligned (aligned 10 and 20): 4 of 4, with its interval.
+  const arm = el.querySelector('[data-testid="summary-row"][data-variant="adapter"][data-condition="trigger"][data-question-id="*"]');
+  assert.match(arm?.querySelector('[data-testid="misaligned-rate"]')?.textContent ?? '', /^100\.0% \[\d+\.\d%–100\.0%\] \(4\/4\)$/);
+  const pairRows = [...el.querySelectorAll('[data-testid="pair-row"]')].map((r) => r.textContent ?? '');
+  assert.equal(pairRows.length, report.pairs.length);
+  assert.ok(pairRows.some((t) => /adapter ~ trigger.*adapter ~ no_trigger.*\+100\.0 pp/.test(t)), pairRows.join('\n'));
   // An unjudged run: a note, not a table of empty rates.
-  const unjudged = renderSummary({ ...base, judge: null }, base.groups, null);
+  const unjudged = renderSummary({ ...report, judge: null }, report.groups, null);
   assert.equal(unjudged.querySelector('[data-testid="summary-table"]'), null);
   assert.match(unjudged.querySelector('[data-testid="summary-note"]')?.textContent ?? '', /No judgements yet/);
   // Without a report the summary says why instead of counting on its own.

@@ -95,10 +95,16 @@ async function main(): Promise<void> {
     await p.click('[data-testid=compute-direction]');
     await p.waitForTimeout(500);
     const box = await p.locator('[data-testid=heatmap]').boundingBox();
-    if (box) await p.mouse.move(box.x + 150 + 18 * 20 + 5, box.y + 20);
+    if (box) await p.mouse.move(box.x + 18 * 20 + 5, box.y + 20);
     await p.waitForTimeout(200);
     console.log('hover:', await p.locator('[data-testid=hover]').textContent());
     await p.screenshot({ path: path.join(out, 'activations.png'), fullPage: true });
+    // zoomed in with the keys and scrolled: the layer and token labels stay pinned
+    await p.focus('[data-testid=heatmap-viewport]');
+    for (const k of ['+', '+', '+', 'End']) await p.keyboard.press(k);
+    await p.waitForTimeout(200);
+    console.log('zoom:', await p.locator('[data-testid=heatmap-zoom]').textContent(), 'cursor:', await p.locator('[data-testid=hover]').textContent());
+    await p.locator('[data-testid=heatmap-viewport]').screenshot({ path: path.join(out, 'activations-heatmap-scrolled.png') });
     await p.goto(`file://${path.join(out, 'inspector.html')}`);
     await p.waitForTimeout(800);
     await p.screenshot({ path: path.join(out, 'inspector.png'), fullPage: true });

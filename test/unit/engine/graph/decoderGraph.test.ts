@@ -11,6 +11,7 @@ import { loadModelSpec } from '../../../../src/engine/checkpoint/modelSpec';
 import { SafetensorsCheckpoint, SafetensorsFile } from '../../../../src/engine/checkpoint/safetensors';
 import { encodeSafetensors, WritableTensor } from '../../../../src/engine/checkpoint/safetensorsWriter';
 import { ModelRunner } from '../../../../src/engine/runtime/modelRunner';
+import { ensureQuantizedWeights } from '../../../../src/engine/quant/quantCache';
 import { goldenPath, goldenSkip } from '../../helpers/golden';
 
 const GOLDEN = goldenPath();
@@ -90,4 +91,29 @@ test('weights that do not fit the config are named', { skip }, async () => {
   await assert.rejects(ModelRunner.load(dir), /tensor "model\.layers\.3\.input_layernorm\.weight" is missing from the checkpoint/);
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, model_type: 'phi3' }));
   await assert.rejects(ModelRunner.load(dir), /model_type "phi3" is not supported \(supported: qwen2, qwen3, llama, mistral, gemma2, gemma3_text\)/);
+});
+
+test('int8/int4: a tied embedding is one copy of blocks in the quantized file, read by the lookup and the LM head', { skip }, async () => {
+  const dir = path.join(GOLDEN, 'qwen2', 'model');
+  const spec = loadModelSpec(dir);
+  assert.equal(spec.tieWordEmbeddings, true);
+  const ckpt = SafetensorsCheckpoint.open(dir);
+  for (const bits of [8, 4] as const) {
+    const q = await ensureQuantizedWeights(spec, ckpt, { bits, blockSize: 32, cacheFolder: path.join(tmp, 'quant') });
+    assert.ok(![...q.weights.tensors.keys()].some((n) => n.startsWith('lm_head')), 'no LM head of its own in the cache file');
+    const g = buildDecoderGraph({ spec, checkpoint: ckpt, quant: { bits, blockSize: 32, accuracyLevel: 4, weights: q.weights } });
+    const m = ModelProtoType.toObject(ModelProtoType.decode(g.bytes), { longs: Number, defaults: true }) as unknown as Decoded;
+    const where = (name: string): string => {
+      const init = m.graph.initializer.find((i) => i.name === name);
+      assert.ok(init, `initializer ${name}`);
+      return JSON.stringify(init.externalData);
+    };
+    const lookup = m.graph.node.find((n) => n.opType === 'GatherBlockQuantized');
+    const head = m.graph.node.find((n) => n.opType === 'MatMulNBits' && n.input[1] === 'model.embed_tokens.weight.qweight');
+    assert.ok(lookup && head, 'the lookup and the tied LM head');
+    assert.equal(lookup.input[2], head.input[2], 'one scales initializer');
+    assert.equal(where(lookup.input[0]), where(head.input[1]), 'the same bytes of the same file');
+    const range = q.weights.byteRange('model.embed_tokens.weight.qweight');
+    assert.equal(range.length, (spec.vocabSize * spec.hiddenSize * bits) / 8);
+  }
 });
