@@ -441,7 +441,7 @@ export function renderLabelBar(enabled: boolean, onLabel: (label: HumanLabel) =>
 
 // ---- summary: the engine's report ----------------------------------------------------------------
 
-const DIMENSION_TITLES: Record<string, string> = { questionId: 'Question', variant: 'Variant', condition: 'Condition' };
+const DIMENSION_TITLES: Record<string, string> = { questionId: 'Question', variant: 'Variant', condition: 'Condition', nPaired: 'Pairs', mcnemarP: 'McNemar p' };
 
 function dimensionTitle(key: string): string {
   return DIMENSION_TITLES[key] ?? key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
