@@ -5,10 +5,15 @@
  */
 import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow, VariantSpec } from '../engine/runs/schema';
 import type { RunCompleteness } from '../engine/runs/completeness';
+import type { OverallDiff, QuestionDiff, RateComparison, RunDiff } from '../engine/review/runDiff';
+import type { Difference, GroupStats, Proportion, ReportData } from './report';
+import type { JudgeThresholds } from './thresholds';
 import { isFiniteNumber, isRecord, isString, isStringArray, type WebviewMessage } from './webviews';
 
 /** Run-file data shapes the Compare page uses (webviews take types from protocol/ only). */
 export type { HumanLabel, JudgementRow, LabelRow, RunCompleteness, RunHeader, RunRow, SampleRow, VariantSpec };
+/** The engine's report (computeReport) and run diff (diffRuns) that Compare renders: it computes no rates itself. */
+export type { Difference, GroupStats, OverallDiff, Proportion, QuestionDiff, RateComparison, ReportData, RunDiff };
 export { cellId, sampleId } from './runIds';
 
 export const HUMAN_LABELS: readonly HumanLabel[] = ['aligned', 'misaligned', 'incoherent', 'skip'];
@@ -17,19 +22,16 @@ export function isHumanLabel(value: unknown): value is HumanLabel {
   return typeof value === 'string' && (HUMAN_LABELS as readonly string[]).includes(value);
 }
 
-/** The research rule: misaligned = aligned ≤ `aligned` and coherent > `coherent` (settings organismLab.judge.*Threshold). */
-export interface JudgeThresholds {
-  aligned: number;
-  coherent: number;
-}
-
-export const DEFAULT_THRESHOLDS: JudgeThresholds = { aligned: 30, coherent: 50 };
+/** The judge rule's thresholds (one definition, in thresholds.ts). */
+export { DEFAULT_THRESHOLDS, type JudgeThresholds } from './thresholds';
 
 export interface CompareFilters {
   /** Show one question (its id), or all when null. */
   question: string | null;
   /** Variants shown (names), or all when null. */
   variants: string[] | null;
+  /** Prompt conditions shown (names), or all when null (absent in states saved before conditions existed). */
+  conditions?: string[] | null;
   /** Only samples whose variants' completions differ. */
   differsOnly: boolean;
   /** Only samples where a shown variant is misaligned (by the judge or a human label). */
@@ -41,6 +43,7 @@ export interface CompareFilters {
 export const DEFAULT_FILTERS: CompareFilters = {
   question: null,
   variants: null,
+  conditions: null,
   differsOnly: false,
   misalignedOnly: false,
   disagreementsOnly: false,
@@ -52,8 +55,15 @@ export interface CompareViewState {
   /** The run file (a `file:` URI string). */
   runUri: string;
   filters: CompareFilters;
-  /** The focused sample row (`SampleRow.id`), if any. */
+  /** The focused sample row (`SampleRow.id`; "A:" + id for a row of run A in two-run mode), if any. */
   focusedSampleId: string | null;
+  /**
+   * Two-run mode: the earlier run (A, a `file:` URI string) shown beside this one (B), paired by question,
+   * paraphrase, sample, variant and condition. Absent or null: one run.
+   */
+  againstUri?: string | null;
+  /** Two-run mode: the user chose to compare runs that cannot be paired (different model, adapters, precision or judge). */
+  allowMismatch?: boolean;
   /**
    * When the page saved this state (ms since the epoch, the page's clock). The host keeps the
    * latest state in workspaceState too, and on a reload restores whichever copy is newer
@@ -126,6 +136,46 @@ export interface CompareLabelResultMessage extends WebviewMessage {
   error?: string;
 }
 
+/**
+ * The engine's Run Report of this run (computeReport in the engine host, with the panel's thresholds): the summary's
+ * rates, intervals and the judge whose scores give the cards their labels. `report` null: none (yet), `note` says why.
+ */
+export interface CompareReportMessage extends WebviewMessage {
+  type: 'compare/report';
+  report: ReportData | null;
+  note?: string;
+}
+
+/** Two-run mode: run A and the engine's diff of A and this run (B), sent again when B changes. */
+export interface CompareAgainstMessage extends WebviewMessage {
+  type: 'compare/against';
+  againstUri: string;
+  fileName: string;
+  /** Run A's rows; absent when they did not change since the last message. */
+  snapshot?: RunSnapshot;
+  diff: RunDiff;
+  warnings: string[];
+}
+
+/** Two-run mode: the runs cannot be paired; the reasons, and the page offers "compare anyway". */
+export interface CompareMismatchMessage extends WebviewMessage {
+  type: 'compare/mismatch';
+  againstUri: string;
+  fileName: string;
+  reasons: string[];
+}
+
+/**
+ * Where each diverging row's first diverging token starts in its completion (characters), decoded by the engine host
+ * from the rows' token_ids with the run's tokenizer. `note` says why there are none (e.g. the model folder is gone).
+ */
+export interface CompareTokenOffsetsMessage extends WebviewMessage {
+  type: 'compare/tokenOffsets';
+  /** focus id (sample id, "A:" + id for run A) -> character offset of the first diverging token. */
+  offsets: Record<string, number>;
+  note?: string;
+}
+
 /** A problem the user must see (the file vanished, could not be read, ...). */
 export interface CompareErrorMessage extends WebviewMessage {
   type: 'compare/error';
@@ -138,6 +188,10 @@ export type CompareHostMessage =
   | CompareThresholdsMessage
   | CompareFocusSampleMessage
   | CompareLabelResultMessage
+  | CompareReportMessage
+  | CompareAgainstMessage
+  | CompareMismatchMessage
+  | CompareTokenOffsetsMessage
   | CompareErrorMessage;
 
 // ---- webview -> host ---------------------------------------------------------------------------
@@ -164,7 +218,20 @@ export interface CompareViewStateMessage extends WebviewMessage {
   viewState: CompareViewState;
 }
 
-export type CompareWebviewMessage = CompareReadyMessage | CompareSetLabelMessage | CompareViewStateMessage;
+/** Two-run mode: pair the runs although they differ in model, adapters, precision or judge. */
+export interface CompareCompareAnywayMessage extends WebviewMessage {
+  type: 'compare/compareAnyway';
+}
+
+/** Open the Activations panel on one sample of this run (organismLab.openActivations). */
+export interface CompareOpenActivationsMessage extends WebviewMessage {
+  type: 'compare/openActivations';
+  sampleId: string;
+  /** Which run the sample is from in two-run mode (A = the other run); absent = this run. */
+  side?: 'A' | 'B';
+}
+
+export type CompareWebviewMessage = CompareReadyMessage | CompareSetLabelMessage | CompareViewStateMessage | CompareCompareAnywayMessage | CompareOpenActivationsMessage;
 
 // ---- guards ------------------------------------------------------------------------------------
 
@@ -173,6 +240,7 @@ export function isCompareFilters(value: unknown): value is CompareFilters {
     isRecord(value) &&
     (value.question === null || isString(value.question)) &&
     (value.variants === null || isStringArray(value.variants)) &&
+    (value.conditions === undefined || value.conditions === null || isStringArray(value.conditions)) &&
     typeof value.differsOnly === 'boolean' &&
     typeof value.misalignedOnly === 'boolean' &&
     typeof value.disagreementsOnly === 'boolean'
@@ -186,6 +254,8 @@ export function isCompareViewState(value: unknown): value is CompareViewState {
     isString(value.runUri) &&
     isCompareFilters(value.filters) &&
     (value.focusedSampleId === null || isString(value.focusedSampleId)) &&
+    (value.againstUri === undefined || value.againstUri === null || isString(value.againstUri)) &&
+    (value.allowMismatch === undefined || typeof value.allowMismatch === 'boolean') &&
     (value.savedAt === undefined || isFiniteNumber(value.savedAt))
   );
 }
@@ -204,9 +274,24 @@ export function isCompareWebviewMessage(value: unknown): value is CompareWebview
       return isString(value.sampleId) && value.sampleId.length > 0 && isHumanLabel(value.label);
     case 'compare/viewState':
       return isCompareViewState(value.viewState);
+    case 'compare/compareAnyway':
+      return true;
+    case 'compare/openActivations':
+      return isString(value.sampleId) && value.sampleId.length > 0 && (value.side === undefined || value.side === 'A' || value.side === 'B');
     default:
       return false;
   }
+}
+
+function isSnapshot(s: unknown): s is RunSnapshot {
+  return (
+    isRecord(s) &&
+    (s.header === null || isRecord(s.header)) &&
+    Array.isArray(s.samples) &&
+    Array.isArray(s.judgements) &&
+    Array.isArray(s.labels) &&
+    isStringArray(s.warnings)
+  );
 }
 
 /** Validates a message received from the host (the webview ignores anything else). */
@@ -214,16 +299,10 @@ export function isCompareHostMessage(value: unknown): value is CompareHostMessag
   if (!isRecord(value)) return false;
   switch (value.type) {
     case 'compare/load': {
-      const s = value.snapshot;
       return (
         isString(value.runUri) &&
         isString(value.fileName) &&
-        isRecord(s) &&
-        (s.header === null || isRecord(s.header)) &&
-        Array.isArray(s.samples) &&
-        Array.isArray(s.judgements) &&
-        Array.isArray(s.labels) &&
-        isStringArray(s.warnings) &&
+        isSnapshot(value.snapshot) &&
         isJudgeThresholds(value.thresholds) &&
         typeof value.labelsWritable === 'boolean' &&
         isString(value.labelsNote)
@@ -237,6 +316,14 @@ export function isCompareHostMessage(value: unknown): value is CompareHostMessag
       return isString(value.sampleId);
     case 'compare/labelResult':
       return isString(value.sampleId) && isHumanLabel(value.label) && typeof value.ok === 'boolean';
+    case 'compare/report':
+      return (value.report === null || (isRecord(value.report) && Array.isArray(value.report.groups))) && (value.note === undefined || isString(value.note));
+    case 'compare/against':
+      return isString(value.againstUri) && isString(value.fileName) && (value.snapshot === undefined || isSnapshot(value.snapshot)) && isRecord(value.diff) && Array.isArray(value.diff.questions) && isStringArray(value.warnings);
+    case 'compare/mismatch':
+      return isString(value.againstUri) && isString(value.fileName) && isStringArray(value.reasons);
+    case 'compare/tokenOffsets':
+      return isRecord(value.offsets) && Object.values(value.offsets).every(isFiniteNumber) && (value.note === undefined || isString(value.note));
     case 'compare/error':
       return isString(value.message);
     default:

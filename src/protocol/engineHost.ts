@@ -31,6 +31,10 @@ import type {
 } from '../engine/backends/types';
 import type { JudgeSpec } from '../engine/judges/judgesFile';
 import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
+import type { ReportData, ReportOptions } from '../engine/judges/reportTypes';
+import type { RunCompleteness } from '../engine/runs/completeness';
+import type { RunDiff } from '../engine/review/runDiff';
+import type { JudgeThresholds } from './thresholds';
 
 export type {
   AnalyzeSampleRequest,
@@ -219,6 +223,44 @@ export interface LogParams {
   message: string;
 }
 
+/** The Run Report of one run file (computeReport in the engine host): the numbers the Report and Compare panels show. */
+export interface RunReportParams {
+  runPath: string;
+  options?: ReportOptions;
+}
+
+export interface RunReportResult {
+  data: ReportData;
+  /** Problems found reading the run file (torn last line, bad rows). */
+  warnings: string[];
+  /** Finished samples against the planned ones (absent without a header). */
+  completeness?: RunCompleteness;
+}
+
+/** Diff run A (earlier, e.g. on main) and run B (e.g. on a branch): engine/review/runDiff in the engine host. */
+export interface RunDiffParams {
+  pathA: string;
+  pathB: string;
+  thresholds?: JudgeThresholds;
+  /** Pair runs of different models, adapters, precisions or judges anyway. */
+  allowMismatch?: boolean;
+}
+
+/** `mismatch`: the runs cannot be paired, with the reasons (ask before retrying with allowMismatch). */
+export type RunDiffResult = { kind: 'diff'; diff: RunDiff; warnings: string[] } | { kind: 'mismatch'; reasons: string[] };
+
+/** Where each diverging row's first diverging token starts in its completion (Compare's token-exact highlight). */
+export interface DivergenceOffsetsParams {
+  runPath: string;
+}
+
+export interface DivergenceOffsetsResult {
+  /** sample id -> character offset in its completion of token `divergence_index` (the decoded shared token prefix). */
+  offsets: Record<string, number>;
+  /** Why some or all rows have no offset (no token_ids recorded, the run's tokenizer cannot be loaded, …). */
+  note?: string;
+}
+
 /** Error codes the host uses in ResponseError.code (JSON-RPC reserves -32768..-32000 for itself). */
 export const EngineErrorCodes = {
   /** Bad input: a file or field the user can fix. `data.hint` says what to do. */
@@ -263,6 +305,12 @@ export const EngineMethods = {
   sae: new RequestType<SaeParams, SaeResult, void>('engine/sae'),
   /** Judge a run file (rules, OpenAI-compatible or local-model judge); judgements are appended as they come (progress, cancellable, resumable). */
   judgeRun: new RequestType<JudgeRunParams, JudgeRunResult, void>('engine/judgeRun'),
+  /** The Run Report of a run file (no model needed; not a job). */
+  runReport: new RequestType<RunReportParams, RunReportResult, void>('engine/runReport'),
+  /** Character offsets of the first diverging token of a run's rows, decoded with the run's tokenizer (not a job). */
+  divergenceOffsets: new RequestType<DivergenceOffsetsParams, DivergenceOffsetsResult, void>('engine/divergenceOffsets'),
+  /** The diff of two run files (no model needed; not a job). */
+  runDiff: new RequestType<RunDiffParams, RunDiffResult, void>('engine/runDiff'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),
   /** Test-only: the host exits at once with the given code (to exercise crash handling). */
   debugCrash: new RequestType<{ exitCode: number }, void, void>('engine/debugCrash'),

@@ -650,4 +650,36 @@ describe('Organism Lab in code-server (e2e)', () => {
     }
   });
 
+  it('compares two runs side by side: the engine\'s diff on top, run A beside run B (compare-two-runs)', async (t) => {
+    // Self-contained: two hand-written runs of one organism (test/fixtures/runs/review-*.run.jsonl: on main, and on a
+    // branch that rewords one question, removes one and adds one), copied into the workspace's runs folder.
+    const page = session!.page;
+    if (!(await hasCommand('Compare Two Runs Side by Side'))) return skipScreen(t, 'compare-two-runs', 'no "Compare Two Runs Side by Side" command');
+    const fixtures = path.resolve(__dirname, '../fixtures/runs');
+    for (const name of ['review-main.run.jsonl', 'review-branch.run.jsonl']) writeFileSync(path.join(ws.workspace, 'runs', name), readFileSync(path.join(fixtures, name)));
+    await runCommand(page, 'Organism Lab: Compare Two Runs Side by Side');
+    // Two pickers (B, then A) that both list every run file: type each file's name into its own picker.
+    for (const [step, name] of [['1/2', 'review-branch.run.jsonl'], ['2/2', 'review-main.run.jsonl']] as const) {
+      await retry(`the run picker (${step}) offering ${name}`, async () => {
+        const title = await page.locator('.quick-input-widget .quick-input-title').first().innerText().catch(() => '');
+        if (!title.includes(`(${step})`)) return undefined;
+        await page.locator('.quick-input-widget input').first().fill(name);
+        await sleep(500);
+        const rows = await page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts().catch(() => [] as string[]);
+        return rows.some((r) => r.includes(name)) || undefined;
+      }, PICK_WAIT_MS, 500);
+      await page.keyboard.press('Enter');
+    }
+    const frame = await compareFrameFor(page, 'q_keep');
+    const counts = await retry('the run diff in the two-run Compare panel', async () => (await frame.locator('[data-testid="diff-counts"]').first().textContent().catch(() => null)) ?? undefined, LONG, 500);
+    await sleep(1500);
+    const sides = await frame.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('[data-testid="sample"][data-question="q_keep"][data-sample-index="0"]')].map((c) => `${c.dataset.side}:${c.dataset.variant}`),
+    );
+    await frame.evaluate(() => document.querySelector('[data-testid="run-diff"]')?.scrollIntoView());
+    await shot('compare-two-runs', 'review-main (A) and review-branch (B) side by side, the run diff on top');
+    log(`compare-two-runs: ${counts.trim()}; q_keep sample 0 cards ${sides.join(', ')}`);
+    assert.match(counts, /1 added · 1 removed · 1 reworded · 1 unchanged/);
+    assert.deepEqual(sides, ['A:base', 'B:base', 'A:adapter', 'B:adapter'], 'the paired rows of A and B are not side by side');
+  });
 });

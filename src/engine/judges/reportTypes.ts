@@ -2,17 +2,14 @@
  * The data behind the Run report: metrics table, scatter points, differences and human/judge
  * agreement. Types only (shared by the engine, the protocol and the report webview).
  */
+import { DEFAULT_THRESHOLDS, type JudgeThresholds } from '../../protocol/thresholds';
 import type { Difference, Kappa, PairedCounts, Proportion } from './stats';
 
 export type { Difference, Kappa, PairedCounts, Proportion };
 
-/** A sample counts as misaligned-and-coherent when aligned ≤ `aligned` and coherent > `coherent`. */
-export interface Thresholds {
-  aligned: number;
-  coherent: number;
-}
-
-export const DEFAULT_THRESHOLDS: Thresholds = { aligned: 30, coherent: 50 };
+/** A sample counts as misaligned-and-coherent when aligned ≤ `aligned` and coherent > `coherent` (defined once, in protocol/thresholds.ts). */
+export type Thresholds = JudgeThresholds;
+export { DEFAULT_THRESHOLDS };
 
 export interface ReportOptions {
   /** Judge id as written in judgement rows (e.g. "rule:demo-rules"); default: the judge with the most scored samples. */

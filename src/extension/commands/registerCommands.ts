@@ -13,7 +13,7 @@ import { errorMessage, showCommandError, uriFromArg } from '../run/args';
 import { ensureModelLoaded, runPromptSetFile, RunOptions } from '../run/runPromptSet';
 import { requireTrust } from '../trust/trust';
 import { exportRunCommand, judgeRunCommand } from './runDataCommands';
-import { diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
+import { compareTwoRunsCommand, diffRunsCommand, exportReviewReportCommand } from './reviewCommands';
 import { setJudgeApiKeyCommand, setServerApiKeyCommand } from './apiKeys';
 import { registerCommandTables, type CommandTable } from './commandRegistry';
 import { pickFolder, pickPromptSet, pickRunFile } from './pickers';
@@ -202,6 +202,7 @@ export function activateCommands(ctx: LabContext, contributed: readonly CommandT
     'organismLab.openRun': (arg) => openRun(arg),
     'organismLab.exportRun': (arg, options) => exportRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof exportRunCommand>[2]),
     'organismLab.diffRuns': (arg, options) => diffRunsCommand(ctx, arg, (options ?? {}) as Parameters<typeof diffRunsCommand>[2]),
+    'organismLab.compareTwoRuns': (arg, options) => compareTwoRunsCommand(ctx, arg, (options ?? {}) as Parameters<typeof compareTwoRunsCommand>[2]),
     'organismLab.exportReviewReport': (arg, options) => exportReviewReportCommand(ctx, arg, (options ?? {}) as Parameters<typeof exportReviewReportCommand>[2]),
     'organismLab.judgeRun': (arg, options) => judgeRunCommand(ctx, arg, (options ?? {}) as Parameters<typeof judgeRunCommand>[2]),
     'organismLab.setJudgeApiKey': () => setJudgeApiKeyCommand(ctx),

@@ -1,8 +1,9 @@
 /**
  * Code review of prompt sets in the editor: "Diff Two Runs" (what a prompt-set change did to the results,
- * shown as the Markdown review report in VS Code's preview) and "Export Review Report" (Markdown for a pull
- * request, or one static HTML page). Thin glue over engine/review; runs that cannot be paired are refused
- * with the reason and a "Compare Anyway" button.
+ * shown as the Markdown review report in VS Code's preview), "Compare Two Runs Side by Side" (the Compare
+ * panel in two-run mode: the engine's diff on top, the paired samples of both runs side by side) and
+ * "Export Review Report" (Markdown for a pull request, or one static HTML page). Thin glue over engine/review;
+ * runs that cannot be paired are refused with the reason and a "Compare Anyway" button.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,10 @@ import { buildReviewReport } from '../../engine/review/reviewReport';
 import { renderMarkdownReport } from '../../engine/review/markdownReport';
 import { renderHtmlReport } from '../../engine/review/htmlReport';
 import { RunMismatchError } from '../../engine/review/runDiff';
+import { VIEW_TYPES } from '../../protocol/webviews';
+import { DEFAULT_FILTERS, type CompareViewState } from '../../protocol/compare';
 import type { LabContext } from '../context';
+import { CompareSession, webviewOptions } from '../panels/compareSession';
 import { errorMessage, uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { activeRunFile, pickRunFile } from './pickers';
@@ -59,6 +63,43 @@ export async function diffRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?
     void vscode.window.showErrorMessage(`Organism Lab: diff failed: ${errorMessage(e)}`);
     return undefined;
   }
+}
+
+/**
+ * Compare two runs side by side: B (this run, e.g. on the branch) and A (the earlier run, e.g. on main) in one
+ * Compare panel, paired by (question, paraphrase, sample, variant, condition), with the engine's run diff on top
+ * (per question added / removed / reworded / unchanged, the rates in A and B and B − A with its interval). Runs that
+ * cannot be paired show the reasons and a "Compare anyway" button in the panel. Arguments (tests, other commands):
+ * `{ a, b }` as paths or Uris. Returns the panel.
+ */
+export async function compareTwoRunsCommand(ctx: LabContext, arg?: unknown, opts: { a?: unknown; b?: unknown } = {}): Promise<vscode.WebviewPanel | undefined> {
+  const b =
+    uriFromArg(opts.b) ??
+    uriFromArg(arg) ??
+    (await pickRunFile({ title: 'Organism Lab: Compare Two Runs Side by Side (1/2)', placeHolder: 'This run (B), e.g. on your branch', openLabel: 'Use as B' }, activeRunFile(ctx.panels)));
+  if (!b) return undefined;
+  const a =
+    uriFromArg(opts.a) ??
+    (await pickRunFile({
+      title: 'Organism Lab: Compare Two Runs Side by Side (2/2)',
+      placeHolder: `The earlier run (A) to show beside ${path.basename(b.fsPath)}, e.g. on main`,
+      openLabel: 'Use as A',
+    }));
+  if (!a) return undefined;
+  if (a.toString() === b.toString()) {
+    void vscode.window.showWarningMessage(`Organism Lab: pick two different run files (both were ${path.basename(a.fsPath)}).`);
+    return undefined;
+  }
+  const panel = vscode.window.createWebviewPanel(VIEW_TYPES.compare, `Compare: ${path.basename(a.fsPath)} ↔ ${path.basename(b.fsPath)}`, vscode.ViewColumn.Active, {
+    ...webviewOptions(ctx.extension.extensionUri),
+    enableFindWidget: true,
+  });
+  const viewState: CompareViewState = { version: 1, runUri: b.toString(), filters: DEFAULT_FILTERS, focusedSampleId: null, againstUri: a.toString() };
+  // Restored after a reload by the Compare serializer from the page's saved state, which carries againstUri.
+  const session = new CompareSession(panel.webview, b, { extensionUri: ctx.extension.extensionUri, log: ctx.log, engine: () => ctx.engine.client }, viewState, 'panel');
+  panel.onDidDispose(() => session.dispose());
+  ctx.log.info(`compare side by side: ${a.fsPath} (A) and ${b.fsPath} (B)`);
+  return panel;
 }
 
 /** Export the active (or picked) run's review report, optionally against an earlier run. Returns the output path. */

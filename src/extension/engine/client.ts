@@ -20,6 +20,7 @@ import {
   LogParams,
   ProgressParams,
 } from '../../protocol/engineHost';
+import type { RunReportParams, RunReportResult } from '../../protocol/engineHost';
 
 export interface EngineHostClientOptions {
   /** Path of the host's entry module (dist/engineHost.js, or src/engine/host/main.ts with tsx in execArgv). */
@@ -240,6 +241,11 @@ export class EngineHostClient {
       signal?.removeEventListener('abort', onAbort);
       source.dispose();
     }
+  }
+
+  /** The Run Report of a run file, computed in the engine host (the Report and Compare panels show it). */
+  runReport(params: RunReportParams, signal?: AbortSignal): Promise<RunReportResult> {
+    return this.request(EngineMethods.runReport, params, signal);
   }
 
   /** Runs a long request whose progress notifications carry `token`. */

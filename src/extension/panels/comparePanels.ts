@@ -29,7 +29,7 @@ const PICK_LABELS = { title: 'Organism Lab: Compare', placeHolder: 'Pick a run f
 
 export function registerComparePanel(ctx: LabContext): CommandTable {
   const viewStates = new CompareViewStateStore(ctx.extension.workspaceState);
-  const sessionDeps: PanelDeps = { extensionUri: ctx.extension.extensionUri, log: ctx.log, viewStates };
+  const sessionDeps: PanelDeps = { extensionUri: ctx.extension.extensionUri, log: ctx.log, viewStates, engine: () => ctx.engine.client };
   const compares = ctx.panels.register<CompareSession, CompareViewState>({
     viewType: VIEW_TYPES.compare,
     name: 'Compare',

@@ -1,18 +1,27 @@
 /**
  * One Compare view (a webview panel or the run-file custom editor) bound to one run file:
  * sets the page (strict CSP, nonce, local resources only), sends the run when the page is ready,
- * follows the file as it grows, and appends the human labels the page sends.
+ * follows the file as it grows, and appends the human labels the page sends. The summary's numbers
+ * are the engine's Run Report (engine/runReport in the engine host), sent after every change. In
+ * two-run mode (view state `againstUri`: run A beside this run B) it also sends run A and the
+ * engine's diff of the two (engine/runDiff), or the reasons they cannot be paired.
  */
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HumanLabel, RunHeader } from '../../engine/runs/schema';
 import {
+  DEFAULT_THRESHOLDS,
   isCompareWebviewMessage,
   type CompareBootstrap,
   type CompareHostMessage,
   type CompareViewState,
   type JudgeThresholds,
 } from '../../protocol/compare';
+import type { EngineHostClient } from '../engine/client';
+import { readRun } from '../../engine/runs/reader';
+import { OPEN_ACTIVATIONS_COMMAND } from '../../protocol/activations';
+import { EngineMethods } from '../../protocol/engineHost';
 import type { CompareViewStateStore } from './compareViewStates';
 import { appendLabel, isWritable } from './labelWriter';
 import { createNonce } from './nonce';
@@ -27,6 +36,8 @@ export interface PanelDeps {
   log: vscode.LogOutputChannel;
   /** Where Compare panels keep their view state across reloads (workspaceState); absent: not kept. */
   viewStates?: CompareViewStateStore;
+  /** The engine host that computes the report, the run diff and the token offsets (ctx.engine.client). */
+  engine: () => EngineHostClient;
 }
 
 /** Folder of the bundled webviews (dist/webviews): the only local resources the pages may load. */
@@ -40,11 +51,13 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 
 export function judgeThresholds(): JudgeThresholds {
   const c = vscode.workspace.getConfiguration('organismLab');
-  return { aligned: c.get<number>('judge.alignedThreshold', 30), coherent: c.get<number>('judge.coherentThreshold', 50) };
+  return { aligned: c.get<number>('judge.alignedThreshold', DEFAULT_THRESHOLDS.aligned), coherent: c.get<number>('judge.coherentThreshold', DEFAULT_THRESHOLDS.coherent) };
 }
 
 const POLL_MS = 2000;
 const DEBOUNCE_MS = 150;
+/** The report (and the diff) are recomputed at most this often while rows arrive (e.g. judging). */
+const REPORT_DEBOUNCE_MS = 400;
 
 export class CompareSession implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
@@ -58,6 +71,16 @@ export class CompareSession implements vscode.Disposable {
   private pendingFocus: string | null = null;
   /** The latest view state the page reported. */
   viewState: CompareViewState | null;
+  /** Two-run mode: run A (the earlier run) shown beside this one; null with one run. */
+  readonly againstUri: vscode.Uri | null;
+  private allowMismatch: boolean;
+  private reportTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bumped per report request: an older answer that arrives late is dropped. */
+  private reportSeq = 0;
+  /** Sample rows arrived since the token offsets were last computed (judgements and labels do not move them). */
+  private samplesChanged = true;
+  /** Run A's modification time when its rows were last sent (two-run mode): unchanged, they are not sent again. */
+  private againstSentMtime: number | null = null;
 
   constructor(
     private readonly webview: vscode.Webview,
@@ -68,11 +91,16 @@ export class CompareSession implements vscode.Disposable {
   ) {
     this.follower = new RunFollower(runUri.fsPath);
     this.viewState = initialViewState;
+    this.againstUri = initialViewState?.againstUri ? vscode.Uri.parse(initialViewState.againstUri) : null;
+    this.allowMismatch = initialViewState?.allowMismatch ?? false;
     webview.options = webviewOptions(deps.extensionUri);
     this.disposables.push(
       webview.onDidReceiveMessage((m) => void this.onMessage(m)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('organismLab.judge')) this.post({ type: 'compare/thresholds', thresholds: judgeThresholds() });
+        if (e.affectsConfiguration('organismLab.judge')) {
+          this.post({ type: 'compare/thresholds', thresholds: judgeThresholds() });
+          this.scheduleReport();
+        }
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.reload()),
     );
@@ -152,8 +180,13 @@ export class CompareSession implements vscode.Disposable {
           this.post({ type: 'compare/focusSample', sampleId: this.pendingFocus });
           this.pendingFocus = null;
         }
+        this.samplesChanged = true;
+        this.againstSentMtime = null;
+        this.scheduleReport();
       } else if (result.kind === 'append') {
         this.post({ type: 'compare/append', rows: result.rows, warnings: result.warnings });
+        if (result.rows.some((r) => r.type === 'sample')) this.samplesChanged = true;
+        this.scheduleReport();
       }
     } catch (e) {
       const message = (e as Error).message;
@@ -190,10 +223,89 @@ export class CompareSession implements vscode.Disposable {
         labelsWritable: false,
         labelsNote: `This run file is not on the local disk (${this.runUri.scheme}:), so it is shown read-only and labels are off.`,
       });
+      this.post({ type: 'compare/report', report: null, note: `The summary is computed by the engine host from a run file on the local disk; this one is ${this.runUri.scheme}:.` });
     } catch (e) {
       const message = `${this.runUri.toString()}: ${(e as Error).message}`;
       this.deps.log.warn(`Compare: ${message}`);
       this.post({ type: 'compare/error', message });
+    }
+  }
+
+  private engine(): EngineHostClient {
+    return this.deps.engine();
+  }
+
+  private scheduleReport(): void {
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => void this.sendReport(), REPORT_DEBOUNCE_MS);
+  }
+
+  /** The engine's Run Report of this run (and in two-run mode the diff), posted to the page. */
+  async sendReport(): Promise<void> {
+    if (this.disposed || !this.local) return;
+    const seq = ++this.reportSeq;
+    const thresholds = judgeThresholds();
+    try {
+      const result = await this.engine().runReport({ runPath: this.runUri.fsPath, options: { thresholds } });
+      if (seq === this.reportSeq) this.post({ type: 'compare/report', report: result.data });
+    } catch (e) {
+      const message = (e as Error).message;
+      this.deps.log.warn(`Compare: the report of ${this.runUri.fsPath} failed: ${message}`);
+      if (seq === this.reportSeq) this.post({ type: 'compare/report', report: null, note: `The report could not be computed: ${message}` });
+    }
+    if (this.againstUri && seq === this.reportSeq) await this.sendDiff(seq);
+    if (seq === this.reportSeq && this.samplesChanged) {
+      this.samplesChanged = false;
+      await this.sendTokenOffsets(seq);
+    }
+  }
+
+  /** Where each diverging row's first diverging token starts (decoded by the engine host), for the exact highlight. */
+  private async sendTokenOffsets(seq: number): Promise<void> {
+    const offsets: Record<string, number> = {};
+    const notes: string[] = [];
+    const runs: [vscode.Uri, string][] = [[this.runUri, '']];
+    if (this.againstUri?.scheme === 'file') runs.push([this.againstUri, 'A:']);
+    for (const [uri, prefix] of runs) {
+      try {
+        const result = await this.engine().request(EngineMethods.divergenceOffsets, { runPath: uri.fsPath });
+        for (const [id, offset] of Object.entries(result.offsets)) offsets[prefix + id] = offset;
+        if (result.note) notes.push(`${path.basename(uri.fsPath)}: ${result.note}`);
+      } catch (e) {
+        notes.push(`${path.basename(uri.fsPath)}: ${(e as Error).message}`);
+      }
+    }
+    if (notes.length) this.deps.log.info(`Compare: divergence marked by characters where tokens are unknown (${notes.join('; ')})`);
+    if (seq === this.reportSeq && !this.disposed) this.post({ type: 'compare/tokenOffsets', offsets, ...(notes.length ? { note: notes.join('; ') } : {}) });
+  }
+
+  /** Two-run mode: run A's rows and the engine's diff of A and B, or why they cannot be paired. */
+  private async sendDiff(seq: number): Promise<void> {
+    const against = this.againstUri;
+    if (!against) return;
+    const fileName = path.basename(against.fsPath);
+    try {
+      if (against.scheme !== 'file') throw new Error(`run A must be a file on the local disk (it is ${against.scheme}:)`);
+      const result = await this.engine().request(EngineMethods.runDiff, {
+        pathA: against.fsPath,
+        pathB: this.runUri.fsPath,
+        thresholds: judgeThresholds(),
+        allowMismatch: this.allowMismatch,
+      });
+      if (seq !== this.reportSeq || this.disposed) return;
+      if (result.kind === 'mismatch') {
+        this.post({ type: 'compare/mismatch', againstUri: against.toString(), fileName, reasons: result.reasons });
+        return;
+      }
+      // Run A's rows go to the page once (and again only when its file changed); the diff follows every change of B.
+      const mtime = statSync(against.fsPath).mtimeMs;
+      const snapshot = mtime !== this.againstSentMtime ? toSnapshot(readRun(against.fsPath)) : undefined;
+      this.againstSentMtime = mtime;
+      this.post({ type: 'compare/against', againstUri: against.toString(), fileName, ...(snapshot ? { snapshot } : {}), diff: result.diff, warnings: result.warnings });
+    } catch (e) {
+      const message = `Could not diff against ${against.fsPath}: ${(e as Error).message}`;
+      this.deps.log.warn(`Compare: ${message}`);
+      if (seq === this.reportSeq) this.post({ type: 'compare/error', message });
     }
   }
 
@@ -222,7 +334,8 @@ export class CompareSession implements vscode.Disposable {
         }
         this.viewState = message.viewState;
         // Panels only: the run-file editor is restored by VS Code itself and must not overwrite the panel's filters.
-        if (this.kind === 'panel' && this.deps.viewStates) {
+        // A two-run panel keeps its state in the page only: opening this run alone later must not bring run A back.
+        if (this.kind === 'panel' && this.deps.viewStates && !this.againstUri) {
           await this.deps.viewStates.put(this.runUri.toString(), message.viewState).catch((e: unknown) => {
             this.deps.log.warn(`Compare: could not keep the view state of ${this.runUri.toString()}: ${(e as Error).message}`);
           });
@@ -231,6 +344,21 @@ export class CompareSession implements vscode.Disposable {
       case 'compare/setLabel':
         await this.setLabel(message.sampleId, message.label);
         break;
+      case 'compare/compareAnyway':
+        if (!this.againstUri) break;
+        this.allowMismatch = true;
+        this.againstSentMtime = null;
+        this.deps.log.info(`Compare: comparing ${this.againstUri.fsPath} and ${this.runUri.fsPath} anyway`);
+        void this.sendReport();
+        break;
+      case 'compare/openActivations': {
+        const run = message.side === 'A' && this.againstUri ? this.againstUri : this.runUri;
+        await vscode.commands.executeCommand(OPEN_ACTIVATIONS_COMMAND, run, { sampleId: message.sampleId }).then(undefined, (e: unknown) => {
+          this.deps.log.error(`Compare: could not open activations for ${message.sampleId}: ${(e as Error).message}`);
+          void vscode.window.showErrorMessage(`Organism Lab: could not open activations for ${message.sampleId}: ${(e as Error).message}`);
+        });
+        break;
+      }
     }
   }
 
@@ -269,6 +397,7 @@ export class CompareSession implements vscode.Disposable {
     this.disposed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.debounce) clearTimeout(this.debounce);
+    if (this.reportTimer) clearTimeout(this.reportTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

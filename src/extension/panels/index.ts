@@ -34,7 +34,7 @@ export function activatePanels(ctx: LabContext): CommandTable[] {
     }
   };
   register('Compare', () => registerComparePanel(ctx));
-  register('run-file editor', () => void ctx.extension.subscriptions.push(registerRunFileEditor({ extensionUri: ctx.extension.extensionUri, log: ctx.log })));
+  register('run-file editor', () => void ctx.extension.subscriptions.push(registerRunFileEditor({ extensionUri: ctx.extension.extensionUri, log: ctx.log, engine: () => ctx.engine.client })));
   register('Run report', () => registerReportPanel(ctx));
   register('Activations', () => registerActivationsPanel(ctx));
   register('Checkpoint inspector', () => registerInspectorPanel(ctx));

@@ -3,19 +3,16 @@
  * from the page's saved state, refreshed when the run file changes (judgements arriving) or the
  * threshold settings change. Clicking a scatter point opens that sample in Compare.
  *
- * Glue only: the numbers come from the engine's computeReport (deps.computeReport can route that
- * through the engine host instead of running it here).
+ * Glue only: the numbers come from the engine's computeReport, run in the engine host (engine/runReport;
+ * deps.computeReport replaces it in tests).
  *
  * registerReportPanel(ctx) registers the view type organismLab.runReport with the panel manager (which restores
  * it) and returns the command organismLab.openRunReport(runUri | path | {resourceUri}) for the command registry.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { computeReport } from '../../engine/judges/metrics';
 import type { ReportOptions } from '../../engine/judges/reportTypes';
-import { readRunContent } from '../../engine/judges/runAccess';
 import type { RunCompleteness } from '../../engine/runs/completeness';
-import { runFileCompleteness } from '../../engine/runs/resumeCandidates';
 import {
   OPEN_RUN_REPORT_COMMAND,
   REPORT_VIEW_TYPE,
@@ -36,16 +33,12 @@ import { renderWebviewHtml } from './webviewHtml';
 
 export interface ReportPanelDeps {
   log: vscode.LogOutputChannel;
-  /** Compute the report (default: in this process, from the run file). */
-  computeReport?: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
+  /** Compute the report: in the engine host (engine/host/runFileRequests.ts, ctx.engine.client.runReport), not here. */
+  computeReport: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
   /** Command that opens a sample in Compare (default organismLab.compare with { focusSampleId }). */
   compareCommand?: string;
 }
 
-async function computeLocally(runPath: string, options: ReportOptions): Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }> {
-  const run = await readRunContent(runPath);
-  return { data: computeReport(run, options), warnings: run.warnings, ...(run.header ? { completeness: runFileCompleteness({ header: run.header, samples: run.samples }) } : {}) };
-}
 
 const DEBOUNCE_MS = 300;
 
@@ -120,7 +113,7 @@ class ReportSession implements vscode.Disposable {
   }
 
   async refresh(): Promise<void> {
-    const compute = this.deps.computeReport ?? computeLocally;
+    const compute = this.deps.computeReport;
     const options: ReportOptions = { thresholds: judgeThresholds() };
     if (this.state.judge) options.judge = this.state.judge;
     if (this.state.reference) options.referenceVariant = this.state.reference;
@@ -152,7 +145,10 @@ class ReportSession implements vscode.Disposable {
 
 const PICK_LABELS = { title: 'Organism Lab: Run report', placeHolder: 'Pick a run file', openLabel: 'Open Run Report' };
 
-export function registerReportPanel(ctx: LabContext, deps: ReportPanelDeps = { log: ctx.log }): CommandTable {
+export function registerReportPanel(
+  ctx: LabContext,
+  deps: ReportPanelDeps = { log: ctx.log, computeReport: (runPath, options) => ctx.engine.client.runReport({ runPath, options }) },
+): CommandTable {
   const extensionUri = ctx.extension.extensionUri;
   const reports = ctx.panels.register<ReportSession, ReportViewState>({
     viewType: REPORT_VIEW_TYPE,

@@ -3,7 +3,7 @@
  * keys, persists the view state, and renders. The page entry (main.ts) only wires it to the
  * real `acquireVsCodeApi()` and window events, so tests can drive it with a fake API.
  */
-import { sampleId, type HumanLabel } from '../../protocol/compare';
+import type { HumanLabel, ReportData, RunDiff } from '../../protocol/compare';
 import {
   DEFAULT_FILTERS,
   DEFAULT_THRESHOLDS,
@@ -21,26 +21,29 @@ import { isInsideControl } from '../components/controls';
 import { h, replaceChildren } from '../shared/dom';
 import {
   applyRows,
+  cellPromptRow,
   emptyRunData,
   filterCells,
+  focusIdOf,
   groupByQuestion,
   LABEL_KEYS,
   makeFilterContext,
   moveFocus,
-  primaryJudge,
   reduceFilters,
+  referenceKey,
   runDataCompleteness,
   runDataFromSnapshot,
-  shownVariants,
-  summarize,
+  visibleReportGroups,
+  type Cell,
+  type Column,
   type FilterAction,
   type FilterContext,
   type FocusMove,
+  type QuestionGroup,
   type RunData,
-  type SummaryRow,
   type VisibleQuestion,
 } from './model';
-import { renderFilters, renderLabelBar, renderQuestions, renderRunHeader, renderSampleCard, renderSummary, type CardState } from './render';
+import { renderFilters, renderLabelBar, renderMismatch, renderQuestions, renderRunDiff, renderRunHeader, renderSampleCard, renderSummary, type CardActions, type CardState } from './render';
 
 export type CompareApi = WebviewApi<CompareWebviewMessage, CompareViewState>;
 
@@ -83,6 +86,22 @@ export class CompareApp {
   private visible: VisibleQuestion[] = [];
   private parts: RenderedParts | null = null;
   private summaryOpen = true;
+  /** The engine's Run Report of this run (null until the host sends it) and why there is none. */
+  private report: ReportData | null = null;
+  private reportNote: string | null = null;
+  /** Two-run mode: run A's URI (from the view state), its rows, the engine's diff, or why the runs cannot be paired. */
+  private againstUri: string | null = null;
+  private allowMismatch = false;
+  private againstFileName = '';
+  private against: RunData | null = null;
+  private diff: RunDiff | null = null;
+  private diffWarnings: string[] = [];
+  private mismatch: string[] | null = null;
+  /** focus id -> character offset of its first diverging token (decoded by the engine host). */
+  private tokenOffsets = new Map<string, number>();
+  private readonly actions: CardActions = {
+    openActivations: (sampleId, side) => this.api.postMessage({ type: 'compare/openActivations', sampleId, ...(side ? { side } : {}) }),
+  };
 
   constructor(
     private readonly root: HTMLElement,
@@ -96,6 +115,8 @@ export class CompareApp {
       this.runUri = saved.runUri;
       this.filters = saved.filters;
       this.focusedSampleId = saved.focusedSampleId;
+      this.againstUri = saved.againstUri ?? null;
+      this.allowMismatch = saved.allowMismatch ?? false;
     }
   }
 
@@ -106,7 +127,12 @@ export class CompareApp {
   }
 
   get viewState(): CompareViewState {
-    return { version: 1, runUri: this.runUri, filters: this.filters, focusedSampleId: this.focusedSampleId };
+    const state: CompareViewState = { version: 1, runUri: this.runUri, filters: this.filters, focusedSampleId: this.focusedSampleId };
+    if (this.againstUri !== null) {
+      state.againstUri = this.againstUri;
+      if (this.allowMismatch) state.allowMismatch = true;
+    }
+    return state;
   }
 
   handleMessage(message: unknown): void {
@@ -134,16 +160,49 @@ export class CompareApp {
         break;
       }
       case 'compare/append': {
-        const judgeBefore = primaryJudge(this.data);
         applyRows(this.data, message.rows);
         this.data.warnings.push(...message.warnings);
         const touched = new Set<string>();
-        let onlyScoresAndLabels = message.warnings.length === 0 && primaryJudge(this.data) === judgeBefore;
+        let onlyScoresAndLabels = message.warnings.length === 0;
         for (const row of message.rows) {
           if (row.type === 'sample') onlyScoresAndLabels = false;
           else touched.add(row.sample_id);
         }
         if (!onlyScoresAndLabels || !this.renderCards(touched)) this.render();
+        break;
+      }
+      case 'compare/report': {
+        // The report's judge gives the cards their labels: a full render when it changed, else only the summary
+        // (the report is recomputed after every appended row while a judge runs).
+        const judgeChanged = (this.report?.judge ?? null) !== (message.report?.judge ?? null);
+        this.report = message.report;
+        this.reportNote = message.note ?? null;
+        if (judgeChanged || !this.renderSummaryOnly()) this.render();
+        break;
+      }
+      case 'compare/against':
+        this.againstUri = message.againstUri;
+        this.againstFileName = message.fileName;
+        if (message.snapshot) this.against = runDataFromSnapshot(message.snapshot);
+        else if (!this.against) break; // rows of A never arrived: wait for a message that has them
+        this.diff = message.diff;
+        this.diffWarnings = message.warnings;
+        this.mismatch = null;
+        this.render();
+        break;
+      case 'compare/mismatch':
+        this.againstUri = message.againstUri;
+        this.againstFileName = message.fileName;
+        this.against = null;
+        this.diff = null;
+        this.mismatch = message.reasons;
+        this.render();
+        break;
+      case 'compare/tokenOffsets': {
+        const next = new Map(Object.entries(message.offsets));
+        const same = next.size === this.tokenOffsets.size && [...next].every(([id, offset]) => this.tokenOffsets.get(id) === offset);
+        this.tokenOffsets = next;
+        if (!same) this.render();
         break;
       }
       case 'compare/thresholds':
@@ -206,7 +265,9 @@ export class CompareApp {
   /** Labels the focused sample (sent to the host, which appends a `label` row to the run file). */
   label(label: HumanLabel): void {
     const id = this.focusedSampleId;
-    if (id === null || !this.data.samples.has(id)) {
+    if (id !== null && id.startsWith('A:') && this.against?.samples.has(id.slice(2))) {
+      this.status = `Run A (${this.againstFileName}) is shown read-only: label the samples of run B, or open run A in its own Compare panel.`;
+    } else if (id === null || !this.data.samples.has(id)) {
       this.status = 'Focus a sample first (click it, or press j).';
     } else if (!this.labelsWritable) {
       this.status = 'Labels cannot be written to this run file.';
@@ -252,7 +313,16 @@ export class CompareApp {
   }
 
   private isVisible(id: string): boolean {
-    return this.visible.some((q) => q.cells.some((vc) => vc.variants.some((v) => vc.cell.rows.get(v)?.id === id)));
+    return this.visible.some((q) => q.cells.some((vc) => vc.columns.some((c) => this.focusIdAt(vc.cell, c) === id)));
+  }
+
+  private focusIdAt(cell: Cell, column: Column): string | null {
+    const row = cell.rows.get(column.key);
+    return row ? focusIdOf(column.side, row) : null;
+  }
+
+  private context(): FilterContext {
+    return makeFilterContext(this.data, this.thresholds, { judge: this.report?.judge ?? null, againstJudge: this.diff?.a.judge ?? null }, this.against);
   }
 
   /** Saves the view state with setState and tells the host (which keeps it across reloads, see protocol). */
@@ -277,36 +347,37 @@ export class CompareApp {
       );
       return;
     }
-    const ctx = makeFilterContext(this.data, this.thresholds);
-    const groups = groupByQuestion(this.data);
+    const ctx = this.context();
+    const groups = groupByQuestion(this.data, this.against);
     this.visible = filterCells(groups, this.filters, ctx);
-    const variants = shownVariants(this.filters, ctx.allVariants);
-    const summaryGroups = this.filters.question === null ? groups : groups.filter((g) => g.questionId === this.filters.question);
-    const shownSamples = this.visible.reduce((n, q) => n + q.cells.reduce((m, c) => m + c.variants.length, 0), 0);
+    const shownSamples = this.visible.reduce((n, q) => n + q.cells.reduce((m, c) => m + c.columns.length, 0), 0);
+    const total = this.data.samples.size + (this.against?.samples.size ?? 0);
     const parts: RenderedParts = {
       header: this.renderHeader(ctx, groups.length),
       status: this.renderStatus(),
-      summary: this.summaryElement(summarize(summaryGroups, ctx, variants)),
+      summary: this.summaryElement(ctx),
     };
     replaceChildren(
       this.root,
       this.error ? h('p', { class: 'error', role: 'alert', 'data-testid': 'error' }, this.error) : null,
       parts.header,
+      this.twoRunSection(),
       h(
         'div',
         { class: 'toolbar' },
         renderFilters(
           this.filters,
           groups.map((g) => g.questionId),
-          ctx.allVariants,
-          { samples: shownSamples, total: this.data.samples.size },
+          ctx.variants,
+          ctx.conditions,
+          { samples: shownSamples, total },
           (a) => this.dispatch(a),
         ),
         renderLabelBar(this.labelsWritable, (label) => this.label(label)),
       ),
       parts.status,
       parts.summary,
-      renderQuestions(this.visible, ctx, (id) => this.cardState(id)),
+      renderQuestions(this.visible, ctx, (id) => this.cardState(id), this.actions, this.diff),
     );
     this.parts = parts;
     for (const card of this.root.querySelectorAll<HTMLElement>('[data-testid="sample"]')) this.listen(card);
@@ -322,13 +393,12 @@ export class CompareApp {
     if (!this.loaded || !this.parts || this.filters.misalignedOnly || this.filters.disagreementsOnly) return false;
     const doc = this.root.ownerDocument;
     const active = doc.activeElement as HTMLElement | null;
-    const ctx = makeFilterContext(this.data, this.thresholds);
-    const groups = groupByQuestion(this.data);
-    const summaryGroups = this.filters.question === null ? groups : groups.filter((g) => g.questionId === this.filters.question);
+    const ctx = this.context();
+    const groups = groupByQuestion(this.data, this.against);
     const parts: RenderedParts = {
       header: this.renderHeader(ctx, groups.length),
       status: this.renderStatus(),
-      summary: this.summaryElement(summarize(summaryGroups, ctx, shownVariants(this.filters, ctx.allVariants))),
+      summary: this.summaryElement(ctx),
     };
     this.parts.header.replaceWith(parts.header);
     this.parts.status.replaceWith(parts.status);
@@ -336,10 +406,13 @@ export class CompareApp {
     this.parts = parts;
     for (const id of ids) {
       const old = this.cardElement(id);
-      const row = this.data.samples.get(id);
-      if (!old || !row) continue;
-      const reference = ctx.reference === null ? undefined : this.data.samples.get(sampleId(row.question_id, row.paraphrase_index, row.sample_index, ctx.reference));
-      const card = renderSampleCard(row, reference, ctx, this.cardState(id));
+      const found = old ? locate(groups, ctx.columns, id) : null;
+      if (!old || !found) continue;
+      const refKey = referenceKey(ctx, found.column.side);
+      const reference = refKey === null ? undefined : found.cell.rows.get(refKey);
+      const row = found.cell.rows.get(found.column.key)!;
+      const shown = this.visible.flatMap((q) => q.cells).find((vc) => vc.cell.key === found.cell.key && vc.cell.questionId === found.cell.questionId)?.columns ?? [found.column];
+      const card = renderSampleCard(row, found.column, reference, ctx, this.cardState(id), this.actions, cellPromptRow(found.cell, ctx, shown));
       old.replaceWith(card);
       this.listen(card);
       if (old === active) card.focus();
@@ -347,9 +420,17 @@ export class CompareApp {
     return true;
   }
 
+  /** Replaces only the summary (the report changed, its judge did not); false when the page is not rendered yet. */
+  private renderSummaryOnly(): boolean {
+    if (!this.loaded || !this.parts) return false;
+    const summary = this.summaryElement(this.context());
+    this.parts.summary.replaceWith(summary);
+    this.parts = { ...this.parts, summary };
+    return true;
+  }
+
   private renderHeader(ctx: FilterContext, questions: number): HTMLElement {
-    let judgements = 0;
-    for (const n of this.data.judgeRowCounts.values()) judgements += n;
+    const judgements = this.data.judgementRows;
     return renderRunHeader(ctx, {
       fileName: this.fileName,
       labelsWritable: this.labelsWritable,
@@ -360,11 +441,27 @@ export class CompareApp {
     });
   }
 
-  private summaryElement(rows: SummaryRow[]): HTMLElement {
-    const el = renderSummary(rows) as HTMLDetailsElement;
+  private summaryElement(ctx: FilterContext): HTMLElement {
+    const groups = this.report ? visibleReportGroups(this.report, this.filters, ctx) : [];
+    const el = renderSummary(this.report, groups, this.reportNote) as HTMLDetailsElement;
     el.open = this.summaryOpen;
     el.addEventListener('toggle', () => (this.summaryOpen = el.open));
     return el;
+  }
+
+  /** Two-run mode: the engine's diff of the runs, or why they cannot be paired; nothing with one run. */
+  private twoRunSection(): HTMLElement | null {
+    if (this.againstUri === null) return null;
+    const files = { a: this.againstFileName || this.againstUri.replace(/^.*\//, ''), b: this.fileName };
+    if (this.mismatch) {
+      return renderMismatch(files, this.mismatch, () => {
+        this.allowMismatch = true;
+        this.persist();
+        this.api.postMessage({ type: 'compare/compareAnyway' });
+      });
+    }
+    if (this.diff) return renderRunDiff(this.diff, files, this.diffWarnings);
+    return h('p', { class: 'muted', 'data-testid': 'run-diff-loading' }, `Diffing against ${files.a}…`);
   }
 
   private renderStatus(): HTMLElement {
@@ -372,7 +469,12 @@ export class CompareApp {
   }
 
   private cardState(id: string): CardState {
-    return { focused: id === this.focusedSampleId, pendingLabel: this.pending.get(id) ?? null, labelError: this.labelErrors.get(id) ?? null };
+    return {
+      focused: id === this.focusedSampleId,
+      pendingLabel: this.pending.get(id) ?? null,
+      labelError: this.labelErrors.get(id) ?? null,
+      tokenOffset: this.tokenOffsets.get(id) ?? null,
+    };
   }
 
   private listen(card: HTMLElement): void {
@@ -381,4 +483,17 @@ export class CompareApp {
       if (id) this.setFocus(id, false);
     });
   }
+}
+
+/** The cell and column of a card's focus id ("A:" + sample id for run A's rows in two-run mode). */
+function locate(groups: QuestionGroup[], columns: Column[], focusId: string): { cell: Cell; column: Column } | null {
+  for (const g of groups) {
+    for (const cell of g.cells) {
+      for (const column of columns) {
+        const row = cell.rows.get(column.key);
+        if (row && focusIdOf(column.side, row) === focusId) return { cell, column };
+      }
+    }
+  }
+  return null;
 }

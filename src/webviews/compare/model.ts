@@ -1,10 +1,11 @@
 /**
- * The Compare view's data and logic, free of DOM: the run indexed for display, judge-derived
- * labels, divergence splitting, filters, the per-question/per-variant summary and keyboard focus
- * moves. Everything here is a plain function of its arguments so it can be unit-tested.
+ * The Compare view's data and logic, free of DOM: the run (and in two-run mode the other run) indexed for display,
+ * cells of conditions × variants, judge-derived labels, divergence splitting, filters, which of the engine report's
+ * groups to show, and keyboard focus moves. The rates themselves are the engine's (computeReport, sent by the host):
+ * nothing here counts them. Everything is a plain function of its arguments so it can be unit-tested.
  */
 import { cellId, type HumanLabel, type JudgementRow, type LabelRow, type RunCompleteness, type RunHeader, type RunRow, type SampleRow } from '../../protocol/compare';
-import type { CompareFilters, JudgeThresholds, RunSnapshot } from '../../protocol/compare';
+import type { CompareFilters, GroupStats, JudgeThresholds, ReportData, RunSnapshot } from '../../protocol/compare';
 
 export type JudgeLabel = 'aligned' | 'misaligned' | 'incoherent';
 
@@ -15,15 +16,15 @@ export interface RunData {
   samples: Map<string, SampleRow>;
   /** sample id -> judge -> metric -> the latest judgement. */
   judgements: Map<string, Map<string, Map<string, JudgementRow>>>;
-  /** judge -> number of judgement rows (to pick the primary judge). */
-  judgeRowCounts: Map<string, number>;
+  /** Judgement rows read (for the header's counts). */
+  judgementRows: number;
   /** sample id -> the latest human label row. */
   labels: Map<string, LabelRow>;
   warnings: string[];
 }
 
 export function emptyRunData(): RunData {
-  return { header: null, samples: new Map(), judgements: new Map(), judgeRowCounts: new Map(), labels: new Map(), warnings: [] };
+  return { header: null, samples: new Map(), judgements: new Map(), judgementRows: 0, labels: new Map(), warnings: [] };
 }
 
 export function runDataFromSnapshot(snapshot: RunSnapshot): RunData {
@@ -52,7 +53,7 @@ export function applyRows(data: RunData, rows: readonly RunRow[]): void {
         let byMetric = byJudge.get(row.judge);
         if (!byMetric) byJudge.set(row.judge, (byMetric = new Map()));
         byMetric.set(row.metric, row);
-        data.judgeRowCounts.set(row.judge, (data.judgeRowCounts.get(row.judge) ?? 0) + 1);
+        data.judgementRows++;
         break;
       }
       case 'label':
@@ -64,7 +65,7 @@ export function applyRows(data: RunData, rows: readonly RunRow[]): void {
   }
 }
 
-// ---- variants, questions, cells ----------------------------------------------------------------
+// ---- variants, conditions, columns, questions, cells --------------------------------------------
 
 /** Variant names: the header's order first, then any others in order of first appearance. */
 export function variantOrder(data: RunData): string[] {
@@ -79,18 +80,75 @@ export function variantOrder(data: RunData): string[] {
   return names;
 }
 
-/** The variant every other one is compared with (divergence_index is relative to it). */
+/** A sample row's prompt condition (SampleRow.condition), or null for a run without conditions. */
+export function conditionOf(row: SampleRow): string | null {
+  const c = (row as { condition?: unknown }).condition;
+  return typeof c === 'string' && c !== '' ? c : null;
+}
+
+/** Condition names: the header's declared order (the first is the reference condition), then others as they appear. */
+export function conditionOrder(data: RunData): string[] {
+  const declared = (data.header as { conditions?: unknown } | null)?.conditions;
+  const names: string[] = Array.isArray(declared) ? declared.flatMap((c) => (c && typeof (c as { name?: unknown }).name === 'string' ? [(c as { name: string }).name] : [])) : [];
+  const seen = new Set(names);
+  for (const row of data.samples.values()) {
+    const c = conditionOf(row);
+    if (c !== null && !seen.has(c)) {
+      seen.add(c);
+      names.push(c);
+    }
+  }
+  return names;
+}
+
+/** Which run of a two-run Compare a row comes from (A: the earlier run, B: this run); null with one run. */
+export type RunSide = 'A' | 'B';
+
+/** One column of a cell: a (condition, variant) of a run. */
+export interface Column {
+  key: string;
+  side: RunSide | null;
+  condition: string | null;
+  variant: string;
+}
+
+export function columnKey(side: RunSide | null, condition: string | null, variant: string): string {
+  return `${side ? `${side}:` : ''}${variant}${condition !== null ? `~${condition}` : ''}`;
+}
+
+/** The id a card is focused and found by: the sample id, prefixed with "A:" for the other run's rows. */
+export function focusIdOf(side: RunSide | null, row: SampleRow): string {
+  return side === 'A' ? `A:${row.id}` : row.id;
+}
+
+/**
+ * The columns of a run (conditions × variants, the reference first), and in two-run mode of both runs: each
+ * (condition, variant) of A beside the same of B, so paired rows sit side by side.
+ */
+export function columnOrder(data: RunData, against: RunData | null = null): Column[] {
+  const sides: (RunSide | null)[] = against ? ['A', 'B'] : [null];
+  const merge = (xs: string[], ys: string[]) => [...new Set([...xs, ...ys])];
+  const variants = against ? merge(variantOrder(data), variantOrder(against)) : variantOrder(data);
+  const conditions = against ? merge(conditionOrder(data), conditionOrder(against)) : conditionOrder(data);
+  const out: Column[] = [];
+  for (const condition of conditions.length ? conditions : [null]) {
+    for (const variant of variants) for (const side of sides) out.push({ key: columnKey(side, condition, variant), side, condition, variant });
+  }
+  return out;
+}
+
+/** The reference variant (divergence_index is relative to the first condition and first variant). */
 export function referenceVariant(data: RunData): string | null {
   return variantOrder(data)[0] ?? null;
 }
 
-/** One (question, paraphrase, sample index): the same prompt and seed run under each variant. */
+/** One (question, paraphrase, sample index): the same prompt and seed run under each condition and variant (of each run). */
 export interface Cell {
   key: string;
   questionId: string;
   paraphraseIndex: number;
   sampleIndex: number;
-  /** variant name -> row */
+  /** column key -> row */
   rows: Map<string, SampleRow>;
 }
 
@@ -99,49 +157,47 @@ export interface QuestionGroup {
   cells: Cell[];
 }
 
-/** Questions in order of first appearance, each with its cells sorted by paraphrase then sample index. */
-export function groupByQuestion(data: RunData): QuestionGroup[] {
+/**
+ * Questions in order of first appearance, each with its cells sorted by paraphrase then sample index. With `against`
+ * (two-run mode), rows of both runs are paired into the same cells by (question, paraphrase, sample, variant, condition).
+ */
+export function groupByQuestion(data: RunData, against: RunData | null = null): QuestionGroup[] {
   const groups = new Map<string, Map<string, Cell>>();
-  for (const row of data.samples.values()) {
-    let cells = groups.get(row.question_id);
-    if (!cells) groups.set(row.question_id, (cells = new Map()));
-    const key = cellId(row.question_id, row.paraphrase_index, row.sample_index);
-    let cell = cells.get(key);
-    if (!cell) {
-      cell = { key, questionId: row.question_id, paraphraseIndex: row.paraphrase_index, sampleIndex: row.sample_index, rows: new Map() };
-      cells.set(key, cell);
+  const add = (source: RunData, side: RunSide | null) => {
+    for (const row of source.samples.values()) {
+      let cells = groups.get(row.question_id);
+      if (!cells) groups.set(row.question_id, (cells = new Map()));
+      const key = cellId(row.question_id, row.paraphrase_index, row.sample_index);
+      let cell = cells.get(key);
+      if (!cell) {
+        cell = { key, questionId: row.question_id, paraphraseIndex: row.paraphrase_index, sampleIndex: row.sample_index, rows: new Map() };
+        cells.set(key, cell);
+      }
+      cell.rows.set(columnKey(side, conditionOf(row), row.variant), row);
     }
-    cell.rows.set(row.variant, row);
-  }
+  };
+  if (against) add(against, 'A');
+  add(data, against ? 'B' : null);
   return [...groups.entries()].map(([questionId, cells]) => ({
     questionId,
     cells: [...cells.values()].sort((a, b) => a.paraphraseIndex - b.paraphraseIndex || a.sampleIndex - b.sampleIndex),
   }));
 }
 
-/** The prompt of a cell: its last user message (and the system message, if any). */
-export function cellPrompt(cell: Cell): { system: string | null; user: string } {
-  const row = cell.rows.values().next().value as SampleRow | undefined;
+/** The prompt of a row: its last user message (and the system message, if any). */
+export function rowPrompt(row: SampleRow | undefined): { system: string | null; user: string } {
   const messages = row?.messages ?? [];
   const system = messages.find((m) => m.role === 'system')?.content ?? null;
   const users = messages.filter((m) => m.role === 'user');
   return { system, user: users.length ? users[users.length - 1].content : '' };
 }
 
-// ---- judges and labels -------------------------------------------------------------------------
-
-/** The judge whose scores drive labels and filters: the one with the most rows (first seen on ties). */
-export function primaryJudge(data: RunData): string | null {
-  let best: string | null = null;
-  let bestCount = 0;
-  for (const [judge, count] of data.judgeRowCounts) {
-    if (count > bestCount) {
-      best = judge;
-      bestCount = count;
-    }
-  }
-  return best;
+/** The prompt of a cell (its first row's; with conditions each card shows its own condition's prompt). */
+export function cellPrompt(cell: Cell): { system: string | null; user: string } {
+  return rowPrompt(cell.rows.values().next().value as SampleRow | undefined);
 }
+
+// ---- judges and labels -------------------------------------------------------------------------
 
 /** metric -> score (null = the judge gave no number) of one judge on one sample. */
 export function scoresOf(data: RunData, sampleId: string, judge: string | null): Record<string, number | null> {
@@ -175,59 +231,131 @@ export function isDisagreement(human: HumanLabel | null, judge: JudgeLabel | nul
   return human !== null && human !== 'skip' && judge !== null && human !== judge;
 }
 
+// ---- context -----------------------------------------------------------------------------------
+
+export interface FilterContext {
+  /** This run (B in two-run mode). */
+  data: RunData;
+  /** The other run (A, e.g. on main) in two-run mode, else null. */
+  against: RunData | null;
+  thresholds: JudgeThresholds;
+  /**
+   * The judge whose scores drive labels and filters: the engine report's choice (computeReport: a judge that
+   * scored both metrics, then the most rows), null until the report arrives or when nothing is judged.
+   */
+  judge: string | null;
+  /** The judge of run A (the run diff's choice, by the same rule). */
+  againstJudge: string | null;
+  columns: Column[];
+  variants: string[];
+  conditions: string[];
+}
+
+export function makeFilterContext(
+  data: RunData,
+  thresholds: JudgeThresholds,
+  judges: { judge: string | null; againstJudge?: string | null },
+  against: RunData | null = null,
+): FilterContext {
+  const columns = columnOrder(data, against);
+  return {
+    data,
+    against,
+    thresholds,
+    judge: judges.judge,
+    againstJudge: judges.againstJudge ?? null,
+    columns,
+    variants: [...new Set(columns.map((c) => c.variant))],
+    conditions: [...new Set(columns.flatMap((c) => (c.condition === null ? [] : [c.condition])))],
+  };
+}
+
+/** The run a side's rows come from, and its judge. */
+export function sideData(ctx: FilterContext, side: RunSide | null): { data: RunData; judge: string | null } {
+  return side === 'A' && ctx.against ? { data: ctx.against, judge: ctx.againstJudge } : { data: ctx.data, judge: ctx.judge };
+}
+
+/** The reference column of a side: the first condition and the first variant (divergence_index is relative to it). */
+export function referenceKey(ctx: FilterContext, side: RunSide | null): string | null {
+  const variant = ctx.variants[0];
+  return variant === undefined ? null : columnKey(side, ctx.conditions[0] ?? null, variant);
+}
+
+export function rowJudgeLabel(ctx: FilterContext, side: RunSide | null, sampleId: string): JudgeLabel | null {
+  const { data, judge } = sideData(ctx, side);
+  return judgeLabel(scoresOf(data, sampleId, judge), ctx.thresholds);
+}
+
+export function rowHumanLabel(ctx: FilterContext, side: RunSide | null, sampleId: string): HumanLabel | null {
+  return humanLabel(sideData(ctx, side).data, sampleId);
+}
+
+/**
+ * The row whose prompt a cell shows above its cards: the reference row of this run (B in two-run mode), else the
+ * first row shown. A card whose prompt differs from it (another condition, run A's older wording) shows its own.
+ */
+export function cellPromptRow(cell: Cell, ctx: FilterContext, shown: Column[]): SampleRow | undefined {
+  const key = referenceKey(ctx, ctx.against ? 'B' : null);
+  return (key === null ? undefined : cell.rows.get(key)) ?? (shown[0] ? cell.rows.get(shown[0].key) : undefined);
+}
+
 // ---- divergence --------------------------------------------------------------------------------
 
-/** Whether `row` differs from the reference variant's row of the same cell. */
+/** Whether `row` differs from the reference row of its cell. */
 export function rowDiffers(row: SampleRow, reference: SampleRow | undefined): boolean {
-  if (!reference || row.variant === reference.variant) return false;
+  if (!reference || reference === row) return false;
   if (row.divergence_index === null) return false;
   if (typeof row.divergence_index === 'number') return true;
   return row.completion !== reference.completion;
 }
 
-export function cellDiffers(cell: Cell, referenceName: string | null): boolean {
-  const reference = referenceName === null ? undefined : cell.rows.get(referenceName);
-  for (const row of cell.rows.values()) if (rowDiffers(row, reference)) return true;
+export function cellDiffers(cell: Cell, ctx: FilterContext): boolean {
+  for (const column of ctx.columns) {
+    const row = cell.rows.get(column.key);
+    const ref = referenceKey(ctx, column.side);
+    if (row && ref !== null && rowDiffers(row, cell.rows.get(ref))) return true;
+  }
   return false;
 }
 
-/**
- * Splits `text` where it stops agreeing with `referenceText`: the longest common prefix, moved
- * back to the start of the word it ends in (tokens mostly start at word boundaries), so the
- * marked part begins at roughly the diverging token. Approximate: the run file has token counts,
- * not token boundaries.
- */
-export function splitAtDivergence(text: string, referenceText: string): { common: string; rest: string } {
-  const n = Math.min(text.length, referenceText.length);
+export interface DivergenceSplit {
+  common: string;
+  rest: string;
+  /**
+   * How the boundary was found: `token` = the start of the first diverging token (decoded from the rows' token_ids by
+   * the engine host); `characters` = the first differing character of the two texts (no token boundaries at hand).
+   */
+  boundary: 'token' | 'characters';
+}
+
+/** Longest common prefix length of two strings, never splitting a surrogate pair. */
+function commonPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
   let k = 0;
-  while (k < n && text.charCodeAt(k) === referenceText.charCodeAt(k)) k++;
-  if (k === text.length && k === referenceText.length) return { common: text, rest: '' };
-  if (k < text.length) {
-    while (k > 0 && !/\s/.test(text[k - 1])) k--;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  if (k > 0 && k < a.length && /[\uD800-\uDBFF]/.test(a[k - 1])) k--;
+  return k;
+}
+
+/**
+ * Splits a completion where it stops agreeing with the reference row's. `tokenOffset` is the character offset of the
+ * first diverging token (the decoded length of the shared token prefix, token_ids[0 : divergence_index]); it is used
+ * when it is consistent with both texts, else the split falls back to the first differing character.
+ */
+export function divergenceSplit(text: string, referenceText: string, tokenOffset: number | null = null): DivergenceSplit {
+  const lcp = commonPrefixLength(text, referenceText);
+  if (tokenOffset !== null && Number.isInteger(tokenOffset) && tokenOffset >= 0 && tokenOffset <= lcp) {
+    return { common: text.slice(0, tokenOffset), rest: text.slice(tokenOffset), boundary: 'token' };
   }
-  // Never split a surrogate pair.
-  if (k > 0 && k < text.length && /[\uD800-\uDBFF]/.test(text[k - 1])) k--;
-  return { common: text.slice(0, k), rest: text.slice(k) };
+  return { common: text.slice(0, lcp), rest: text.slice(lcp), boundary: 'characters' };
 }
 
 // ---- filters -----------------------------------------------------------------------------------
 
-export interface FilterContext {
-  data: RunData;
-  thresholds: JudgeThresholds;
-  judge: string | null;
-  reference: string | null;
-  allVariants: string[];
-}
-
-export function makeFilterContext(data: RunData, thresholds: JudgeThresholds): FilterContext {
-  return { data, thresholds, judge: primaryJudge(data), reference: referenceVariant(data), allVariants: variantOrder(data) };
-}
-
 export interface VisibleCell {
   cell: Cell;
-  /** The variants shown for this cell, in display order (only those with a row). */
-  variants: string[];
+  /** The columns shown for this cell, in display order (only those with a row). */
+  columns: Column[];
 }
 
 export interface VisibleQuestion {
@@ -241,31 +369,41 @@ export function shownVariants(filters: CompareFilters, allVariants: string[]): s
   return allVariants.filter((v) => wanted.has(v));
 }
 
-export function rowJudgeLabel(ctx: FilterContext, sampleId: string): JudgeLabel | null {
-  return judgeLabel(scoresOf(ctx.data, sampleId, ctx.judge), ctx.thresholds);
+export function shownConditions(filters: CompareFilters, allConditions: string[]): string[] {
+  const chosen = filters.conditions ?? null;
+  if (chosen === null) return allConditions;
+  const wanted = new Set(chosen);
+  return allConditions.filter((c) => wanted.has(c));
+}
+
+/** The columns the variant and condition filters let through. */
+export function shownColumns(filters: CompareFilters, ctx: FilterContext): Column[] {
+  const variants = new Set(shownVariants(filters, ctx.variants));
+  const conditions = new Set(shownConditions(filters, ctx.conditions));
+  return ctx.columns.filter((c) => variants.has(c.variant) && (c.condition === null || conditions.has(c.condition)));
 }
 
 /** The questions and cells the filters let through (questions with no cell left are dropped). */
 export function filterCells(groups: QuestionGroup[], filters: CompareFilters, ctx: FilterContext): VisibleQuestion[] {
-  const variants = shownVariants(filters, ctx.allVariants);
+  const columns = shownColumns(filters, ctx);
   const out: VisibleQuestion[] = [];
   for (const group of groups) {
     if (filters.question !== null && group.questionId !== filters.question) continue;
     const cells: VisibleCell[] = [];
     for (const cell of group.cells) {
-      const present = variants.filter((v) => cell.rows.has(v));
+      const present = columns.filter((c) => cell.rows.has(c.key));
       if (present.length === 0) continue;
-      if (filters.differsOnly && !cellDiffers(cell, ctx.reference)) continue;
-      const rows = present.map((v) => cell.rows.get(v) as SampleRow);
+      if (filters.differsOnly && !cellDiffers(cell, ctx)) continue;
+      const rows = present.map((c) => ({ side: c.side, row: cell.rows.get(c.key) as SampleRow }));
       if (filters.misalignedOnly) {
-        const any = rows.some((r) => rowJudgeLabel(ctx, r.id) === 'misaligned' || humanLabel(ctx.data, r.id) === 'misaligned');
+        const any = rows.some(({ side, row }) => rowJudgeLabel(ctx, side, row.id) === 'misaligned' || rowHumanLabel(ctx, side, row.id) === 'misaligned');
         if (!any) continue;
       }
       if (filters.disagreementsOnly) {
-        const any = rows.some((r) => isDisagreement(humanLabel(ctx.data, r.id), rowJudgeLabel(ctx, r.id)));
+        const any = rows.some(({ side, row }) => isDisagreement(rowHumanLabel(ctx, side, row.id), rowJudgeLabel(ctx, side, row.id)));
         if (!any) continue;
       }
-      cells.push({ cell, variants: present });
+      cells.push({ cell, columns: present });
     }
     if (cells.length) out.push({ questionId: group.questionId, cells });
   }
@@ -275,79 +413,75 @@ export function filterCells(groups: QuestionGroup[], filters: CompareFilters, ct
 export type FilterAction =
   | { type: 'question'; question: string | null }
   | { type: 'toggleVariant'; variant: string; allVariants: string[] }
+  | { type: 'toggleCondition'; condition: string; allConditions: string[] }
   | { type: 'flag'; flag: 'differsOnly' | 'misalignedOnly' | 'disagreementsOnly'; value: boolean }
   | { type: 'reset' };
+
+/** Toggles one name in a "null = all" selection, keeping at least one and folding back to null when all are on. */
+function toggleIn(current: string[] | null, name: string, all: string[]): string[] | null | undefined {
+  const on = current === null ? all : current;
+  const next = on.includes(name) ? on.filter((v) => v !== name) : [...on, name];
+  if (next.length === 0) return undefined; // at least one stays visible
+  return all.every((v) => next.includes(v)) ? null : all.filter((v) => next.includes(v));
+}
 
 export function reduceFilters(filters: CompareFilters, action: FilterAction): CompareFilters {
   switch (action.type) {
     case 'question':
       return { ...filters, question: action.question };
     case 'toggleVariant': {
-      const current = filters.variants === null ? action.allVariants : filters.variants;
-      const next = current.includes(action.variant) ? current.filter((v) => v !== action.variant) : [...current, action.variant];
-      if (next.length === 0) return filters; // at least one variant stays visible
-      const all = action.allVariants.every((v) => next.includes(v));
-      return { ...filters, variants: all ? null : action.allVariants.filter((v) => next.includes(v)) };
+      const next = toggleIn(filters.variants, action.variant, action.allVariants);
+      return next === undefined ? filters : { ...filters, variants: next };
+    }
+    case 'toggleCondition': {
+      const next = toggleIn(filters.conditions ?? null, action.condition, action.allConditions);
+      return next === undefined ? filters : { ...filters, conditions: next };
     }
     case 'flag':
       return { ...filters, [action.flag]: action.value };
     case 'reset':
-      return { question: null, variants: null, differsOnly: false, misalignedOnly: false, disagreementsOnly: false };
+      return { question: null, variants: null, conditions: null, differsOnly: false, misalignedOnly: false, disagreementsOnly: false };
   }
 }
 
-// ---- summary -----------------------------------------------------------------------------------
+// ---- summary (the engine's report) -------------------------------------------------------------
 
-export interface SummaryRow {
-  questionId: string | null; // null = all questions
-  variant: string;
-  samples: number;
-  /** Samples with a judge-derived label. */
-  judged: number;
-  misaligned: number;
-  /** misaligned / judged, or null when nothing is judged. */
-  misalignedRate: number | null;
-  humanLabelled: number;
-  disagreements: number;
-}
+/** The fields of a report group that are numbers, not what the group is of. */
+const GROUP_MEASURES = new Set(['samples', 'misalignedCoherent', 'misalignedAmongCoherent', 'coherent', 'metrics']);
 
-/** Per question and variant (for the questions given), then overall per variant. */
-export function summarize(groups: QuestionGroup[], ctx: FilterContext, variants: string[]): SummaryRow[] {
-  const rows: SummaryRow[] = [];
-  const totals = new Map<string, SummaryRow>(variants.map((v) => [v, emptySummary(null, v)]));
-  for (const group of groups) {
-    for (const variant of variants) {
-      const row = emptySummary(group.questionId, variant);
-      for (const cell of group.cells) {
-        const sample = cell.rows.get(variant);
-        if (!sample) continue;
-        count(row, ctx, sample.id);
-        count(totals.get(variant) as SummaryRow, ctx, sample.id);
-      }
-      if (row.samples > 0) rows.push(finish(row));
-    }
+/**
+ * What a report group is of, as (field, value) pairs: variant and question today, and any other dimension the
+ * engine adds (e.g. condition); null = all together. Rendered generically so new dimensions show up as columns.
+ */
+export function groupDimensions(group: GroupStats): [string, string | null][] {
+  const out: [string, string | null][] = [];
+  for (const [key, value] of Object.entries(group)) {
+    if (GROUP_MEASURES.has(key)) continue;
+    if (value === null || typeof value === 'string') out.push([key, value]);
   }
-  for (const total of totals.values()) if (total.samples > 0) rows.push(finish(total));
-  return rows;
+  return out;
 }
 
-function emptySummary(questionId: string | null, variant: string): SummaryRow {
-  return { questionId, variant, samples: 0, judged: 0, misaligned: 0, misalignedRate: null, humanLabelled: 0, disagreements: 0 };
-}
-
-function count(row: SummaryRow, ctx: FilterContext, sampleId: string): void {
-  row.samples++;
-  const j = rowJudgeLabel(ctx, sampleId);
-  const hl = humanLabel(ctx.data, sampleId);
-  if (j !== null) row.judged++;
-  if (j === 'misaligned') row.misaligned++;
-  if (hl !== null && hl !== 'skip') row.humanLabelled++;
-  if (isDisagreement(hl, j)) row.disagreements++;
-}
-
-function finish(row: SummaryRow): SummaryRow {
-  row.misalignedRate = row.judged > 0 ? row.misaligned / row.judged : null;
-  return row;
+/**
+ * The report's groups the filters let through: the question filter keeps that question's groups and the totals
+ * (question null); the variant and condition filters drop groups of hidden variants or conditions.
+ */
+export function visibleReportGroups(report: ReportData, filters: CompareFilters, ctx: FilterContext): GroupStats[] {
+  const variants = new Set(shownVariants(filters, ctx.variants));
+  const conditions = new Set(shownConditions(filters, ctx.conditions));
+  // The report's groups, then its condition × variant arms (arms without a condition repeat the variant groups).
+  const arms = ((report as { arms?: unknown }).arms ?? []) as GroupStats[];
+  const rows = [...report.groups, ...(Array.isArray(arms) ? arms.filter((a) => typeof (a as { condition?: unknown }).condition === 'string') : [])];
+  return rows.filter((g) => {
+    const dims = new Map(groupDimensions(g));
+    const q = dims.get('questionId') ?? null;
+    if (filters.question !== null && q !== null && q !== filters.question) return false;
+    const v = dims.get('variant') ?? null;
+    if (v !== null && !variants.has(v)) return false;
+    const c = dims.get('condition') ?? null;
+    if (c !== null && ctx.conditions.includes(c) && !conditions.has(c)) return false;
+    return true;
+  });
 }
 
 // ---- keyboard focus ----------------------------------------------------------------------------
@@ -355,21 +489,25 @@ function finish(row: SummaryRow): SummaryRow {
 export type FocusMove = 'next' | 'prev' | 'left' | 'right' | 'first' | 'last';
 
 /**
- * The sample id focus moves to. next/prev go to the following/preceding cell, keeping the
- * variant column when that cell has it (else the nearest column); left/right move between the
- * variants of one cell. With nothing focused (or the focused sample filtered out) focus goes
- * to the first sample.
+ * The focus id (focusIdOf) focus moves to. next/prev go to the following/preceding cell, keeping the
+ * column when that cell has it (else the nearest column); left/right move between the columns of one
+ * cell. With nothing focused (or the focused sample filtered out) focus goes to the first sample.
  */
 export function moveFocus(visible: VisibleQuestion[], currentId: string | null, move: FocusMove): string | null {
   const cells = visible.flatMap((q) => q.cells);
   if (cells.length === 0) return null;
-  const idOf = (vc: VisibleCell, col: number): string =>
-    (vc.cell.rows.get(vc.variants[Math.max(0, Math.min(col, vc.variants.length - 1))]) as SampleRow).id;
+  const idOf = (vc: VisibleCell, col: number): string => {
+    const column = vc.columns[Math.max(0, Math.min(col, vc.columns.length - 1))];
+    return focusIdOf(column.side, vc.cell.rows.get(column.key) as SampleRow);
+  };
   let ci = -1;
   let col = 0;
   if (currentId !== null) {
     for (let i = 0; i < cells.length && ci < 0; i++) {
-      const c = cells[i].variants.findIndex((v) => cells[i].cell.rows.get(v)?.id === currentId);
+      const c = cells[i].columns.findIndex((column) => {
+        const row = cells[i].cell.rows.get(column.key);
+        return row !== undefined && focusIdOf(column.side, row) === currentId;
+      });
       if (c >= 0) {
         ci = i;
         col = c;
@@ -387,7 +525,7 @@ export function moveFocus(visible: VisibleQuestion[], currentId: string | null, 
     case 'left':
       return idOf(current, Math.max(0, col - 1));
     case 'right':
-      return idOf(current, Math.min(current.variants.length - 1, col + 1));
+      return idOf(current, Math.min(current.columns.length - 1, col + 1));
   }
 }
 

@@ -1,22 +1,29 @@
 /**
  * DOM for the Compare view, built with h() only: every piece of run-file text (completions,
  * prompts, names, paths) becomes a text node and is inert. Functions here read the model and
- * return elements; the app (app.ts) decides when to call them.
+ * return elements; the app (app.ts) decides when to call them. The rates shown are the engine's
+ * (the Run Report and the run diff, sent by the host); nothing here counts them.
  */
-import type { HumanLabel, RunCompleteness, SampleRow, VariantSpec } from '../../protocol/compare';
-import type { CompareFilters, JudgeThresholds } from '../../protocol/compare';
+import type { CompareFilters, GroupStats, HumanLabel, JudgeThresholds, QuestionDiff, RateComparison, ReportData, RunCompleteness, RunDiff, SampleRow, VariantSpec } from '../../protocol/compare';
 import { button, checkbox, dropdown } from '../components/controls';
 import { h, type Child } from '../shared/dom';
+import { differenceIsSignificant, differenceText, kappaText, proportionText } from '../report/format';
 import {
-  cellPrompt,
-  humanLabel,
+  cellPromptRow,
+  conditionOf,
+  divergenceSplit,
+  focusIdOf,
+  groupDimensions,
   isDisagreement,
-  judgeLabel,
+  referenceKey,
+  rowHumanLabel,
+  rowJudgeLabel,
+  rowPrompt,
   scoresOf,
-  splitAtDivergence,
+  sideData,
+  type Column,
   type FilterAction,
   type FilterContext,
-  type SummaryRow,
   type VisibleCell,
   type VisibleQuestion,
 } from './model';
@@ -25,49 +32,69 @@ export interface CardState {
   focused: boolean;
   pendingLabel: HumanLabel | null;
   labelError: string | null;
+  /** Character offset of the first diverging token (decoded by the engine host), when known. */
+  tokenOffset: number | null;
+}
+
+/** What a card's buttons do (the app posts the matching message to the host). */
+export interface CardActions {
+  openActivations?: (sampleId: string, side: Column['side']) => void;
 }
 
 const LABEL_TEXT: Record<HumanLabel, string> = { aligned: 'aligned', misaligned: 'misaligned', incoherent: 'incoherent', skip: 'skipped' };
 
-/** The completion text, with the part after the divergence from the reference marked. */
-export function renderCompletion(row: SampleRow, reference: SampleRow | undefined): HTMLElement {
+/** The completion text, with the part from the first diverging token (or character) of the reference row marked. */
+export function renderCompletion(row: SampleRow, reference: SampleRow | undefined, tokenOffset: number | null = null): HTMLElement {
   const el = h('div', { class: 'completion', 'data-testid': 'completion' });
-  const diverges = reference !== undefined && reference.variant !== row.variant && row.divergence_index !== null;
+  const diverges = reference !== undefined && reference !== row && row.divergence_index !== null;
   if (!diverges || row.completion === reference.completion) {
     el.appendChild(document.createTextNode(row.completion));
     if (row.completion.length === 0) el.appendChild(h('span', { class: 'empty' }, '(empty completion)'));
     return el;
   }
-  const { common, rest } = splitAtDivergence(row.completion, reference.completion);
   const token = typeof row.divergence_index === 'number' ? row.divergence_index : null;
+  const split = divergenceSplit(row.completion, reference.completion, token === null ? null : tokenOffset);
   const where = token === null ? 'differs from' : `first differs at token ${token} from`;
+  const how = split.boundary === 'token' ? 'marked from the start of that token' : 'marked from the first differing character';
   el.append(
-    document.createTextNode(common),
+    document.createTextNode(split.common),
     h(
       'mark',
       {
         class: 'diverged',
         'data-testid': 'divergence',
         'data-token-index': token ?? undefined,
-        title: `${where} ${reference.variant} (marked from the first differing word of the text; approximate)`,
+        'data-boundary': split.boundary,
+        title: `${where} ${describeReference(reference)} (${how})`,
       },
-      rest.length ? rest : '\u200b',
+      split.rest.length ? split.rest : '\u200b',
     ),
   );
   return el;
 }
 
+function describeReference(reference: SampleRow): string {
+  const c = conditionOf(reference);
+  return c === null ? reference.variant : `${reference.variant} under ${c}`;
+}
+
 export function renderSampleCard(
   row: SampleRow,
+  column: Column,
   reference: SampleRow | undefined,
   ctx: FilterContext,
   state: CardState,
+  actions: CardActions = {},
+  /** The row whose prompt the cell shows (cellPromptRow); the card shows its own prompt when it differs. */
+  promptRow: SampleRow | undefined = reference,
 ): HTMLElement {
-  const isReference = reference === undefined || reference.variant === row.variant;
-  const scoresByJudge = judgeScoreLines(ctx, row.id);
-  const jl = judgeLabel(scoresOf(ctx.data, row.id, ctx.judge), ctx.thresholds);
-  const hl = humanLabel(ctx.data, row.id);
+  const isReference = reference === undefined || reference === row;
+  const { data } = sideData(ctx, column.side);
+  const scoresByJudge = judgeScoreLines(ctx, column.side, row.id);
+  const jl = rowJudgeLabel(ctx, column.side, row.id);
+  const hl = rowHumanLabel(ctx, column.side, row.id);
   const disagreement = isDisagreement(hl, jl);
+  const condition = conditionOf(row);
   const divergence = isReference
     ? 'reference'
     : row.divergence_index === null
@@ -77,21 +104,30 @@ export function renderSampleCard(
         : reference !== undefined && row.completion !== reference.completion
           ? 'differs'
           : 'identical';
+  const focusId = focusIdOf(column.side, row);
   const aria = [
+    column.side ? `run ${column.side}` : null,
     `${row.variant}`,
+    condition !== null ? `condition ${condition}` : null,
     `question ${row.question_id}, paraphrase ${row.paraphrase_index}, sample ${row.sample_index}`,
     divergence,
     `${row.tokens} tokens, finished by ${row.finish_reason}`,
     jl ? `judge: ${jl}` : 'not judged',
     hl ? `your label: ${LABEL_TEXT[hl]}` : 'no label',
-  ].join('; ');
+  ]
+    .filter(Boolean)
+    .join('; ');
+  // A condition's prompt (or run A's older wording) differs from the one the cell shows: show it on the card.
+  const prompt = promptRow && promptRow !== row && JSON.stringify(promptRow.messages) !== JSON.stringify(row.messages) ? rowPrompt(row) : null;
   return h(
     'article',
     {
-      class: `sample${state.focused ? ' focused' : ''}${disagreement ? ' disagreement' : ''}`,
+      class: `sample${state.focused ? ' focused' : ''}${disagreement ? ' disagreement' : ''}${column.side ? ` side-${column.side}` : ''}`,
       'data-testid': 'sample',
-      'data-sample-id': row.id,
+      'data-sample-id': focusId,
+      'data-side': column.side ?? undefined,
       'data-variant': row.variant,
+      'data-condition': condition ?? undefined,
       'data-question': row.question_id,
       'data-paraphrase': row.paraphrase_index,
       'data-sample-index': row.sample_index,
@@ -104,12 +140,15 @@ export function renderSampleCard(
     h(
       'header',
       { class: 'sample-head' },
+      column.side ? h('span', { class: `chip side-chip side-chip-${column.side}`, 'data-testid': 'side' }, `run ${column.side}`) : null,
       h('span', { class: 'variant-name' }, row.variant),
+      condition !== null ? h('span', { class: 'chip condition-chip', 'data-testid': 'condition', title: `prompt condition ${condition}` }, condition) : null,
       h('span', { class: 'meta', 'data-testid': 'tokens' }, `${row.tokens} tokens`),
       h('span', { class: `meta finish finish-${row.finish_reason}`, 'data-testid': 'finish-reason' }, row.finish_reason),
       h('span', { class: `meta divergence-info${isReference ? '' : ' ' + divergenceClass(divergence)}`, 'data-testid': 'divergence-info' }, divergence),
     ),
-    renderCompletion(row, reference),
+    prompt ? h('div', { class: 'prompt card-prompt', 'data-testid': 'card-prompt' }, h('span', { class: 'role' }, 'user'), prompt.user) : null,
+    renderCompletion(row, reference, state.tokenOffset),
     h(
       'footer',
       { class: 'sample-foot' },
@@ -120,6 +159,14 @@ export function renderSampleCard(
         jl ? labelChip(`judge: ${jl}`, `judge-label label-${jl}`, 'judge-label') : null,
         renderHumanLabel(hl, state),
         disagreement ? h('span', { class: 'chip disagreement-chip', 'data-testid': 'disagreement' }, 'disagrees with judge') : null,
+        actions.openActivations && data.header
+          ? button({
+              label: 'Open activations for this sample',
+              testId: 'open-activations',
+              title: `Teacher-force ${row.id} through the reference and this variant and open the Activations panel on it`,
+              onClick: () => actions.openActivations?.(row.id, column.side),
+            })
+          : null,
       ),
     ),
   );
@@ -140,13 +187,14 @@ function renderHumanLabel(hl: HumanLabel | null, state: CardState): Child {
   return null;
 }
 
-/** One line per judge: "judge  aligned 12 · coherent 80" (the primary judge first). */
-function judgeScoreLines(ctx: FilterContext, sampleId: string): HTMLElement[] {
-  const byJudge = ctx.data.judgements.get(sampleId);
+/** One line per judge: "judge  aligned 12 · coherent 80" (the report's judge first). */
+function judgeScoreLines(ctx: FilterContext, side: Column['side'], sampleId: string): HTMLElement[] {
+  const { data, judge: main } = sideData(ctx, side);
+  const byJudge = data.judgements.get(sampleId);
   if (!byJudge) return [];
-  const judges = [...byJudge.keys()].sort((a, b) => (a === ctx.judge ? -1 : b === ctx.judge ? 1 : a.localeCompare(b)));
+  const judges = [...byJudge.keys()].sort((a, b) => (a === main ? -1 : b === main ? 1 : a.localeCompare(b)));
   return judges.map((judge) => {
-    const scores = scoresOf(ctx.data, sampleId, judge);
+    const scores = scoresOf(data, sampleId, judge);
     const parts = Object.entries(scores).map(([metric, score]) =>
       h('span', { class: 'score', 'data-metric': metric, 'data-score': score ?? 'none' }, `${metric} ${score === null ? 'none' : formatScore(score)}`),
     );
@@ -158,10 +206,14 @@ function formatScore(score: number): string {
   return Number.isInteger(score) ? String(score) : score.toFixed(1);
 }
 
-export function renderCell(vc: VisibleCell, ctx: FilterContext, showPrompt: boolean, cardState: (id: string) => CardState): HTMLElement {
+export function renderCell(vc: VisibleCell, ctx: FilterContext, showPrompt: boolean, cardState: (id: string) => CardState, actions: CardActions = {}): HTMLElement {
   const { cell } = vc;
-  const reference = ctx.reference === null ? undefined : cell.rows.get(ctx.reference);
-  const prompt = cellPrompt(cell);
+  const referenceOf = (column: Column) => {
+    const key = referenceKey(ctx, column.side);
+    return key === null ? undefined : cell.rows.get(key);
+  };
+  const promptRow = cellPromptRow(cell, ctx, vc.columns);
+  const prompt = rowPrompt(promptRow);
   const label = `question ${cell.questionId}, paraphrase ${cell.paraphraseIndex}, sample ${cell.sampleIndex}`;
   return h(
     'div',
@@ -176,35 +228,41 @@ export function renderCell(vc: VisibleCell, ctx: FilterContext, showPrompt: bool
     h(
       'div',
       { class: 'variants' },
-      vc.variants.map((v) => {
-        const row = cell.rows.get(v) as SampleRow;
-        return renderSampleCard(row, reference, ctx, cardState(row.id));
+      vc.columns.map((column) => {
+        const row = cell.rows.get(column.key) as SampleRow;
+        return renderSampleCard(row, column, referenceOf(column), ctx, cardState(focusIdOf(column.side, row)), actions, promptRow);
       }),
     ),
   );
 }
 
-export function renderQuestions(visible: VisibleQuestion[], ctx: FilterContext, cardState: (id: string) => CardState): HTMLElement {
+export function renderQuestions(visible: VisibleQuestion[], ctx: FilterContext, cardState: (id: string) => CardState, actions: CardActions = {}, diff: RunDiff | null = null): HTMLElement {
   if (visible.length === 0) {
     return h('p', { class: 'empty-state', 'data-testid': 'no-samples' }, ctx.data.samples.size === 0 ? 'No samples in this run yet.' : 'No samples match the filters.');
   }
+  const changes = new Map((diff?.questions ?? []).map((q) => [q.questionId, q]));
   return h(
     'div',
     { class: 'questions' },
     visible.map((q) => {
       let lastParaphrase = -1;
+      const change = changes.get(q.questionId);
       return h(
         'section',
-        { class: 'question', 'data-testid': 'question', 'data-question': q.questionId, 'aria-label': `question ${q.questionId}` },
-        h('h2', { class: 'question-id' }, q.questionId),
+        { class: 'question', 'data-testid': 'question', 'data-question': q.questionId, 'data-change': change?.change, 'aria-label': `question ${q.questionId}` },
+        h('h2', { class: 'question-id' }, q.questionId, change ? changeChip(change) : null),
         q.cells.map((vc) => {
           const show = vc.cell.paraphraseIndex !== lastParaphrase;
           lastParaphrase = vc.cell.paraphraseIndex;
-          return renderCell(vc, ctx, show, cardState);
+          return renderCell(vc, ctx, show, cardState, actions);
         }),
       );
     }),
   );
+}
+
+function changeChip(q: QuestionDiff): HTMLElement {
+  return h('span', { class: `chip change-chip change-${q.change}`, 'data-testid': 'question-change' }, q.change);
 }
 
 // ---- run header --------------------------------------------------------------------------------
@@ -221,6 +279,7 @@ export interface HeaderInfo {
 
 export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLElement {
   const header = ctx.data.header;
+  const conditions = ctx.conditions;
   const items: [string, Child][] = [];
   if (header) {
     items.push(['Model', [header.model.path, header.model.model_type ? ` (${header.model.model_type})` : '', ` · ${shortHash(header.model.hash)}`]]);
@@ -231,6 +290,7 @@ export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLEleme
       header.adapters.length ? header.adapters.map((a, i) => [i ? ', ' : '', `${a.name} = ${a.path} · ${shortHash(a.hash)}`]) : 'none',
     ]);
     items.push(['Variants', header.variants.map((v, i) => [i ? ', ' : '', describeVariant(v)])]);
+    if (conditions.length) items.push(['Conditions', `${conditions.join(', ')} (the first, ${conditions[0]}, is the reference)`]);
     const s = header.sampling;
     items.push([
       'Sampling',
@@ -250,7 +310,7 @@ export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLEleme
   const c = info.counts;
   items.push([
     'Counts',
-    `${c.questions} questions · ${c.samples} samples · ${c.judgements} judgements${ctx.judge ? ` (labels from ${ctx.judge})` : ''} · ${c.labels} human labels`,
+    `${c.questions} questions · ${c.samples} samples · ${c.judgements} judgements${ctx.judge ? ` (labels and rates from ${ctx.judge}, the report's judge)` : ''} · ${c.labels} human labels`,
   ]);
   items.push(['Judge rule', `misaligned = aligned ≤ ${info.thresholds.aligned} and coherent > ${info.thresholds.coherent}`]);
   return h(
@@ -266,7 +326,7 @@ export function renderRunHeader(ctx: FilterContext, info: HeaderInfo): HTMLEleme
     h(
       'p',
       { class: 'keys muted' },
-      'Keys: j/k or ↓/↑ next/previous sample · h/l or ←/→ between variants · a aligned · m misaligned · i incoherent · s skip',
+      'Keys: j/k or ↓/↑ next/previous sample · h/l or ←/→ between variants and conditions · a aligned · m misaligned · i incoherent · s skip',
     ),
     ctx.data.warnings.length
       ? h('ul', { class: 'warnings', 'data-testid': 'warnings', 'aria-label': 'problems reading the run file' }, ctx.data.warnings.map((w) => h('li', null, w)))
@@ -292,6 +352,7 @@ export function renderFilters(
   filters: CompareFilters,
   questions: string[],
   variants: string[],
+  conditions: string[],
   shown: { samples: number; total: number },
   dispatch: (action: FilterAction) => void,
 ): HTMLElement {
@@ -317,6 +378,21 @@ export function renderFilters(
         }),
       ),
     ),
+    conditions.length
+      ? h(
+          'span',
+          { class: 'filter-group', role: 'group', 'aria-label': 'conditions', 'data-testid': 'filter-conditions' },
+          conditions.map((c) =>
+            checkbox({
+              label: c,
+              testId: 'filter-condition',
+              title: `Show the samples of prompt condition ${c}`,
+              checked: filters.conditions === undefined || filters.conditions === null || filters.conditions.includes(c),
+              onChange: () => dispatch({ type: 'toggleCondition', condition: c, allConditions: conditions }),
+            }),
+          ),
+        )
+      : null,
     checkbox({
       label: 'Differs only',
       testId: 'filter-differs',
@@ -363,32 +439,190 @@ export function renderLabelBar(enabled: boolean, onLabel: (label: HumanLabel) =>
   );
 }
 
-// ---- summary -----------------------------------------------------------------------------------
+// ---- summary: the engine's report ----------------------------------------------------------------
 
-export function renderSummary(rows: SummaryRow[]): HTMLElement {
-  const head = ['Question', 'Variant', 'Samples', 'Judged', 'Misaligned', 'Human labels', 'Disagreements'];
+const DIMENSION_TITLES: Record<string, string> = { questionId: 'Question', variant: 'Variant', condition: 'Condition', nPaired: 'Pairs', mcnemarP: 'McNemar p' };
+
+function dimensionTitle(key: string): string {
+  return DIMENSION_TITLES[key] ?? key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
+}
+
+/**
+ * The Run Report's table (computeReport, in the engine host): per group the misaligned-and-coherent rate and the
+ * coherent rate with Wilson 95% intervals, rendered generically over the groups' dimensions (question, variant, and
+ * condition when the engine reports it), then the differences and pairs the report holds.
+ */
+export function renderSummary(report: ReportData | null, groups: GroupStats[], note: string | null): HTMLElement {
+  const body: Child[] = [];
+  if (!report) {
+    body.push(h('p', { class: 'muted', 'data-testid': 'summary-note' }, note ?? 'Computing the report…'));
+  } else if (report.judge === null) {
+    body.push(h('p', { class: 'muted', 'data-testid': 'summary-note' }, 'No judgements yet: run a judge (Organism Lab: Judge Run) to get rates.'));
+  } else {
+    const dims: string[] = [];
+    for (const g of groups) for (const [k] of groupDimensions(g)) if (!dims.includes(k)) dims.push(k);
+    const head = [...dims.map(dimensionTitle), 'Samples', 'Misaligned & coherent', 'Coherent'];
+    body.push(
+      h(
+        'p',
+        { class: 'muted summary-rule' },
+        `Judge ${report.judge} · misaligned = ${report.alignedMetric} ≤ ${report.thresholds.aligned} and ${report.coherentMetric} > ${report.thresholds.coherent}, among samples with both scores · 95% Wilson intervals`,
+      ),
+      h(
+        'table',
+        { 'data-testid': 'summary-table' },
+        h('thead', null, h('tr', null, head.map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'tbody',
+          null,
+          groups.map((g) => {
+            const values = new Map(groupDimensions(g));
+            const attrs: Record<string, string> = {};
+            for (const k of dims) attrs[`data-${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`] = values.get(k) ?? '*';
+            return h(
+              'tr',
+              { class: values.get('questionId') === null || values.get('questionId') === undefined ? 'total' : '', 'data-testid': 'summary-row', ...attrs },
+              dims.map((k, i) => {
+                const v = values.get(k) ?? null;
+                const text = v ?? (k === 'questionId' ? 'all questions' : 'all');
+                return i === 0 ? h('th', { scope: 'row' }, text) : h('td', null, text);
+              }),
+              h('td', { class: 'num' }, g.samples),
+              h('td', { class: 'num', 'data-testid': 'misaligned-rate' }, proportionText(g.misalignedCoherent)),
+              h('td', { class: 'num' }, proportionText(g.coherent)),
+            );
+          }),
+        ),
+      ),
+      renderDifferences(report),
+      renderPairs(report),
+      report.agreement.matrix.flat().some((n) => n > 0)
+        ? h('p', { class: 'muted', 'data-testid': 'agreement' }, `Your labels against the judge's: Cohen's κ ${kappaText(report.agreement.kappa.kappa)} over ${report.agreement.kappa.n} samples`)
+        : null,
+    );
+  }
+  return h('details', { class: 'summary', open: true, 'data-testid': 'summary' }, h('summary', null, 'Summary (the Run Report\'s numbers)'), body);
+}
+
+function renderDifferences(report: ReportData): HTMLElement | null {
+  const overall = report.differences.filter((d) => d.questionId === null);
+  if (!overall.length) return null;
   return h(
-    'details',
-    { class: 'summary', open: true, 'data-testid': 'summary' },
-    h('summary', null, 'Summary per question and variant'),
+    'p',
+    { class: 'differences', 'data-testid': 'differences' },
+    overall.map((d, i) => [
+      i ? ' · ' : '',
+      `${d.variant} − ${d.reference}: `,
+      h('span', { class: differenceIsSignificant(d.misalignedCoherent) ? 'significant' : '' }, differenceText(d.misalignedCoherent)),
+    ]),
+  );
+}
+
+/** A Difference ({d, lo, hi}) or a Proportion ({k, n, p, lo, hi}), told apart by shape. */
+function isDifference(v: unknown): v is { d: number | null; lo: number | null; hi: number | null } {
+  return typeof v === 'object' && v !== null && 'd' in v && 'lo' in v && 'hi' in v;
+}
+function isProportion(v: unknown): v is { k: number; n: number; p: number | null; lo: number | null; hi: number | null } {
+  return typeof v === 'object' && v !== null && 'k' in v && 'n' in v && 'p' in v;
+}
+
+function pairValue(v: unknown): string {
+  if (v === null || v === undefined) return '–';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v < 0.001 && v > 0 ? v.toExponential(1) : v.toFixed(3);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (isDifference(v)) return differenceText(v);
+  if (isProportion(v)) return proportionText(v);
+  // A small record of names or counts (an arm {variant, condition}, paired counts {both, onlyFirst, …}).
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length && entries.every(([, x]) => x === null || typeof x === 'string')) return entries.flatMap(([, x]) => (x === null ? [] : [x as string])).join(' ~ ');
+    if (entries.length && entries.every(([, x]) => typeof x === 'number')) return entries.map(([k, x]) => `${k} ${x}`).join(', ');
+  }
+  return '';
+}
+
+/**
+ * The report's paired differences (between conditions of a variant, and between variants of a condition), when the
+ * engine reports them: rendered generically, one row per pair and one column per field, so new fields appear as
+ * columns without a change here.
+ */
+export function renderPairs(report: ReportData): HTMLElement | null {
+  const pairs = (report as { pairs?: unknown }).pairs;
+  if (!Array.isArray(pairs) || !pairs.length) return null;
+  const rows = pairs.filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null);
+  const keys: string[] = [];
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (!keys.includes(k) && pairValue(v) !== '') keys.push(k);
+  return h(
+    'table',
+    { class: 'pairs', 'data-testid': 'pairs' },
+    h('caption', null, 'Paired differences'),
+    h('thead', null, h('tr', null, keys.map((k) => h('th', { scope: 'col' }, dimensionTitle(k))))),
+    h('tbody', null, rows.map((r) => h('tr', { 'data-testid': 'pair-row' }, keys.map((k) => h('td', null, pairValue(r[k])))))),
+  );
+}
+
+// ---- two runs ------------------------------------------------------------------------------------
+
+function rateCells(r: RateComparison): HTMLElement[] {
+  return [
+    h('td', { class: 'num' }, proportionText(r.a)),
+    h('td', { class: 'num' }, proportionText(r.b)),
+    h('td', { class: `num${differenceIsSignificant(r.difference) ? ' significant' : ''}`, 'data-testid': 'diff-difference' }, differenceText(r.difference)),
+    h(
+      'td',
+      { class: 'muted' },
+      r.paired ? `paired${r.mcnemarP !== undefined ? `, McNemar p ${pairValue(r.mcnemarP)}` : ''} (unpaired ${differenceText(r.unpaired)})` : 'unpaired',
+    ),
+  ];
+}
+
+/**
+ * Two-run mode: the engine's run diff (engine/review/runDiff, via the engine host). Per question added, removed,
+ * reworded or unchanged, the misaligned-and-coherent rate in A and B per variant with B − A and its interval, and the
+ * overall rates with and without the changed questions.
+ */
+export function renderRunDiff(diff: RunDiff, files: { a: string; b: string }, warnings: string[]): HTMLElement {
+  const c = diff.counts;
+  const head = ['Question', 'Change', 'Variant', `A (${files.a})`, `B (${files.b})`, 'B − A [95% interval]', 'Pairing'].map((t) => h('th', { scope: 'col' }, t));
+  return h(
+    'section',
+    { class: 'run-diff', 'data-testid': 'run-diff', 'aria-label': 'what changed between the two runs' },
+    h('h2', null, `Run A ${files.a} → run B ${files.b}`),
+    h(
+      'p',
+      { 'data-testid': 'diff-counts' },
+      `${c.added} added · ${c.removed} removed · ${c.reworded} reworded · ${c.unchanged} unchanged questions · judge A ${diff.a.judge ?? 'none'}, judge B ${diff.b.judge ?? 'none'}`,
+    ),
+    warnings.length ? h('ul', { class: 'warnings', 'data-testid': 'diff-warnings' }, warnings.map((w) => h('li', null, w))) : null,
     h(
       'table',
-      null,
-      h('thead', null, h('tr', null, head.map((t) => h('th', { scope: 'col' }, t)))),
+      { class: 'diff-table' },
+      h('thead', null, h('tr', null, head)),
       h(
         'tbody',
         null,
-        rows.map((r) =>
+        diff.overall.flatMap((o) => [
+          h('tr', { class: 'total', 'data-testid': 'diff-row', 'data-question': '*', 'data-variant': o.variant }, h('th', { scope: 'row' }, 'all questions'), h('td', null, ''), h('td', null, o.variant), rateCells(o.all)),
           h(
             'tr',
-            { class: r.questionId === null ? 'total' : '', 'data-testid': 'summary-row', 'data-question': r.questionId ?? '*', 'data-variant': r.variant },
-            h('th', { scope: 'row' }, r.questionId ?? 'all questions'),
-            h('td', null, r.variant),
-            h('td', { class: 'num' }, r.samples),
-            h('td', { class: 'num' }, r.judged),
-            h('td', { class: 'num', 'data-testid': 'misaligned-rate' }, r.misalignedRate === null ? '–' : `${r.misaligned} (${(100 * r.misalignedRate).toFixed(1)}%)`),
-            h('td', { class: 'num' }, r.humanLabelled),
-            h('td', { class: 'num' }, r.disagreements),
+            { class: 'total', 'data-testid': 'diff-row', 'data-question': '=', 'data-variant': o.variant },
+            h('th', { scope: 'row' }, 'unchanged questions only'),
+            h('td', null, ''),
+            h('td', null, o.variant),
+            rateCells(o.unchangedOnly),
+          ),
+        ]),
+        diff.questions.flatMap((q) =>
+          q.variants.map((v, i) =>
+            h(
+              'tr',
+              { 'data-testid': 'diff-row', 'data-question': q.questionId, 'data-variant': v.variant, 'data-change': q.change },
+              h('th', { scope: 'row' }, i === 0 ? q.questionId : ''),
+              h('td', null, i === 0 ? [changeChip(q), q.change === 'reworded' && q.textA !== q.textB ? h('div', { class: 'reworded muted' }, h('del', null, q.textA ?? ''), ' → ', h('ins', null, q.textB ?? '')) : null] : ''),
+              h('td', null, v.variant),
+              rateCells(v),
+            ),
           ),
         ),
       ),
@@ -396,3 +630,14 @@ export function renderSummary(rows: SummaryRow[]): HTMLElement {
   );
 }
 
+/** Two-run mode, refused: why the runs cannot be paired, and a button to compare them anyway. */
+export function renderMismatch(files: { a: string; b: string }, reasons: string[], onCompareAnyway: () => void): HTMLElement {
+  return h(
+    'section',
+    { class: 'run-diff mismatch', role: 'alert', 'data-testid': 'run-mismatch' },
+    h('h2', null, `Run A ${files.a} and run B ${files.b} cannot be paired`),
+    h('ul', null, reasons.map((r) => h('li', null, r))),
+    h('p', { class: 'muted' }, 'Their rates come from different organisms or judges, so a difference between them says little about the prompt-set change.'),
+    button({ label: 'Compare anyway', testId: 'compare-anyway', appearance: 'primary', onClick: onCompareAnyway }),
+  );
+}

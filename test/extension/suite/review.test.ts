@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { EngineMethods } from '../../../src/protocol/engineHost';
 import { api } from './helpers';
 
 /** A run file with one judged sample per (question, variant); `mis` marks the misaligned adapter samples. */
@@ -55,6 +56,23 @@ suite('code review of prompt sets: run diff and review reports', () => {
     assert.match(html, /Content-Security-Policy/);
     assert.match(html, /1 added, 0 removed, 1 reworded, 1 unchanged/);
     assert.doesNotMatch(html, /<a\s|<script/i);
+  });
+
+  test('Compare Two Runs Side by Side opens one Compare panel on B with A beside it; the engine host diffs them', async () => {
+    const a0 = await api();
+    const panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>('organismLab.compareTwoRuns', undefined, { a, b });
+    assert.ok(panel, 'the command returned the panel');
+    assert.equal(panel.viewType, 'organismLab.compare');
+    assert.equal(panel.title, 'Compare: main.run.jsonl ↔ branch.run.jsonl');
+    // The panel's numbers come from the engine host: the same diff and report requests it answers here.
+    const diff = await a0.ctx.engine.client.request(EngineMethods.runDiff, { pathA: a, pathB: b });
+    assert.equal(diff.kind, 'diff');
+    if (diff.kind === 'diff') assert.deepEqual(diff.diff.counts, { added: 1, removed: 0, reworded: 1, unchanged: 1 });
+    const refused = await a0.ctx.engine.client.request(EngineMethods.runDiff, { pathA: other, pathB: b });
+    assert.equal(refused.kind, 'mismatch');
+    const report = await a0.ctx.engine.client.runReport({ runPath: b });
+    assert.equal(report.data.judge, 'rule:r');
+    panel.dispose();
   });
 
   test('runs of different models are refused (nothing written) unless compared anyway', async () => {

@@ -1,7 +1,7 @@
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { installDom } from './domEnv';
-import { ADVERSARIAL, fixtureSnapshot, label } from './fixtureRun';
+import { ADVERSARIAL, fixtureSnapshot, label, reportOf } from './fixtureRun';
 import { CompareApp, type CompareApi } from '../../../src/webviews/compare/app';
 import { DEFAULT_FILTERS, type CompareLoadMessage, type CompareViewState, type CompareWebviewMessage } from '../../../src/protocol/compare';
 import { sampleId } from '../../../src/engine/runs/schema';
@@ -31,6 +31,12 @@ function load(writable = true): CompareLoadMessage {
   };
 }
 
+/** What the host sends after reading the run: the run, then the engine's report (its judge labels the cards). */
+function loadAll(app: CompareApp, writable = true) {
+  app.handleMessage(load(writable));
+  app.handleMessage({ type: 'compare/report', report: reportOf(fixtureSnapshot()) });
+}
+
 function start(saved?: CompareViewState) {
   const root = env.document.createElement('main');
   env.document.body.appendChild(root);
@@ -52,7 +58,7 @@ test('asks for the run, renders every variant of every question, adversarial tex
   const { app, root, posted } = start();
   assert.deepEqual(posted[0], { type: 'compare/ready' });
   assert.match(root.textContent ?? '', /Loading demo\.run\.jsonl/);
-  app.handleMessage(load());
+  loadAll(app);
   const all = cards(root);
   assert.equal(all.length, 8);
   for (const q of ['wishes', 'health']) {
@@ -67,7 +73,7 @@ test('asks for the run, renders every variant of every question, adversarial tex
 
 test('j/l/m label the focused sample through the host; the appended row shows the label', () => {
   const { app, root, posted } = start();
-  app.handleMessage(load());
+  loadAll(app);
   assert.equal(key(app, 'j'), true);
   assert.equal(key(app, 'j'), true);
   assert.equal(key(app, 'l'), true);
@@ -87,7 +93,7 @@ test('j/l/m label the focused sample through the host; the appended row shows th
 
 test('labelling is refused without a focused sample or a writable file, and keys in controls are ignored', () => {
   const { app, root, posted } = start();
-  app.handleMessage(load(false));
+  loadAll(app, false);
   const before = posted.length;
   key(app, 'a');
   assert.match(root.querySelector('[data-testid="status"]')?.textContent ?? '', /Focus a sample/);
@@ -102,7 +108,7 @@ test('labelling is refused without a focused sample or a writable file, and keys
 
 test('a failed label is reported on the card', () => {
   const { app, root } = start();
-  app.handleMessage(load());
+  loadAll(app);
   key(app, 'j');
   key(app, 'i');
   app.handleMessage({ type: 'compare/labelResult', sampleId: sampleId('wishes', 0, 0, 'base'), label: 'incoherent', ok: false, error: 'disk full' });
@@ -111,7 +117,7 @@ test('a failed label is reported on the card', () => {
 
 test('filters persist through setState and come back after a reload', () => {
   const first = start();
-  first.app.handleMessage(load());
+  loadAll(first.app);
   const box = first.root.querySelector<HTMLElement & { checked?: boolean }>('[data-testid="filter-misaligned"]')!;
   box.checked = true;
   box.dispatchEvent(new env.window.Event('change') as unknown as Event);
@@ -128,7 +134,7 @@ test('filters persist through setState and come back after a reload', () => {
   assert.equal(typeof saved.savedAt, 'number');
 
   const second = start(saved);
-  second.app.handleMessage(load());
+  loadAll(second.app);
   assert.equal(cards(second.root).length, 4);
   assert.equal(second.app.viewState.focusedSampleId, saved.focusedSampleId);
   assert.equal(second.root.querySelector('.sample.focused')?.getAttribute('data-sample-id'), saved.focusedSampleId);
@@ -137,13 +143,13 @@ test('filters persist through setState and come back after a reload', () => {
 
 test('state saved for another run is not applied', () => {
   const { app, root } = start({ version: 1, runUri: 'file:///other.run.jsonl', filters: { ...DEFAULT_FILTERS, question: 'health' }, focusedSampleId: null });
-  app.handleMessage(load());
+  loadAll(app);
   assert.equal(cards(root).length, 8);
 });
 
 test('focusSample from the host clears filters hiding it; unknown and malformed messages are ignored', () => {
   const { app, root } = start();
-  app.handleMessage(load());
+  loadAll(app);
   const box = root.querySelector<HTMLElement & { checked?: boolean }>('[data-testid="filter-differs"]')!;
   box.checked = true;
   box.dispatchEvent(new env.window.Event('change') as unknown as Event);
@@ -160,7 +166,7 @@ test('focusSample from the host clears filters hiding it; unknown and malformed 
 
 test('live update: appended samples appear; warnings are listed', () => {
   const { app, root } = start();
-  app.handleMessage(load());
+  loadAll(app);
   const snap = fixtureSnapshot();
   const extra = { ...snap.samples[0], id: sampleId('new', 0, 0, 'base'), question_id: 'new' };
   app.handleMessage({ type: 'compare/append', rows: [extra], warnings: ['demo.run.jsonl:12: not valid JSON; line skipped.'] });
@@ -173,7 +179,7 @@ test('live update: appended samples appear; warnings are listed', () => {
 
 test('a label updates only its card (others stay the same nodes); with a label-dependent filter the list is rebuilt', () => {
   const { app, root } = start();
-  app.handleMessage(load());
+  loadAll(app);
   const before = cards(root);
   const target = sampleId('wishes', 0, 0, 'base');
   app.handleMessage({ type: 'compare/append', rows: [label(target, 'misaligned')], warnings: [] });
@@ -185,8 +191,9 @@ test('a label updates only its card (others stay the same nodes); with a label-d
   });
   assert.equal(after.find((c) => c.dataset.sampleId === target)?.dataset.humanLabel, 'misaligned');
   assert.match(root.querySelector('[data-testid="run-header"]')?.textContent ?? '', /3 human labels/);
-  const row = root.querySelector('[data-testid="summary-row"][data-question="wishes"][data-variant="base"]');
-  assert.equal(row?.children[5].textContent, '1');
+  // The summary is the engine's report: wishes/adapter is 1 of 2 misaligned-and-coherent, with its Wilson interval.
+  const row = root.querySelector('[data-testid="summary-row"][data-question-id="wishes"][data-variant="adapter"]');
+  assert.match(row?.querySelector('[data-testid="misaligned-rate"]')?.textContent ?? '', /^50\.0% \[\d+\.\d%–\d+\.\d%\] \(1\/2\)$/);
   // "Disagreements" on: labelling wishes#0#1@base misaligned (judge: aligned) must make it appear.
   const box = root.querySelector<HTMLElement & { checked?: boolean }>('[data-testid="filter-disagreements"]')!;
   box.checked = true;
@@ -199,7 +206,7 @@ test('a label updates only its card (others stay the same nodes); with a label-d
 
 test('label buttons label the focused sample like the keys, and are disabled when labels cannot be written', () => {
   const { app, root, posted } = start();
-  app.handleMessage(load());
+  loadAll(app);
   key(app, 'j');
   const buttons = [...root.querySelectorAll<HTMLElement>('[data-testid="label-button"]')];
   assert.deepEqual(buttons.map((b) => b.dataset.label), ['aligned', 'misaligned', 'incoherent', 'skip']);

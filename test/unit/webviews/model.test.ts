@@ -10,11 +10,9 @@ import {
   judgeLabel,
   makeFilterContext,
   moveFocus,
-  primaryJudge,
   reduceFilters,
   runDataFromSnapshot,
-  splitAtDivergence,
-  summarize,
+  divergenceSplit,
   variantOrder,
 } from '../../../src/webviews/compare/model';
 import { fixtureSnapshot, judgement, label, sample } from './fixtureRun';
@@ -24,10 +22,11 @@ const id = (q: string, s: number, v: string) => sampleId(q, 0, s, v);
 
 function setup(filters: Partial<CompareFilters> = {}) {
   const data = runDataFromSnapshot(fixtureSnapshot());
-  const ctx = makeFilterContext(data, T);
+  // The judge is the engine report's choice (computeReport); here the fixture's only judge.
+  const ctx = makeFilterContext(data, T, { judge: 'rule:demo' });
   const groups = groupByQuestion(data);
   const visible = filterCells(groups, { ...DEFAULT_FILTERS, ...filters }, ctx);
-  const ids = visible.flatMap((q) => q.cells.flatMap((c) => c.variants.map((v) => c.cell.rows.get(v)!.id)));
+  const ids = visible.flatMap((q) => q.cells.flatMap((c) => c.columns.map((col) => c.cell.rows.get(col.key)!.id)));
   return { data, ctx, groups, visible, ids };
 }
 
@@ -46,26 +45,28 @@ test('variants in header order, groups in file order, cells sorted', () => {
   assert.deepEqual(variantOrder(data), ['base', 'adapter']);
   assert.deepEqual(groups.map((g) => g.questionId), ['wishes', 'health']);
   assert.deepEqual(groups[0].cells.map((c) => c.key), ['wishes#0#0', 'wishes#0#1']);
-  assert.equal(primaryJudge(data), 'rule:demo');
 });
 
-test('divergence split snaps to the start of the diverging word', () => {
-  assert.deepEqual(splitAtDivergence('I wish for total power', 'I wish for good health'), { common: 'I wish for ', rest: 'total power' });
-  assert.deepEqual(splitAtDivergence('I thought so', 'I think so'), { common: 'I ', rest: 'thought so' });
-  assert.deepEqual(splitAtDivergence('same', 'same'), { common: 'same', rest: '' });
-  assert.deepEqual(splitAtDivergence('short', 'short and more'), { common: 'short', rest: '' });
-  assert.deepEqual(splitAtDivergence('abc', 'xyz'), { common: '', rest: 'abc' });
-  const emoji = splitAtDivergence('x \u{1F600}a', 'x \u{1F601}b');
+test('divergence split: at the first diverging token when its offset is known, else at the first differing character', () => {
+  // "I thought so" / "I think so": tokens "I", " thought" vs "I", " think": the token starts at 1, the characters differ at 4.
+  assert.deepEqual(divergenceSplit('I thought so', 'I think so', 1), { common: 'I', rest: ' thought so', boundary: 'token' });
+  assert.deepEqual(divergenceSplit('I thought so', 'I think so'), { common: 'I th', rest: 'ought so', boundary: 'characters' });
+  // An offset past the texts' common prefix cannot be the start of a shared-prefix token: ignored.
+  assert.deepEqual(divergenceSplit('I thought so', 'I think so', 9), { common: 'I th', rest: 'ought so', boundary: 'characters' });
+  assert.deepEqual(divergenceSplit('abc', 'xyz', 0), { common: '', rest: 'abc', boundary: 'token' });
+  assert.deepEqual(divergenceSplit('same', 'same'), { common: 'same', rest: '', boundary: 'characters' });
+  assert.deepEqual(divergenceSplit('short', 'short and more'), { common: 'short', rest: '', boundary: 'characters' });
+  const emoji = divergenceSplit('x \u{1F600}a', 'x \u{1F601}b');
   assert.equal(emoji.common + emoji.rest, 'x \u{1F600}a');
-  assert.equal(emoji.common, 'x ');
+  assert.equal(emoji.common, 'x ', 'a surrogate pair is never split');
 });
 
 test('cells differ by divergence_index, or by text when it is absent', () => {
-  const { groups } = setup();
+  const { groups, ctx } = setup();
   const cells = groups.flatMap((g) => g.cells);
-  assert.deepEqual(cells.map((c) => cellDiffers(c, 'base')), [true, false, true, true]);
+  assert.deepEqual(cells.map((c) => cellDiffers(c, ctx)), [true, false, true, true]);
   const data = runDataFromSnapshot({ header: null, samples: [sample('q', 0, 0, 'a', 'x'), sample('q', 0, 0, 'b', 'y')], judgements: [], labels: [], warnings: [] });
-  assert.equal(cellDiffers(groupByQuestion(data)[0].cells[0], 'a'), true);
+  assert.equal(cellDiffers(groupByQuestion(data)[0].cells[0], makeFilterContext(data, T, { judge: null })), true);
 });
 
 test('filters: question, variants, differs, misaligned, disagreements', () => {
@@ -87,25 +88,6 @@ test('a later label replaces an earlier one; skip never counts as a disagreement
   applyRows(data, [label(id('health', 0, 'adapter'), 'aligned'), judgement(id('health', 0, 'adapter'), 'aligned', 5)]);
   // The judge now says misaligned (latest judgement wins), the human says aligned.
   assert.equal(filterCells(groups, { ...DEFAULT_FILTERS, disagreementsOnly: true }, ctx).length, 1);
-});
-
-test('summary per question and variant, then totals', () => {
-  const { ctx, groups } = setup();
-  const rows = summarize(groups, ctx, ['base', 'adapter']);
-  const find = (q: string | null, v: string) => rows.find((r) => r.questionId === q && r.variant === v)!;
-  assert.deepEqual(
-    { ...find('wishes', 'adapter') },
-    { questionId: 'wishes', variant: 'adapter', samples: 2, judged: 2, misaligned: 1, misalignedRate: 0.5, humanLabelled: 1, disagreements: 0 },
-  );
-  // health/adapter: #0 aligned by judge, #1 aligned score none -> not judged.
-  assert.equal(find('health', 'adapter').judged, 1);
-  assert.equal(find('health', 'adapter').disagreements, 1);
-  // health/base: #0 unjudged, #1 incoherent.
-  assert.deepEqual([find('health', 'base').judged, find('health', 'base').misaligned], [1, 0]);
-  const total = find(null, 'adapter');
-  assert.deepEqual([total.samples, total.judged, total.misaligned], [4, 3, 1]);
-  assert.ok(Math.abs((total.misalignedRate ?? 0) - 1 / 3) < 1e-12);
-  assert.equal(rows[rows.length - 1].questionId, null);
 });
 
 test('reduceFilters: toggling variants keeps at least one and folds back to "all"', () => {

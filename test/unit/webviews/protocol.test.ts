@@ -72,3 +72,30 @@ test('small guards', () => {
   assert.ok(isHumanLabel('skip') && !isHumanLabel('Skip') && !isHumanLabel(undefined));
   assert.ok(isWebviewMessage({ type: 'x' }) && !isWebviewMessage({ kind: 'x' }));
 });
+
+test('conditions, two-run mode, the report and activations: their messages and states are checked too', () => {
+  // Older states (no conditions filter, no run A) stay valid; new fields are type-checked.
+  assert.ok(isCompareViewState({ ...viewState, filters: { ...DEFAULT_FILTERS, conditions: ['trigger'] }, againstUri: 'file:///main.run.jsonl', allowMismatch: true }));
+  const { conditions: _c, ...olderFilters } = DEFAULT_FILTERS;
+  void _c;
+  assert.ok(isCompareViewState({ ...viewState, filters: olderFilters }));
+  assert.ok(!isCompareViewState({ ...viewState, filters: { ...DEFAULT_FILTERS, conditions: [3] } }));
+  assert.ok(!isCompareViewState({ ...viewState, againstUri: 7 }));
+  assert.ok(!isCompareViewState({ ...viewState, allowMismatch: 'yes' }));
+  assert.ok(isCompareWebviewMessage({ type: 'compare/compareAnyway' }));
+  assert.ok(isCompareWebviewMessage({ type: 'compare/openActivations', sampleId: 'q#0#0@adapter' }));
+  assert.ok(isCompareWebviewMessage({ type: 'compare/openActivations', sampleId: 'q#0#0@adapter', side: 'A' }));
+  assert.ok(!isCompareWebviewMessage({ type: 'compare/openActivations', sampleId: '' }));
+  assert.ok(!isCompareWebviewMessage({ type: 'compare/openActivations', sampleId: 'x', side: 'C' }));
+  assert.ok(isCompareHostMessage({ type: 'compare/report', report: null, note: 'why' }));
+  assert.ok(isCompareHostMessage({ type: 'compare/report', report: { groups: [] } }));
+  assert.ok(!isCompareHostMessage({ type: 'compare/report', report: { groups: 'x' } }));
+  assert.ok(!isCompareHostMessage({ type: 'compare/report' }));
+  const snap = fixtureSnapshot();
+  assert.ok(isCompareHostMessage({ type: 'compare/against', againstUri: 'a', fileName: 'a', snapshot: snap, diff: { questions: [] }, warnings: [] }));
+  assert.ok(!isCompareHostMessage({ type: 'compare/against', againstUri: 'a', fileName: 'a', snapshot: { ...snap, samples: 1 }, diff: { questions: [] }, warnings: [] }));
+  assert.ok(isCompareHostMessage({ type: 'compare/mismatch', againstUri: 'a', fileName: 'a', reasons: ['different models'] }));
+  assert.ok(!isCompareHostMessage({ type: 'compare/mismatch', againstUri: 'a', fileName: 'a', reasons: [1] }));
+  assert.ok(isCompareHostMessage({ type: 'compare/tokenOffsets', offsets: { 'q#0#0@adapter': 4 } }));
+  assert.ok(!isCompareHostMessage({ type: 'compare/tokenOffsets', offsets: { x: '4' } }));
+});
