@@ -6,7 +6,9 @@
  * of the demo prompt set from the palette and one from a CodeLens, Compare on that run, Compare on the
  * adversarial fixture (completions with <script>, <img onerror>, markdown links: must render as inert text),
  * a reload (state comes back), the rule judge on the demo run, two hand labels (keys a / m) in its Compare
- * panel, its Run Report (metrics table, scatter) opened from that panel, then the other panels. Screenshots go to test-results/screens/; a panel or
+ * panel, its Run Report (metrics table, scatter) opened from that panel, then the other panels, the prompt-set review, and
+ * the backdoor organism's prompt set run under its two conditions (its report's condition × variant table and paired
+ * differences). Screenshots go to test-results/screens/; a panel or
  * demo file that does not exist yet makes its step SKIP with the reason (never a fake pass) on a developer's machine,
  * and FAIL in CI (CI set, or ORGANISM_LAB_E2E_REQUIRE_DEMO=1): there a skipped step would hide a broken flow.
  */
@@ -682,10 +684,11 @@ describe('Organism Lab in code-server (e2e)', () => {
       await page.locator('.sidebar .monaco-list-row', { hasText: 'health_friend_toothache' }).first().waitFor({ state: 'visible', timeout: 30_000 });
       const questionRows = page.locator('.sidebar .pane', { has: page.locator('.pane-header', { hasText: /Prompt Sets/i }) }).locator('.monaco-list-row[aria-level="2"]');
       log(`conditions: the Prompt Sets view lists demo-backdoor.yaml (${questionCount} questions), ${await questionRows.count()} question rows in view`);
-      await retry('demo-backdoor.yaml to be the active tab', async () => (await activeTabTitle(page)).includes('demo-backdoor.yaml'), 30_000, 500);
-      // Load the backdoor adapter (the base is loaded by the earlier steps).
+      // The tab draws the name and the extension apart ("demo-backdoor .yaml" as text).
+      await retry('demo-backdoor.yaml to be the active tab', async () => (await activeTabTitle(page)).replace(/\s+/g, '').includes('demo-backdoor.yaml'), 30_000, 500);
+      // Load the backdoor adapter (after the reload step the engine host loads the base first: the pick comes after it).
       await runCommand(page, 'Organism Lab: Load Adapter');
-      const loadAnswers = await answerPrompts(page, [/demo-backdoor/], 15_000, 3_000);
+      const loadAnswers = await answerPrompts(page, [/demo-backdoor/], 90_000, 3_000);
       log(`conditions: load adapter prompts answered: ${JSON.stringify(loadAnswers)}`);
       assert.ok(loadAnswers.some((a) => /demo-backdoor/.test(a.chose)), `Load Adapter did not offer demo-backdoor: ${JSON.stringify(loadAnswers)}`);
       await sleep(3000);
