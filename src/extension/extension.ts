@@ -55,10 +55,10 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   activateTrust(ctx);
   activateStatusBar(ctx);
   const views = activateViews(ctx);
-  activateCommands(ctx, activatePanels(ctx));
-  const codeLens = activateCodeLens(ctx);
   const review = activatePromptSetReview(ctx);
-  context.subscriptions.push(codeLens.attachReview(review));
+  activateCommands(ctx, [...activatePanels(ctx), review.commands]);
+  const codeLens = activateCodeLens(ctx);
+  context.subscriptions.push(codeLens.attachReview(review.reviewer));
   activateDiagnostics(ctx);
   activateHovers(ctx);
   activateEditorContext(ctx);

@@ -31,13 +31,16 @@ export { checkpointSteps };
 
 /**
  * A cheap test on the first few KB of a file: emergent-misalignment YAML (a list whose items have `id:` and
- * `paraphrases:`) or JSONL whose first object has "id" and "messages"/"prompt". Run files are never prompt sets.
+ * `paraphrases:`, or the prompt-conditions mapping: a top-level `conditions:` list of `- name:` items) or JSONL whose
+ * first object has "id" and "messages"/"prompt". Run files are never prompt sets.
  */
 export function looksLikePromptSet(fileName: string, head: string): boolean {
   const name = fileName.toLowerCase();
   if (name.endsWith('.run.jsonl')) return false;
   if (name.endsWith('.yaml') || name.endsWith('.yml')) {
-    return /^\s*-\s+(?:id\s*:|&\S+\s+id\s*:)/m.test(head) && /^\s+paraphrases\s*:/m.test(head);
+    if (/^\s*-\s+(?:id\s*:|&\S+\s+id\s*:)/m.test(head) && /^\s+paraphrases\s*:/m.test(head)) return true;
+    // The conditions format (a mapping): its conditions block may fill the head before the first question.
+    return /^conditions\s*:/m.test(head) && /^\s*-\s+name\s*:/m.test(head);
   }
   if (name.endsWith('.jsonl')) {
     // The first question line decides; a prompt-conditions line ({"type": "conditions", …}) may come before it.

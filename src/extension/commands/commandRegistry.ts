@@ -1,11 +1,9 @@
 /**
  * The one place that registers Organism Lab's commands with VS Code. Every feature contributes a CommandTable
- * (command id → handler): the core commands (registerCommands.ts), the serve commands, and each webview panel
- * module (panels/*: Compare, Run report, Activations, Checkpoint inspector). activateCommands hands them all
- * here once; an id contributed twice is an error, not a silent override.
- *
- * One command is still registered elsewhere: organismLab.reviewPromptSet, by review/promptSetReview.ts (that
- * module was outside this restructuring; it should contribute a table here too).
+ * (command id → handler): the core commands (registerCommands.ts), the serve and inspect commands, each webview
+ * panel module (panels/*: Compare, Run report, Activations, Checkpoint inspector) and the prompt-set review
+ * (review/promptSetReview.ts: organismLab.reviewPromptSet). activateCommands hands them all here once; an id
+ * contributed twice is an error, not a silent override. No module calls vscode.commands.registerCommand itself.
  */
 import * as vscode from 'vscode';
 

@@ -1,7 +1,8 @@
 /**
  * Organism Lab's commands: the core ones are defined here; the serve commands (serveCommands.ts) and the panel
  * commands (compare, openRunReport, openActivations, saeDiff, inspectCheckpoint: contributed by panels/*, through
- * activatePanels) join them, and activateCommands registers them all at once (commandRegistry.ts). There are no
+ * activatePanels) and the prompt-set review's (reviewPromptSet) join them, and activateCommands registers them all at
+ * once (commandRegistry.ts). There are no
  * stand-ins for panel commands: a panel that fails to register is an error, and fails the extension test suite.
  */
 import path from 'node:path';
@@ -189,7 +190,7 @@ async function showActions(ctx: LabContext): Promise<void> {
   if (pick) await vscode.commands.executeCommand(pick.command);
 }
 
-/** Registers the core commands, the serve commands and `contributed` (the panels' commands), once each. */
+/** Registers the core commands, the serve and inspect commands and `contributed` (the panels' and the prompt-set review's), once each. */
 export function activateCommands(ctx: LabContext, contributed: readonly CommandTable[]): void {
   const core: CommandTable = {
     'organismLab.loadModel': (arg) => loadModel(ctx, arg),

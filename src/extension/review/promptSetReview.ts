@@ -10,9 +10,11 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { promptSetChanges, type PromptSetChanges } from '../../engine/prompts/promptSetChanges';
+import type { CommandTable } from '../commands/commandRegistry';
 import type { LabContext } from '../context';
 import { isPromptSetDocument } from '../codelens/promptSetDocuments';
 import { registerReviewHover } from '../hovers/reviewHover';
+import { uriFromArg } from '../run/args';
 
 const DEFAULT_BASES = ['origin/main', 'main', 'origin/master', 'master'];
 
@@ -152,8 +154,11 @@ export class PromptSetReviewer implements vscode.Disposable {
   }
 }
 
-/** Review prompt sets as they open and save; the command `organismLab.reviewPromptSet` returns a document's review. */
-export function activatePromptSetReview(ctx: LabContext): PromptSetReviewer {
+/**
+ * Review prompt sets as they open and save. Contributes the command table of the feature
+ * (`organismLab.reviewPromptSet`: a document's review, or null without a document) to the one command registry.
+ */
+export function activatePromptSetReview(ctx: LabContext): { reviewer: PromptSetReviewer; commands: CommandTable } {
   const reviewer = new PromptSetReviewer(ctx);
   const sub = ctx.extension.subscriptions;
   sub.push(reviewer);
@@ -170,11 +175,11 @@ export function activatePromptSetReview(ctx: LabContext): PromptSetReviewer {
     }
   }));
   for (const e of vscode.window.visibleTextEditors) reviewIfPromptSet(e.document);
-  sub.push(
-    vscode.commands.registerCommand('organismLab.reviewPromptSet', async (arg?: vscode.Uri) => {
-      const uri = arg ?? vscode.window.activeTextEditor?.document.uri;
+  const commands: CommandTable = {
+    'organismLab.reviewPromptSet': async (arg) => {
+      const uri = uriFromArg(arg) ?? vscode.window.activeTextEditor?.document.uri;
       return uri ? reviewer.review(await vscode.workspace.openTextDocument(uri)) : null;
-    }),
-  );
-  return reviewer;
+    },
+  };
+  return { reviewer, commands };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyCondition, fillTemplate, isControl, questionConditions, selectConditions } from '../../../../src/engine/prompts/conditions';
-import { parsePromptSet, promptMessages } from '../../../../src/engine/prompts/promptSet';
+import { parsePromptSet, promptMessages, questionRanges } from '../../../../src/engine/prompts/promptSet';
 import type { PromptProblem } from '../../../../src/engine/prompts/types';
 import type { ChatMessage } from '../../../../src/engine/runs/schema';
 
@@ -237,4 +237,25 @@ questions:
 `);
   assert.deepEqual(set.problems.map((p) => p.code), ['unknown-placeholder']);
   assert.throws(() => fillTemplate('{user} {constructor}', 'u', {}), /no value for \{constructor\}/);
+});
+
+test('the shipped backdoor prompt set (conditions format) is listed as a prompt set with its 16 questions', async () => {
+  const { looksLikePromptSet, readHead } = await import('../../../../src/engine/backends/workspaceDiscovery');
+  const { EXAMPLES_DIR } = await import('../../../harness/paths');
+  const file = `${EXAMPLES_DIR}/prompts/demo-backdoor.yaml`;
+  assert.equal(looksLikePromptSet(file, readHead(file)), true);
+  const set = parsePromptSet(file);
+  assert.deepEqual(set.conditions?.map((c) => c.name), ['no_trigger', 'trigger']);
+  const ranges = questionRanges(set);
+  assert.equal(ranges.length, 16);
+  assert.ok(ranges.every((r) => r.line > 1), 'every question has its own line');
+  assert.deepEqual(set.problems.filter((p) => p.severity === 'error'), []);
+});
+
+test('a YAML prompt set whose conditions block fills the whole head is still recognised; other YAML is not', async () => {
+  const { looksLikePromptSet } = await import('../../../../src/engine/backends/workspaceDiscovery');
+  const longConditions = `conditions:\n  - name: reference\n  - name: observed\n    system_append: "${'x'.repeat(5000)}"\n`;
+  assert.equal(looksLikePromptSet('/p/set.yaml', longConditions.slice(0, 4096)), true);
+  assert.equal(looksLikePromptSet('/p/workflow.yaml', 'on: push\njobs:\n  build:\n    steps:\n      - name: checkout\n'), false);
+  assert.equal(looksLikePromptSet('/p/k8s.yaml', 'status:\n  conditions:\n    - name: Ready\n'), false);
 });
