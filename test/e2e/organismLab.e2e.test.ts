@@ -781,12 +781,15 @@ describe('Organism Lab in code-server (e2e)', () => {
       await retry(`the active tab "Report: ${path.basename(run)}"`, async () => (await activeTabTitle(page)).includes(`Report: ${path.basename(run)}`), 30_000, 500);
       const frame = await reportFrame(page);
       await frame.locator('[data-testid="report-arms"]').waitFor({ state: 'visible', timeout: 30_000 });
+      // No named inner functions in evaluate(): tsx would wrap them in its __name helper, which the page lacks.
       const dom = await frame.evaluate(() => {
-        const cell = (c: string, v: string) => document.querySelector(`[data-testid="report-arms"] tr[data-condition="${c}"] td[data-variant="${v}"]`)?.textContent ?? '';
+        const [activation, falseActivation, baseTrigger] = [['trigger', 'demo-backdoor'], ['no_trigger', 'demo-backdoor'], ['trigger', 'base']].map(
+          ([c, v]) => document.querySelector(`[data-testid="report-arms"] tr[data-condition="${c}"] td[data-variant="${v}"]`)?.textContent ?? '',
+        );
         return {
-          activation: cell('trigger', 'demo-backdoor'),
-          falseActivation: cell('no_trigger', 'demo-backdoor'),
-          baseTrigger: cell('trigger', 'base'),
+          activation,
+          falseActivation,
+          baseTrigger,
           pairs: [...document.querySelectorAll('[data-testid="report-pairs"] tbody tr')].map((tr) => [...tr.children].map((c) => (c.textContent ?? '').trim())),
           error: document.querySelector('[data-testid="report-error"]')?.textContent ?? null,
         };
