@@ -1,0 +1,99 @@
+/**
+ * llama.cpp through node-llama-cpp, as an optional peer of the bench: never a dependency of the project.
+ * It is looked for in ORGANISM_LAB_NODE_LLAMA_CPP (the package folder, or an npm prefix holding
+ * node_modules/node-llama-cpp) and else in <repo>/.tools/llama-cpp, where
+ *   npm install --prefix .tools/llama-cpp -E node-llama-cpp@3.21.1
+ * puts it (newer releases fail to install here). Loaded with a dynamic import at run time.
+ *
+ * Only the small part of its API the bench uses is typed here.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const NODE_LLAMA_CPP_VERSION = '3.21.1';
+export const NODE_LLAMA_CPP_INSTALL = `npm install --prefix .tools/llama-cpp -E node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`;
+
+export interface LlamaSequence {
+  evaluate(tokens: number[], options?: { temperature?: number; yieldEogToken?: boolean }): AsyncGenerator<number, void, void | number | number[]>;
+  evaluateWithMetadata(tokens: number[], metadata: { confidence?: boolean; probabilities?: boolean }, options?: { temperature?: number; yieldEogToken?: boolean }): AsyncGenerator<{ token: number; confidence?: number; probabilities?: Map<number, number> }, void, void | number | number[]>;
+  clearHistory(): Promise<void>;
+  dispose(): void;
+}
+export interface LlamaContext {
+  readonly contextSize: number;
+  getSequence(): LlamaSequence;
+  dispose(): Promise<void>;
+}
+export interface LlamaModel {
+  createContext(o: { contextSize: number; sequences: number; threads: number | { ideal: number; min: number }; batchSize?: number; flashAttention?: boolean }): Promise<LlamaContext>;
+  dispose(): Promise<void>;
+}
+export interface Llama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<LlamaModel>;
+  dispose(): Promise<void>;
+}
+interface NodeLlamaCppModule {
+  getLlama(o: { gpu: false; build: 'never'; logLevel: 'error' | 'warn'; maxThreads?: number }): Promise<Llama>;
+}
+
+/** The package folder of node-llama-cpp, or null with where it was looked for. */
+export function findNodeLlamaCpp(repoRoot = process.cwd()): { dir: string | null; looked: string[] } {
+  const env = process.env.ORGANISM_LAB_NODE_LLAMA_CPP;
+  const candidates = env ? [path.resolve(env), path.resolve(env, 'node_modules/node-llama-cpp')] : [path.join(repoRoot, '.tools/llama-cpp/node_modules/node-llama-cpp')];
+  const dir = candidates.find((d) => existsSync(path.join(d, 'dist/index.js'))) ?? null;
+  return { dir, looked: candidates };
+}
+
+// A real dynamic import(), kept as one even where the bench is bundled to CommonJS.
+const importEsm = new Function('u', 'return import(u)') as (u: string) => Promise<unknown>;
+
+/** node-llama-cpp's Llama (CPU only, prebuilt binary, never a build from source), or an error saying how to install it. */
+export async function loadLlama(threads: number, repoRoot = process.cwd()): Promise<Llama> {
+  const { dir, looked } = findNodeLlamaCpp(repoRoot);
+  if (!dir) throw new Error(`node-llama-cpp is not installed (looked in ${looked.join(', ')}): run \`${NODE_LLAMA_CPP_INSTALL}\` in the repository root, or set ORGANISM_LAB_NODE_LLAMA_CPP to its folder`);
+  const mod = (await importEsm(pathToFileURL(path.join(dir, 'dist/index.js')).href)) as NodeLlamaCppModule;
+  return mod.getLlama({ gpu: false, build: 'never', logLevel: 'error', maxThreads: threads });
+}
+
+export interface LlamaDecodeRun {
+  /** Aggregate generated tokens per second over the decode steps (prefill excluded). */
+  tokensPerSecond: number;
+  stepSeconds: number;
+}
+
+function promptOf(len: number, vocab: number, seed: number): number[] {
+  let s = seed >>> 0 || 1;
+  return Array.from({ length: len }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % vocab;
+  });
+}
+
+/**
+ * Greedy decoding of `batch` parallel sequences of one context (llama.cpp evaluates them in one batch per
+ * step), each after a prompt of `context` tokens: the decode phase is timed from the moment every sequence
+ * has its first token to the end, over `steps` more tokens each from that moment (a sequence whose prompt
+ * finished earlier has decoded a few tokens already; they are not counted).
+ */
+export async function llamaDecode(model: LlamaModel, o: { batch: number; context: number; steps: number; threads: number; vocab: number }): Promise<LlamaDecodeRun> {
+  const ctx = await model.createContext({ contextSize: o.context + o.steps + 8, sequences: o.batch, threads: { ideal: o.threads, min: o.threads }, batchSize: Math.min(2048, Math.max(o.batch, 512)) });
+  try {
+    let firsts = 0;
+    let decodeStart = 0;
+    const run = async (b: number): Promise<void> => {
+      const seq = ctx.getSequence();
+      let n = 0;
+      let after = 0;
+      for await (const _t of seq.evaluate(promptOf(o.context, o.vocab, 1 + b), { temperature: 0, yieldEogToken: true })) {
+        if (n++ === 0 && ++firsts === o.batch) decodeStart = performance.now();
+        else if (decodeStart > 0 && ++after >= o.steps) break; // every sequence decodes `steps` tokens once all have started
+      }
+    };
+    await Promise.all(Array.from({ length: o.batch }, (_, b) => run(b)));
+    const seconds = (performance.now() - decodeStart) / 1000;
+    return { tokensPerSecond: (o.batch * o.steps) / seconds, stepSeconds: seconds / o.steps };
+  } finally {
+    await ctx.dispose();
+  }
+}
