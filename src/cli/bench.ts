@@ -12,7 +12,8 @@
  *          KV cache, at --batches 1,32 by default, and the ratio; --contexts 64,600 and --steps N (default 8)
  *          change what is timed; target: a step at 600 costs at most 1.3x a step at 64),
  *          --weights f32,int8,int4 (the precisions compared at the end: decode tokens/s per batch, interleaved,
- *          ratios to f32, and each one's peak RSS from a child process), --no-weights, --weights-only.
+ *          ratios to f32, and each one's peak RSS from a child process), --no-weights, --weights-only,
+ *          --cache-folder DIR (quantized weights in DIR/weights, as `run --cache-folder`; default the engine's).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,8 @@ interface Options {
   precisions: WeightPrecision[];
   /** Only the weight-precision comparison. */
   weightsOnly: boolean;
+  /** Where quantized weights are cached (the folder itself, as organismLab.cacheFolder/weights); default the engine's. */
+  cacheFolder?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -79,6 +82,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--weights') o.precisions = val().split(',').filter(Boolean).map((x) => parseWeightsChoice(x.trim(), '--weights')).filter((x): x is WeightPrecision => x !== 'auto');
     else if (a === '--no-weights') o.precisions = [];
     else if (a === '--weights-only') o.weightsOnly = true;
+    else if (a === '--cache-folder') o.cacheFolder = path.join(path.resolve(val()), 'weights');
     else if (a === '--quick') {
       o.repeats = 1;
       o.newTokens = 12;
@@ -111,13 +115,6 @@ async function main(): Promise<void> {
   } else if (!existsSync(path.join(o.model, 'config.json'))) {
     throw new Error(`bench: ${o.model} has no config.json; pass a Hugging Face checkpoint folder or leave --model out`);
   }
-  const spec = loadModelSpec(o.model);
-  const adapterDir = path.join(process.cwd(), 'bench-models', `${path.basename(o.model)}-lora8`);
-  if (!existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
-    writeRandomLoraAdapter(adapterDir, spec, o.model, 8, 16, 7);
-    log(`wrote a random rank-8 LoRA adapter on every projection to ${adapterDir}`);
-  }
-  const W = decodeWeightBytes(spec);
   if (o.contextScaling) {
     await runContextScaling(o, log);
     return;
@@ -126,6 +123,13 @@ async function main(): Promise<void> {
     await runWeightsComparison(o, log);
     return;
   }
+  const spec = loadModelSpec(o.model);
+  const adapterDir = path.join(process.cwd(), 'bench-models', `${path.basename(o.model)}-lora8`);
+  if (!existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
+    writeRandomLoraAdapter(adapterDir, spec, o.model, 8, 16, 7);
+    log(`wrote a random rank-8 LoRA adapter on every projection to ${adapterDir}`);
+  }
+  const W = decodeWeightBytes(spec);
 
   // ---- base model
   let t0 = performance.now();
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
 async function runWeightsComparison(o: Options, log: (s: string) => void): Promise<void> {
   if (!o.precisions.length) return;
   log(`weight precisions: ${o.precisions.join(', ')} (int8/int4: MatMulNBits, blocks of 32, accuracy_level 4), decode at batches ${o.batches.join(', ')}, ${o.repeats} interleaved repeats (medians); base model, ${o.threads} threads`);
-  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions }, log);
+  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions, cacheFolder: o.cacheFolder }, log);
   log('weight precision ratios (same run):');
   for (const l of formatWeightsRatios(res, o.batches)) log(l);
 }
