@@ -7,7 +7,7 @@
  *
  * Only the small part of its API the bench uses is typed here.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -17,6 +17,11 @@ export const NODE_LLAMA_CPP_INSTALL = `npm install --prefix .tools/llama-cpp -E 
 export interface LlamaSequence {
   evaluate(tokens: number[], options?: { temperature?: number; yieldEogToken?: boolean }): AsyncGenerator<number, void, void | number | number[]>;
   evaluateWithMetadata(tokens: number[], metadata: { confidence?: boolean; probabilities?: boolean }, options?: { temperature?: number; yieldEogToken?: boolean }): AsyncGenerator<{ token: number; confidence?: number; probabilities?: Map<number, number> }, void, void | number | number[]>;
+  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
+  saveStateToFile(file: string): Promise<{ fileSize: number }>;
+  loadStateFromFile(file: string, o: { acceptRisk: true }): Promise<void>;
+  eraseContextTokenRanges(ranges: { start: number; end: number }[]): Promise<void>;
+  readonly nextTokenIndex: number;
   clearHistory(): Promise<void>;
   dispose(): void;
 }
@@ -30,7 +35,7 @@ export interface LlamaModel {
   dispose(): Promise<void>;
 }
 export interface Llama {
-  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<LlamaModel>;
+  loadModel(o: { modelPath: string; gpuLayers: number; useMmap?: boolean }): Promise<LlamaModel>;
   dispose(): Promise<void>;
 }
 interface NodeLlamaCppModule {
@@ -71,29 +76,56 @@ function promptOf(len: number, vocab: number, seed: number): number[] {
 }
 
 /**
- * Greedy decoding of `batch` parallel sequences of one context (llama.cpp evaluates them in one batch per
- * step), each after a prompt of `context` tokens: the decode phase is timed from the moment every sequence
- * has its first token to the end, over `steps` more tokens each from that moment (a sequence whose prompt
- * finished earlier has decoded a few tokens already; they are not counted).
+ * Greedy decoding of `batch` parallel sequences of one llama.cpp context (evaluated together, one batch per
+ * step), each from the same `context` tokens: `prepare` evaluates the prompt once in the first sequence and
+ * copies its state (the KV cache, through a state file) into the others, so a batch of 32 long contexts
+ * costs one prefill; `decode` times `steps` tokens per sequence from the moment every sequence has its first
+ * new token, then erases what it generated, so the next `decode` starts from the same context again.
  */
-export async function llamaDecode(model: LlamaModel, o: { batch: number; context: number; steps: number; threads: number; vocab: number }): Promise<LlamaDecodeRun> {
-  const ctx = await model.createContext({ contextSize: o.context + o.steps + 8, sequences: o.batch, threads: { ideal: o.threads, min: o.threads }, batchSize: Math.min(2048, Math.max(o.batch, 512)) });
-  try {
+export class LlamaBatchDecoder {
+  private context = 0;
+  private constructor(private readonly ctx: LlamaContext, private readonly seqs: LlamaSequence[], private readonly o: { batch: number; steps: number; vocab: number; stateFile: string }) {}
+
+  static async create(model: LlamaModel, o: { batch: number; maxContext: number; steps: number; threads: number; vocab: number; stateFile: string }): Promise<LlamaBatchDecoder> {
+    const ctx = await model.createContext({ contextSize: o.maxContext + o.steps + 16, sequences: o.batch, threads: { ideal: o.threads, min: o.threads }, batchSize: Math.max(o.batch, 512) });
+    return new LlamaBatchDecoder(ctx, Array.from({ length: o.batch }, () => ctx.getSequence()), o);
+  }
+
+  async prepare(context: number): Promise<void> {
+    const [first, ...rest] = this.seqs;
+    for (const s of this.seqs) await s.clearHistory();
+    await first.evaluateWithoutGeneratingNewTokens(promptOf(context, this.o.vocab, 1));
+    if (rest.length) {
+      await first.saveStateToFile(this.o.stateFile);
+      try {
+        for (const s of rest) await s.loadStateFromFile(this.o.stateFile, { acceptRisk: true });
+      } finally {
+        rmSync(this.o.stateFile, { force: true });
+      }
+    }
+    this.context = context;
+  }
+
+  async decode(): Promise<LlamaDecodeRun> {
+    if (!this.context) throw new Error('LlamaBatchDecoder: prepare(context) first');
+    const { batch, steps, vocab } = this.o;
     let firsts = 0;
     let decodeStart = 0;
-    const run = async (b: number): Promise<void> => {
-      const seq = ctx.getSequence();
+    const run = async (seq: LlamaSequence, b: number): Promise<void> => {
       let n = 0;
       let after = 0;
-      for await (const _t of seq.evaluate(promptOf(o.context, o.vocab, 1 + b), { temperature: 0, yieldEogToken: true })) {
-        if (n++ === 0 && ++firsts === o.batch) decodeStart = performance.now();
-        else if (decodeStart > 0 && ++after >= o.steps) break; // every sequence decodes `steps` tokens once all have started
+      for await (const _t of seq.evaluate([(7 + b) % vocab], { temperature: 0, yieldEogToken: true })) {
+        if (n++ === 0 && ++firsts === batch) decodeStart = performance.now();
+        else if (decodeStart > 0 && ++after >= steps) break; // every sequence decodes `steps` tokens once all have started
       }
     };
-    await Promise.all(Array.from({ length: o.batch }, (_, b) => run(b)));
+    await Promise.all(this.seqs.map((s, b) => run(s, b)));
     const seconds = (performance.now() - decodeStart) / 1000;
-    return { tokensPerSecond: (o.batch * o.steps) / seconds, stepSeconds: seconds / o.steps };
-  } finally {
-    await ctx.dispose();
+    for (const s of this.seqs) await s.eraseContextTokenRanges([{ start: this.context, end: s.nextTokenIndex }]);
+    return { tokensPerSecond: (batch * steps) / seconds, stepSeconds: seconds / steps };
+  }
+
+  async dispose(): Promise<void> {
+    await this.ctx.dispose();
   }
 }
