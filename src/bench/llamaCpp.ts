@@ -76,6 +76,39 @@ function promptOf(len: number, vocab: number, seed: number): number[] {
 }
 
 /**
+ * Decodes in one sequence until llama.cpp's speed settles, and returns the last window's tokens/s. Measured
+ * here (node-llama-cpp 3.21.1, 2 threads, Q4_0 0.5B): the first ~50 tokens after a model load ran at 0.5-3
+ * tokens/s, the next at 17-26; an unwarmed measurement would understate llama.cpp tenfold. Windows of 8
+ * tokens until one is less than 1.25x faster than the one before (at least 3), or `maxSeconds`.
+ */
+export async function llamaWarmUp(model: LlamaModel, o: { threads: number; vocab: number; maxSeconds?: number }): Promise<{ tokensPerSecond: number; seconds: number }> {
+  const ctx = await model.createContext({ contextSize: 512, sequences: 1, threads: { ideal: o.threads, min: o.threads } });
+  const start = performance.now();
+  try {
+    const seq = ctx.getSequence();
+    let n = 0;
+    let windowStart = 0;
+    let prev = 0;
+    let rate = 0;
+    let windows = 0;
+    for await (const _t of seq.evaluate(promptOf(8, o.vocab, 3), { temperature: 0, yieldEogToken: true })) {
+      if (n++ === 0) windowStart = performance.now();
+      else if ((n - 1) % 8 === 0) {
+        const now = performance.now();
+        rate = 8 / ((now - windowStart) / 1000);
+        windowStart = now;
+        windows++;
+        if ((windows >= 3 && rate < 1.25 * prev) || now - start > (o.maxSeconds ?? 120) * 1000 || n > 480) break;
+        prev = rate;
+      }
+    }
+    return { tokensPerSecond: rate, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+/**
  * Greedy decoding of `batch` parallel sequences of one llama.cpp context (evaluated together, one batch per
  * step), each from the same `context` tokens: `prepare` evaluates the prompt once in the first sequence and
  * copies its state (the KV cache, through a state file) into the others, so a batch of 32 long contexts

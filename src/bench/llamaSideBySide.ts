@@ -20,7 +20,7 @@ import { contextScaling } from './contextScaling';
 import { median } from './decodeBench';
 import { writeQwen2Gguf } from './gguf/qwen2Gguf';
 import type { GgmlTypeName } from './gguf/ggufWriter';
-import { LlamaBatchDecoder, loadLlama, type Llama, type LlamaModel } from './llamaCpp';
+import { LlamaBatchDecoder, llamaWarmUp, loadLlama, type Llama, type LlamaModel } from './llamaCpp';
 import { peakRssOfThisProcess } from './weightsBench';
 
 export type ComparedPrecision = 'f32' | 'int8' | 'int4';
@@ -80,13 +80,21 @@ export async function sideBySide(o: SideBySideOptions, log: (s: string) => void)
     llama = await loadLlama(o.threads);
     // useMmap false: the weights in process memory, as ours; a mapped file's pages are dropped and read again
     // from disk when other work on the host fills the page cache.
-    for (const p of o.precisions) llamaModels.set(p, await llama.loadModel({ modelPath: files.get(p)!, gpuLayers: 0, useMmap: false }));
+    for (const p of o.precisions) {
+      llamaModels.set(p, await llama.loadModel({ modelPath: files.get(p)!, gpuLayers: 0, useMmap: false }));
+      const w = await llamaWarmUp(llamaModels.get(p)!, { threads: o.threads, vocab: spec.vocabSize });
+      log(`  llama.cpp ${LLAMA_TYPE[p]} warmed up: ${w.tokensPerSecond.toFixed(1)} tokens/s at batch 1 after ${w.seconds.toFixed(0)} s`);
+    }
     for (const B of o.batches) {
       const decoders = new Map<ComparedPrecision, LlamaBatchDecoder>();
       try {
         for (const p of o.precisions) decoders.set(p, await LlamaBatchDecoder.create(llamaModels.get(p)!, { batch: B, maxContext: maxC, steps: o.steps, threads: o.threads, vocab: spec.vocabSize, stateFile: path.join(o.ggufDir, `.state-${process.pid}-${p}.bin`) }));
         for (const C of o.contexts) {
-          for (const p of o.precisions) await decoders.get(p)!.prepare(C);
+          for (const p of o.precisions) {
+            await decoders.get(p)!.prepare(C);
+            await decoders.get(p)!.decode(); // warm-up at this batch and context, both sides
+            await contextScaling(ours.get(p)!, B, [C], 1, 1);
+          }
           const runs = new Map<string, number[]>();
           const add = (k: string, v: number): void => void (runs.get(k) ?? runs.set(k, []).get(k)!).push(v);
           for (let r = 0; r < o.repeats; r++) {
