@@ -2,11 +2,13 @@
 # A real-size organism on this machine (issue 12): a Qwen2.5-7B-shape checkpoint with random BF16 weights
 # (~15 GB, written outside the repository) and a rank-1 LoRA adapter on one layer's down_proj, run through a
 # small prompt set with and without the adapter in int4 and in int8. For each precision: the first run
-# (quantize + cache + generate) and the second (cached weights), wall time and peak RSS (GNU time), and f32
-# refused by the memory preflight with its message. Not a test: a benchmark that prints what it measured.
+# (quantize + cache + generate) and the second (cached weights), wall time and peak RSS (GNU time); decode
+# tokens/s at batch 1 and 8 (`npm run bench -- --weights-only` on the cached weights, with its own peak-RSS
+# probe); and f32 refused by the memory preflight with its message. Not a test: a benchmark that prints
+# what it measured.
 #
 #   bash scripts/bench-7b.sh [DIR]        DIR default /tmp/organism-lab-7b (needs ~25 GB free: 15 GB + caches)
-#   KEEP_7B=1 keeps DIR afterwards; MAX_NEW_TOKENS (default 16)
+#   KEEP_7B=1 keeps DIR afterwards; MAX_NEW_TOKENS (default 16); DECODE_TOKENS (default 9: 8 timed steps)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${1:-/tmp/organism-lab-7b}"
@@ -16,7 +18,7 @@ CACHE="$DIR/cache"
 PROMPTS="$DIR/prompts.yaml"
 NEW="${MAX_NEW_TOKENS:-16}"
 CLI="node $ROOT/dist/cli.js"
-[ -f "$ROOT/dist/cli.js" ] || node "$ROOT/scripts/build.mjs"
+[ -f "$ROOT/dist/cli.js" ] && [ -f "$ROOT/dist/bench.js" ] || node "$ROOT/scripts/build.mjs"
 command -v /usr/bin/time >/dev/null || { echo "bench-7b: needs GNU time (apt-get install time)" >&2; exit 2; }
 mkdir -p "$DIR"
 
@@ -75,6 +77,11 @@ const toks = s.reduce((a, r) => a + r.tokens, 0), ms = s.reduce((a, r) => a + (r
 const h = rows[0];
 console.log('   ' + s.length + ' samples (' + [...new Set(s.map((r) => r.variant))].join(', ') + '), weights ' + JSON.stringify(h.weights ?? h.extra?.weights ?? null) + ', ' + toks + ' tokens; divergence_index of adapter rows: ' + s.filter((r) => r.divergence_index !== undefined).map((r) => r.divergence_index).join(', '));
 "
+done
+echo "== decode tokens/s at batch 1 and 8 from the cached weights (base model, 2 threads, 1 repeat)"
+for w in int4 int8; do
+  node "$ROOT/dist/bench.js" --weights-only --weights "$w" --model "$MODEL" --cache-folder "$CACHE" --batches 1,8 --repeats 1 \
+    --prompt-len 16 --new-tokens "${DECODE_TOKENS:-9}" 2>&1 | grep -E '^(load|decode batch|peak RSS|bench failed)' | sed 's/^/   /' || true
 done
 du -sh "$CACHE" 2>/dev/null || true
 [ -n "${KEEP_7B:-}" ] || { rm -rf "$DIR"; echo "== removed $DIR (KEEP_7B=1 keeps it)"; }

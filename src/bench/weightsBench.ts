@@ -19,6 +19,8 @@ export interface WeightsBenchOptions {
   repeats: number;
   batches: number[];
   precisions: WeightPrecision[];
+  /** The quantized-weights cache folder (default the engine's). */
+  cacheFolder?: string;
 }
 
 export interface WeightsBenchResult {
@@ -44,6 +46,7 @@ export async function weightsBench(o: WeightsBenchOptions, log: (s: string) => v
       const r = await ModelRunner.load(o.model, {
         threads: o.threads,
         weights: p,
+        cacheFolder: o.cacheFolder,
         memory: { shape: { batch: maxB, maxLength } },
         onQuantProgress: (q) => {
           const pct = Math.floor((100 * q.done) / q.total);
@@ -102,7 +105,7 @@ export function formatWeightsRatios(res: WeightsBenchResult, batches: number[]):
 
 /** Runs this bench script again as `--rss-probe P` and reads the peak RSS it reports. */
 function probeRss(o: WeightsBenchOptions, p: WeightPrecision, batch: number): number | null {
-  const args = [...process.execArgv, process.argv[1], '--rss-probe', p, '--model', o.model, '--threads', String(o.threads), '--batch', String(batch), '--prompt-len', String(o.promptLen), '--new-tokens', String(o.newTokens)];
+  const args = [...process.execArgv, process.argv[1], '--rss-probe', p, '--model', o.model, '--threads', String(o.threads), '--batch', String(batch), '--prompt-len', String(o.promptLen), '--new-tokens', String(o.newTokens), ...(o.cacheFolder ? ['--quant-cache', o.cacheFolder] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
@@ -126,7 +129,8 @@ export async function rssProbeMain(argv: string[]): Promise<void> {
   const batch = Number(get('--batch', '1'));
   const promptLen = Number(get('--prompt-len', '16'));
   const newTokens = Number(get('--new-tokens', '32'));
-  const r = await ModelRunner.load(get('--model'), { threads: Number(get('--threads', '2')), weights: p, memory: { shape: { batch, maxLength: promptLen + newTokens } } });
+  const cacheFolder = argv.includes('--quant-cache') ? get('--quant-cache') : undefined;
+  const r = await ModelRunner.load(get('--model'), { threads: Number(get('--threads', '2')), weights: p, cacheFolder, memory: { shape: { batch, maxLength: promptLen + newTokens } } });
   const afterLoad = process.memoryUsage().rss;
   await timeDecode(r, Array.from({ length: batch }, () => BASE), promptLen, newTokens);
   await r.dispose();
@@ -138,7 +142,7 @@ export async function rssProbeMain(argv: string[]): Promise<void> {
  * a child: Linux carries the parent's peak over fork and exec, so a child of a large bench process would
  * report the parent's size.
  */
-function peakRssOfThisProcess(): number {
+export function peakRssOfThisProcess(): number {
   try {
     const m = /^VmHWM:\s+(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
     if (m) return Number(m[1]) * 1024;

@@ -12,11 +12,21 @@
  *          KV cache, at --batches 1,32 by default, and the ratio; --contexts 64,600 and --steps N (default 8)
  *          change what is timed; target: a step at 600 costs at most 1.3x a step at 64),
  *          --weights f32,int8,int4 (the precisions compared at the end: decode tokens/s per batch, interleaved,
- *          ratios to f32, and each one's peak RSS from a child process), --no-weights, --weights-only.
+ *          ratios to f32, and each one's peak RSS from a child process), --no-weights, --weights-only,
+ *          --cache-folder DIR (quantized weights in DIR/weights, as `run --cache-folder`; default the engine's),
+ *          --llama-cpp (only this: our f32/int8/int4 beside llama.cpp F32/Q8_0/Q4_0 on the same checkpoint, written
+ *          to GGUF in --gguf-dir DIR (default bench-models/gguf; tokenizer from the model folder, else
+ *          --tokenizer-dir, else the Qwen-style test fixture), decode tokens/s at --batches (1,8,32) and
+ *          --contexts (64,600) over --steps (8) steps, --repeats interleaved, ratios, targets and peak RSS;
+ *          needs node-llama-cpp: `npm install --prefix .tools/llama-cpp -E node-llama-cpp@3.21.1`, or
+ *          ORGANISM_LAB_NODE_LLAMA_CPP=<its folder>),
+ *          --editor-path (only this: the demo prompt set on the demo organism through the CLI's in-process path and
+ *          through a forked engine host's RPC as the extension drives it, samples/s of each and the ratio;
+ *          --samples N per paraphrase (default 2), --max-new-tokens N (default 48), --batch-size N (default 8)).
  */
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { measureReadBandwidth } from '../bench/bandwidth';
 import { execFileSync } from 'node:child_process';
 import { writeRandomLoraAdapter } from '../bench/randomAdapter';
@@ -24,6 +34,9 @@ import { summarizeProfiles, withProfiling } from '../bench/profile';
 import { decodeWeightBytes, median, timeDecode, timePrefill, type DecodeRun } from '../bench/decodeBench';
 import { contextScaling } from '../bench/contextScaling';
 import { formatWeightsRatios, rssProbeMain, weightsBench } from '../bench/weightsBench';
+import { formatSideBySide, sideBySide, sideRssProbeMain, type ComparedPrecision } from '../bench/llamaSideBySide';
+import { NODE_LLAMA_CPP_VERSION } from '../bench/llamaCpp';
+import { editorPathBench, formatEditorPath } from '../bench/editorPath';
 import { parseWeightsChoice, type WeightPrecision } from '../engine/quant/weightPrecision';
 import { ModelRunner } from '../engine/runtime/modelRunner';
 import { loadModelSpec } from '../engine/checkpoint/modelSpec';
@@ -46,11 +59,22 @@ interface Options {
   precisions: WeightPrecision[];
   /** Only the weight-precision comparison. */
   weightsOnly: boolean;
+  /** Where quantized weights are cached (the folder itself, as organismLab.cacheFolder/weights); default the engine's. */
+  cacheFolder?: string;
+  /** Only the editor-path (engine host RPC) vs CLI (in-process) comparison. */
+  editorPath: boolean;
+  samples: number;
+  maxNewTokens: number;
+  batchSize: number;
+  /** Only the side-by-side with llama.cpp. */
+  llamaCpp: boolean;
+  ggufDir: string;
+  tokenizerDir?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const root = process.cwd();
-  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8, precisions: ['f32', 'int8', 'int4'], weightsOnly: false };
+  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8, precisions: ['f32', 'int8', 'int4'], weightsOnly: false, editorPath: false, samples: 2, maxNewTokens: 48, batchSize: 8, llamaCpp: false, ggufDir: path.join(root, 'bench-models/gguf') };
   let batchesGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -79,6 +103,14 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--weights') o.precisions = val().split(',').filter(Boolean).map((x) => parseWeightsChoice(x.trim(), '--weights')).filter((x): x is WeightPrecision => x !== 'auto');
     else if (a === '--no-weights') o.precisions = [];
     else if (a === '--weights-only') o.weightsOnly = true;
+    else if (a === '--llama-cpp') o.llamaCpp = true;
+    else if (a === '--editor-path') o.editorPath = true;
+    else if (a === '--samples') o.samples = int();
+    else if (a === '--max-new-tokens') o.maxNewTokens = int();
+    else if (a === '--batch-size') o.batchSize = int();
+    else if (a === '--gguf-dir') o.ggufDir = path.resolve(val());
+    else if (a === '--tokenizer-dir') o.tokenizerDir = path.resolve(val());
+    else if (a === '--cache-folder') o.cacheFolder = path.join(path.resolve(val()), 'weights');
     else if (a === '--quick') {
       o.repeats = 1;
       o.newTokens = 12;
@@ -100,6 +132,10 @@ async function main(): Promise<void> {
   log(`organism-lab bench: ${o.threads} threads, prompt ${o.promptLen} tokens, ${o.newTokens} new tokens, ${o.repeats} repeats (medians)`);
 
 
+  if (o.editorPath) {
+    await runEditorPath(o, log);
+    return;
+  }
   const defaultModel = o.model.endsWith(path.join('bench-models', 'qwen2.5-0.5b-random'));
   if (defaultModel) {
     if (!existsSync(path.join(o.model, 'model.safetensors')) || !existsSync(path.join(o.model, 'config.json'))) {
@@ -111,6 +147,18 @@ async function main(): Promise<void> {
   } else if (!existsSync(path.join(o.model, 'config.json'))) {
     throw new Error(`bench: ${o.model} has no config.json; pass a Hugging Face checkpoint folder or leave --model out`);
   }
+  if (o.contextScaling) {
+    await runContextScaling(o, log);
+    return;
+  }
+  if (o.llamaCpp) {
+    await runLlamaSideBySide(o, log);
+    return;
+  }
+  if (o.weightsOnly) {
+    await runWeightsComparison(o, log);
+    return;
+  }
   const spec = loadModelSpec(o.model);
   const adapterDir = path.join(process.cwd(), 'bench-models', `${path.basename(o.model)}-lora8`);
   if (!existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
@@ -118,14 +166,6 @@ async function main(): Promise<void> {
     log(`wrote a random rank-8 LoRA adapter on every projection to ${adapterDir}`);
   }
   const W = decodeWeightBytes(spec);
-  if (o.contextScaling) {
-    await runContextScaling(o, log);
-    return;
-  }
-  if (o.weightsOnly) {
-    await runWeightsComparison(o, log);
-    return;
-  }
 
   // ---- base model
   let t0 = performance.now();
@@ -227,9 +267,54 @@ async function main(): Promise<void> {
 async function runWeightsComparison(o: Options, log: (s: string) => void): Promise<void> {
   if (!o.precisions.length) return;
   log(`weight precisions: ${o.precisions.join(', ')} (int8/int4: MatMulNBits, blocks of 32, accuracy_level 4), decode at batches ${o.batches.join(', ')}, ${o.repeats} interleaved repeats (medians); base model, ${o.threads} threads`);
-  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions }, log);
+  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions, cacheFolder: o.cacheFolder }, log);
   log('weight precision ratios (same run):');
   for (const l of formatWeightsRatios(res, o.batches)) log(l);
+}
+
+/** The demo prompt set through the CLI's in-process path and through the engine host's RPC. */
+async function runEditorPath(o: Options, log: (s: string) => void): Promise<void> {
+  const root = process.cwd();
+  const fromSource = process.argv[1].endsWith('.ts');
+  const hostModule = fromSource ? path.join(root, 'src/engine/host/main.ts') : path.join(path.dirname(process.argv[1]), 'engineHost.js');
+  const eo = {
+    model: path.join(root, 'examples/organisms/demo-base'),
+    adapter: path.join(root, 'examples/organisms/demo-narrow-r1'),
+    promptSet: path.join(root, 'examples/prompts/demo.yaml'),
+    threads: o.threads,
+    samples: o.samples,
+    maxNewTokens: o.maxNewTokens,
+    batchSize: o.batchSize,
+    repeats: o.repeats,
+    outDir: path.join(os.tmpdir(), `organism-lab-editor-path-${process.pid}`),
+    hostModule,
+    hostExecArgv: fromSource ? ['--import', 'tsx'] : [],
+  };
+  log(`editor path vs CLI: ${path.relative(root, eo.promptSet)} on demo-base + demo-narrow-r1 (variants base, demo-narrow-r1), ${o.samples} samples per paraphrase, ${o.maxNewTokens} new tokens, batch ${o.batchSize}, ${o.threads} threads, ${o.repeats} repeats alternating (host: ${path.relative(root, hostModule)})`);
+  try {
+    const r = await editorPathBench(eo, log);
+    for (const l of formatEditorPath(r)) log(l);
+  } finally {
+    rmSync(eo.outDir, { recursive: true, force: true });
+  }
+  log(`load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+}
+
+/** Our f32/int8/int4 beside llama.cpp's F32/Q8_0/Q4_0 on the same weights. */
+async function runLlamaSideBySide(o: Options, log: (s: string) => void): Promise<void> {
+  const precisions = o.precisions.filter((p): p is ComparedPrecision => p === 'f32' || p === 'int8' || p === 'int4');
+  if (!precisions.length) throw new Error('bench: --llama-cpp compares f32, int8 and int4; --weights lists none of them');
+  let tokenizerDir = o.tokenizerDir ?? o.model;
+  if (!existsSync(path.join(tokenizerDir, 'tokenizer.json'))) {
+    if (o.tokenizerDir) throw new Error(`bench: --tokenizer-dir ${o.tokenizerDir} has no tokenizer.json`);
+    tokenizerDir = path.join(process.cwd(), 'test/fixtures/tokenizers/qwen-style');
+    log(`${o.model} has no tokenizer.json: the GGUF files take the Qwen-style test tokenizer (${tokenizerDir}); the bench feeds token ids, so the vocabulary's text does not matter`);
+  }
+  const so = { model: o.model, threads: o.threads, batches: o.batches, contexts: o.contexts, steps: o.steps, repeats: o.repeats, precisions, ggufDir: o.ggufDir, tokenizerDir, cacheFolder: o.cacheFolder, benchScript: process.argv[1] };
+  log(`ours vs llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}): decode at batches ${o.batches.join(', ')} and contexts ${o.contexts.join(', ')}, ${o.steps} steps, ${o.repeats} interleaved repeats (medians), ${o.threads} threads each`);
+  const res = await sideBySide(so, log);
+  for (const l of formatSideBySide(res, so)) log(l);
+  log(`load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the host skews absolute figures; the ratios come from interleaved runs)`);
 }
 
 /** Decode step time against the context already cached, per batch size, contexts interleaved; ratios to the shortest. */
@@ -256,7 +341,7 @@ async function runContextScaling(o: Options, log: (s: string) => void): Promise<
   for (const [B, q, qc] of ratios) log(`  batch ${B}: a step at ${cLast} tokens of context <= 1.3x a step at ${c0}: ${q.toFixed(2)}x (CPU ${qc.toFixed(2)}x) ${q <= 1.3 ? 'MET' : 'MISSED'}`);
 }
 
-(process.argv.includes('--rss-probe') ? rssProbeMain(process.argv.slice(2)) : main()).catch((e: Error) => {
+(process.argv.includes('--rss-probe') ? rssProbeMain(process.argv.slice(2)) : process.argv.includes('--side-rss-probe') ? sideRssProbeMain(process.argv.slice(2)) : main()).catch((e: Error) => {
   console.error(`bench failed: ${e.message}`);
   process.exit(1);
 });
