@@ -63,6 +63,13 @@ module.exports = {
       to: { path: '^(src/extension/|src/webviews/)|^vscode$|node_modules/@types/vscode/' },
     },
     {
+      name: 'engine-client-is-vscode-free',
+      severity: 'error',
+      comment: 'The engine host client (the extension side of the RPC) is also driven by the editor-path bench (src/bench/editorPath.ts), outside VS Code: no vscode import.',
+      from: { path: '^src/extension/engine/client\\.ts$' },
+      to: { path: '^vscode$|node_modules/@types/vscode/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       comment: 'Import cycles (type-only ones included) tie modules that should be layered.',
