@@ -138,10 +138,18 @@ export function latestRunFor(promptSetPath: string): string | null {
   return candidates[0]?.f ?? null;
 }
 
-/** `<dir of prompt set>/runs/<stem>-<YYYYMMDD-HHMMSS>.run.jsonl` */
-export function defaultRunPath(promptSetPath: string, now = new Date()): string {
+/**
+ * `<dir of prompt set>/runs/<stem>-<YYYYMMDD-HHMMSS>.run.jsonl`, with `-2`, `-3`, … before `.run.jsonl` when a file
+ * of that name exists already (two runs started within one second must not land in one file: the second would
+ * be refused as "written with different settings", or worse, appended to it).
+ */
+export function defaultRunPath(promptSetPath: string, now = new Date(), exists: (file: string) => boolean = existsSync): string {
   const stem = path.basename(promptSetPath).replace(/\.(ya?ml|jsonl)$/i, '');
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
-  return path.join(path.dirname(promptSetPath), 'runs', `${stem}-${stamp}.run.jsonl`);
+  const dir = path.join(path.dirname(promptSetPath), 'runs');
+  for (let n = 1; ; n++) {
+    const file = path.join(dir, `${stem}-${stamp}${n === 1 ? '' : `-${n}`}.run.jsonl`);
+    if (!exists(file)) return file;
+  }
 }

@@ -71,6 +71,9 @@ describe('checkpoint folders and run files on disk', () => {
   test('the default run path sits in runs/ next to the prompt set, stamped with the time', () => {
     const p = defaultRunPath('/w/prompts/demo.yaml', new Date(2026, 10, 22, 9, 5, 7));
     assert.equal(p, '/w/prompts/runs/demo-20261122-090507.run.jsonl');
+    // A second run started within the same second gets its own file.
+    const taken = new Set([p, '/w/prompts/runs/demo-20261122-090507-2.run.jsonl']);
+    assert.equal(defaultRunPath('/w/prompts/demo.yaml', new Date(2026, 10, 22, 9, 5, 7), (f) => taken.has(f)), '/w/prompts/runs/demo-20261122-090507-3.run.jsonl');
   });
 
   test('summarizes a run file and finds the latest run of a prompt set', () => {
