@@ -8,7 +8,7 @@
  */
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { EngineHostClient } from '../engine/host/client';
+import { EngineHostClient } from '../extension/engine/client';
 import { loadLocalJobModel } from '../engine/jobs/localJobModel';
 import { runPromptSet } from '../engine/jobs/runPromptSet';
 import { parseVariants } from '../engine/jobs/variants';
