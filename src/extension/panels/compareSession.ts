@@ -406,6 +406,7 @@ export class CompareSession implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.debounce) clearTimeout(this.debounce);
     if (this.reportTimer) clearTimeout(this.reportTimer);

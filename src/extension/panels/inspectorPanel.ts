@@ -108,6 +108,7 @@ class InspectorSession implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -41,6 +41,15 @@ export class OpenTiming {
     }
   }
 
+  /** The panel closed: when it never showed all of its first content, says what it had and what it was waiting on. */
+  closed(): void {
+    if (this.logged) return;
+    this.logged = true;
+    const had = [...this.parts].map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing';
+    const missing = this.needed.filter((n) => !this.parts.has(n)).join(', ');
+    this.log.info(`${this.panel} for ${this.target} closed after ${this.now()} ms before its first content was complete: had ${had}; still waiting on ${missing}`);
+  }
+
   /** Times `request` (its own duration) as the part `name`. */
   async time<T>(name: string, request: () => Promise<T>): Promise<T> {
     if (this.logged || this.parts.has(name)) return request();

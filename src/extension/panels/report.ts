@@ -151,6 +151,7 @@ class ReportSession implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.disposables.splice(0)) d.dispose();
   }

@@ -46,3 +46,17 @@ test('a host already up is "running"; a failed start is "failed"; a failed reque
   await sleep(5);
   assert.match(lines[1] ?? '', /engine host start failed$/);
 });
+
+test('a panel closed before its first content says what it had and what it waited on (once)', () => {
+  const { log, lines } = fakeLog();
+  const t = new OpenTiming(log, 'Compare', 'x.run.jsonl', ['page ready', 'report']);
+  t.mark('page ready');
+  t.closed();
+  t.closed();
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^Compare for x\.run\.jsonl closed after \d+ ms before its first content was complete: had page ready \d+ ms; still waiting on report$/);
+  const done = new OpenTiming(log, 'Compare', 'y', ['page ready']);
+  done.mark('page ready');
+  done.closed();
+  assert.equal(lines.length, 2, 'an opening that completed is not reported again at close');
+});
