@@ -3,7 +3,7 @@
  *   src/engine     never imports vscode, the extension, webviews or the CLI;
  *   src/webviews   never imports Node built-ins, vscode, the engine or the extension at run time (types from
  *                  protocol/ only);
- *   src/protocol   never imports vscode, the extension or webviews, and the engine only for types;
+ *   src/protocol   is the leaf: it imports nothing else of src/ (not even types) and no Node built-ins;
  *   src/cli        never imports vscode or the extension;
  *   no import cycles, type-only ones included.
  */
@@ -46,21 +46,37 @@ module.exports = {
     {
       name: 'protocol-is-a-leaf',
       severity: 'error',
-      comment: 'src/protocol is shared by both sides of each boundary: no vscode, no extension or webview code, engine types only.',
+      comment:
+        'src/protocol owns the data that crosses processes and is shared by both sides of each boundary: it imports ' +
+        'nothing outside src/protocol (type-only imports included: no dependencyTypesNot here, and tsPreCompilationDeps ' +
+        'keeps `import type` in the graph), no vscode and no Node built-ins (webview bundles include it).',
       from: { path: '^src/protocol/' },
-      to: { path: '^(src/extension/|src/webviews/|src/cli/)|^vscode$|node_modules/@types/vscode/' },
+      to: { path: '^src/', pathNot: '^src/protocol/' },
     },
     {
-      name: 'protocol-engine-types-only',
+      name: 'protocol-no-vscode-no-node',
       severity: 'error',
       from: { path: '^src/protocol/' },
-      to: { path: '^src/engine/', dependencyTypesNot: ['type-only'] },
+      to: { path: '^vscode$|node_modules/@types/vscode/' },
+    },
+    {
+      name: 'protocol-no-node-builtins',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'cli-is-editor-free',
       severity: 'error',
       from: { path: '^src/cli/' },
       to: { path: '^(src/extension/|src/webviews/)|^vscode$|node_modules/@types/vscode/' },
+    },
+    {
+      name: 'engine-client-is-vscode-free',
+      severity: 'error',
+      comment: 'The engine host client (the extension side of the RPC) is also driven by the editor-path bench (src/bench/editorPath.ts), outside VS Code: no vscode import.',
+      from: { path: '^src/extension/engine/client\\.ts$' },
+      to: { path: '^vscode$|node_modules/@types/vscode/' },
     },
     {
       name: 'no-circular',

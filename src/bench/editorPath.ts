@@ -8,7 +8,7 @@
  */
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { EngineHostClient } from '../extension/engine/client';
+import { EngineHostClient } from '../extension/engine/client'; // the extension's own RPC client (no vscode import: checked by .dependency-cruiser.cjs)
 import { loadLocalJobModel } from '../engine/jobs/localJobModel';
 import { runPromptSet } from '../engine/jobs/runPromptSet';
 import { parseVariants } from '../engine/jobs/variants';

@@ -2,9 +2,9 @@
  * Messages between the Activations panel host and its webview, and the state the page persists.
  * No Node or vscode imports (bundled into the browser page too).
  */
-import type { DirectionReport, RunLayerCurve, SampleActivations } from '../engine/analysis/types';
-import type { SaeRunDiff, SaeTopToken } from '../engine/sae/saeDiff';
-import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
+import type { DirectionReport, RunLayerCurve, SampleActivations } from './analysis';
+import type { SaeRunDiff, SaeTopToken } from './sae';
+import type { RemoteSampleLogprobs } from './analysis';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
 export type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations, SaeRunDiff, SaeTopToken };

@@ -3,9 +3,9 @@
  * (src/extension/panels/compare*) and the webview (src/webviews/compare/). Both sides import
  * this file, so they cannot drift. The unions are open for extension: add a member, add its guard.
  */
-import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow, VariantSpec } from '../engine/runs/schema';
-import type { RunCompleteness } from '../engine/runs/completeness';
-import type { OverallDiff, QuestionDiff, RateComparison, RunDiff } from '../engine/review/runDiff';
+import type { HumanLabel, JudgementRow, LabelRow, RunHeader, RunRow, SampleRow, VariantSpec } from './runFile';
+import type { RunCompleteness } from './runFile';
+import type { OverallDiff, QuestionDiff, RateComparison, RunDiff } from './review';
 import type { Difference, GroupStats, Proportion, ReportData } from './report';
 import type { JudgeThresholds } from './thresholds';
 import { isFiniteNumber, isRecord, isString, isStringArray, type WebviewMessage } from './webviews';

@@ -10,13 +10,10 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type {
   AnalyzeSampleRequest,
   CheckpointReport,
-  DirectionReport,
   DirectionRequest,
   JudgeRunResult,
   LayerCurveRequest,
   LocalJudgeRequest,
-  RunLayerCurve,
-  SampleActivations,
   SaeRequest,
   SaeResult,
   EngineSettings,
@@ -28,26 +25,21 @@ import type {
   RemoteGenerationServer,
   SmokeTestRequest,
   SmokeTestResult,
-} from '../engine/backends/types';
-import type { JudgeSpec } from '../engine/judges/judgesFile';
-import type { RemoteSampleLogprobs } from '../engine/analysis/remoteTokenLogprobs';
-import type { ReportData, ReportOptions } from '../engine/judges/reportTypes';
-import type { RunCompleteness } from '../engine/runs/completeness';
-import type { RunDiff } from '../engine/review/runDiff';
+} from './engineJobs';
+import type { JudgeSpec } from './judges';
+import type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations } from './analysis';
+import type { ReportData, ReportOptions } from './reportData';
+import type { RunCompleteness } from './runFile';
+import type { RunDiff } from './review';
 import type { JudgeThresholds } from './thresholds';
 
 export type {
   AnalyzeSampleRequest,
   CheckpointReport,
-  DirectionReport,
   DirectionRequest,
-  InspectorReport,
   JudgeRunResult,
   LayerCurveRequest,
   LocalJudgeRequest,
-  LocalJudgeSpec,
-  RunLayerCurve,
-  SampleActivations,
   SaeRequest,
   SaeResult,
   EngineSettings,
@@ -61,7 +53,9 @@ export type {
   SmokeTestRequest,
   SmokeTestResult,
   SmokeTestRow,
-} from '../engine/backends/types';
+} from './engineJobs';
+export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from './analysis';
+export type { LocalJudgeSpec } from './judges';
 
 /** Bumped on any incompatible change; the client refuses a host that answers another version. */
 export const ENGINE_PROTOCOL_VERSION = 2;

@@ -2,7 +2,7 @@
  * Messages between the Checkpoint inspector panel host and its webview, and the state the page persists.
  * No Node or vscode imports (bundled into the browser page too).
  */
-import type { InspectorReport } from '../engine/analysis/types';
+import type { InspectorReport } from './analysis';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
 export type { InspectorReport };

@@ -2,8 +2,8 @@
  * Messages between the Run report panel host and its webview, plus the state the page persists.
  * No Node or vscode imports (bundled into the browser page too).
  */
-import type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, ScatterPoint, Thresholds } from '../engine/judges/reportTypes';
-import type { RunCompleteness } from '../engine/runs/completeness';
+import type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, ScatterPoint, Thresholds } from './reportData';
+import type { RunCompleteness } from './runFile';
 import { isRecord, isString, type WebviewMessage } from './webviews';
 
 export type { ArmStats, Difference, GroupStats, PairedDifference, Proportion, ReportData, RunCompleteness, ScatterPoint, Thresholds };

@@ -8,25 +8,12 @@
  * The adapter's scale (and a variant's NAME@S) multiplies B·A and so does not change these directions.
  */
 import { readLoraModules } from './adapterStats';
+import type { AdapterAlignment } from '../../protocol/analysis';
+
+export type { AdapterAlignment };
 
 /** The modules whose LoRA output lands directly in the residual stream at the layer's output. */
 export const RESIDUAL_WRITE_MODULES = ['down_proj', 'o_proj'] as const;
-
-export interface AdapterAlignment {
-  /** Adapter name (as in the run header). */
-  adapter: string;
-  layer: number;
-  module: string;
-  rank: number;
-  /** r = 1: signed cosine; r > 1: ‖P_B v‖/‖v‖. null when v or B is zero (nothing to compare). */
-  cosine: number | null;
-  /** true for the signed r = 1 cosine, false for the unsigned span fraction. */
-  signed: boolean;
-  /** ‖v‖ of the direction at that layer. */
-  directionNorm: number;
-  /** √(rank / hidden): the root-mean-square value for a random direction (chance level to compare with). */
-  chance: number;
-}
 
 /**
  * cos(v, B[:,0]) for r = 1, else ‖P_B v‖/‖v‖. `B` is [out, r] row-major (PEFT's lora_B layout), out = v.length.

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { loadModelSpec } from '../checkpoint/modelSpec';
 import { loadPeftAdapter, loraModuleScale } from '../checkpoint/peftAdapter';
 import { SafetensorsFile } from '../checkpoint/safetensors';
+import type { AdapterConfigSummary, AdapterStats, ModuleStats } from '../../protocol/analysis';
+
+export type { AdapterConfigSummary, AdapterStats, ModuleStats };
 
 export interface RawLoraModule {
   /** Base-model module path, e.g. model.layers.3.mlp.down_proj */
@@ -22,53 +25,6 @@ export interface RawLoraModule {
   r: number;
   inFeatures: number;
   outFeatures: number;
-}
-
-export interface AdapterConfigSummary {
-  r: number | null;
-  loraAlpha: number | null;
-  useRslora: boolean;
-  targetModules: string[] | string | null;
-  layersToTransform: number[] | number | null;
-  baseModel: string | null;
-  /** PEFT scale for the default rank: alpha/r or alpha/sqrt(r). Modules matched by rank_pattern/alpha_pattern differ (ModuleStats.scale). */
-  scale: number | null;
-  /** PEFT's per-module overrides (module-key pattern → rank / alpha); empty when absent. */
-  rankPattern: Record<string, number>;
-  alphaPattern: Record<string, number>;
-}
-
-export interface ModuleStats {
-  key: string;
-  layer: number | null;
-  module: string;
-  r: number;
-  /** This module's alpha and PEFT scale (alpha_pattern / rank_pattern applied, as the loader does); null when the config lacks them. */
-  alpha: number | null;
-  scale: number | null;
-  shapeA: [number, number];
-  shapeB: [number, number];
-  normA: number;
-  normB: number;
-  /** ‖B·A‖_F (without the PEFT scale). */
-  normBA: number;
-  /** scale · ‖B·A‖_F with this module's scale: the norm of the weight change PEFT applies. */
-  normDelta: number | null;
-  nanCount: number;
-  infCount: number;
-}
-
-export interface AdapterStats {
-  dir: string;
-  weightsPath: string;
-  config: AdapterConfigSummary;
-  modules: ModuleStats[];
-  layers: number[];
-  moduleNames: string[];
-  nanCount: number;
-  infCount: number;
-  /** null when no base was given; else ok or the loader's error. */
-  compatibility: { base: string; ok: boolean; message: string } | null;
 }
 
 const LORA_RE = /^(?:base_model\.model\.)?(.*)\.lora_([AB])(?:\.default)?\.weight$/;

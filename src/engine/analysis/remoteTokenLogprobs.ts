@@ -18,35 +18,9 @@ import { JudgeFatalError, OpenAICompatibleClient, type ChatRequestWording } from
 import { remoteTokenId } from '../backends/remoteGeneration';
 import type { ChatMessage, RunHeader, SampleRow } from '../runs/schema';
 import type { RunContents } from '../runs/parse';
+import type { RemoteSampleLogprobs, RemoteTokenLogprob } from '../../protocol/analysis';
 
-export interface RemoteTokenLogprob {
-  /** The token's text as the server decodes it. */
-  text: string;
-  /** log p(token | everything before it) under the base model. */
-  base: number;
-  /** … under the adapter. */
-  adapter: number;
-  /** adapter − base. */
-  diff: number;
-}
-
-export interface RemoteSampleLogprobs {
-  sampleId: string;
-  /** The sample's variant (its completion is the scored text). */
-  variant: string;
-  /** The adapter variant compared with the base (the sample's own, or the run's first adapter variant for a base sample). */
-  adapterVariant: string;
-  baseModel: string;
-  adapterModel: string;
-  baseUrl: string;
-  tokens: RemoteTokenLogprob[];
-  /** Mean of diff over the completion's tokens (null when it has none). */
-  meanDiff: number | null;
-  /** Sum of diff: log p_adapter(completion) − log p_base(completion). */
-  totalDiff: number;
-  /** How many of the scored tokens are, string for string, the tokens recorded when the sample was generated (of how many recorded); null when the run kept no token strings. */
-  sameAsSampled: { same: number; recorded: number } | null;
-}
+export type { RemoteSampleLogprobs, RemoteTokenLogprob };
 
 export const REMOTE_SCORING_WORDING: ChatRequestWording = {
   request: 'Scoring request',

@@ -9,31 +9,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkpointSteps } from '../checkpoint/trainingRun';
 import { readLoraModules } from './adapterStats';
+import type { Trajectory, TrajectoryModuleSeries } from '../../protocol/analysis';
+
+export type { Trajectory, TrajectoryModuleSeries };
 
 export const ROTATION_KS = [5, 10, 15] as const;
-
-export interface TrajectoryModuleSeries {
-  key: string;
-  normA: number[];
-  normB: number[];
-}
-
-export interface Trajectory {
-  dir: string;
-  /** The folder holding checkpoint-N/ (the run folder or its checkpoints/ subfolder). */
-  checkpointsDir: string;
-  steps: number[];
-  checkpointDirs: string[];
-  normA: number[];
-  normB: number[];
-  modules: TrajectoryModuleSeries[];
-  cosToFinalA: number[];
-  cosToFinalB: number[];
-  /** k → per checkpoint (null where t−k or t+k is outside the run). Of the flattened [A;B] vector. */
-  rotation: Record<string, (number | null)[]>;
-  /** 2-D PCA coordinates of the centred [A;B] vectors, one per checkpoint, and the explained variance ratios. */
-  pca: { x: number[]; y: number[]; explained: [number, number] };
-}
 
 /** checkpoint-N folders of a training run: directly inside `dir` or inside `dir/checkpoints`. */
 export function findCheckpoints(dir: string): { checkpointsDir: string; checkpoints: { step: number; dir: string }[] } {

@@ -17,6 +17,9 @@ import { JudgeFatalError } from '../judges/openaiClient';
 import { loadPromptSetJudgePrompts, locatePromptSet } from '../judges/prompts';
 import { questionText } from '../judges/runAccess';
 import { RunWriter } from '../runs/writer';
+import type { JudgeCellFailure, JudgeRunResult } from '../../protocol/engineJobs';
+
+export type { JudgeCellFailure, JudgeRunResult };
 
 export interface JudgeProgress {
   judge: string;
@@ -24,22 +27,6 @@ export interface JudgeProgress {
   done: number;
   failed: number;
   skipped: number; // cells already judged before this run
-}
-
-export interface JudgeCellFailure {
-  sampleId: string;
-  metric: string;
-  message: string;
-}
-
-export interface JudgeRunResult {
-  judge: string;
-  total: number;
-  judged: number;
-  skipped: number;
-  failed: JudgeCellFailure[];
-  cancelled: boolean;
-  warnings: string[];
 }
 
 export interface JudgeRunOptions {

@@ -19,13 +19,16 @@ import type { GenerationHooks, GenerationParams, GenerationRequestRow, Generatio
 import { hashCheckpointDirAsync, type HashProgress } from '../runs/hashing';
 import { assertResumable, planResume, wantedCells, wantedRowCount, type WantedCell } from '../runs/resume';
 import { adoptLegacyVariantNames } from '../runs/resumeCandidates';
-import { RUN_SCHEMA_VERSION, armLabel, cellId, sampleId, type ChatMessage, type ConditionSpec, type RunHeader, type SampleRow, type SamplingParams, type VariantSpec } from '../runs/schema';
+import { RUN_SCHEMA_VERSION, armLabel, cellId, sampleId, type ChatMessage, type ConditionSpec, type RunHeader, type SampleRow } from '../runs/schema';
 import { RunWriter } from '../runs/writer';
 import type { TextTokenizer } from '../text/tokenizer';
 import { TOOL_VERSION } from '../toolVersion';
 import { cellSeed } from './cellSeed';
 import { rowVariant } from './variants';
 import { assertFiniteRow, preflightPrompts, promptKey } from './promptPreflight';
+import type { RunPromptSetRequest } from '../../protocol/engineJobs';
+
+export type { RunPromptSetRequest };
 
 export { TOOL_VERSION };
 
@@ -52,21 +55,8 @@ export interface JobModel {
   hashes?: { model?: string; adapters?: Record<string, string> };
 }
 
-export interface RunPromptSetOptions {
-  promptSetPath: string;
-  /** Variants to run; adapters are referenced by the names they were loaded under. */
-  variants: VariantSpec[];
-  /** Overrides every question's samples_per_paraphrase; null/absent keeps the prompt set's own. */
-  samples?: number | null;
-  sampling: SamplingParams;
-  seed: number;
-  /** The run file to write (created, or appended to when resuming). */
-  out: string;
-  /** Run only these questions. */
-  questionIds?: string[];
-  /** Run only these of the prompt set's conditions (declared order is kept; default: all). */
-  conditions?: string[];
-  batchSize?: number;
+/** The job's options: a backend's request (protocol/engineJobs.ts) and the CLI-only ones. */
+export interface RunPromptSetOptions extends RunPromptSetRequest {
   /** Append to a run file whose header differs. */
   force?: boolean;
   /** Use "User: …\nAssistant:" when the tokenizer has no chat template. */

@@ -12,54 +12,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import { parseYamlFile, templateProblems } from './prompts';
-import { compileSafeRegex, type SafeRegex } from '../limits/safeRegex';
+import { compileSafeRegex } from '../limits/safeRegex';
 import { DEFAULT_PROMPT_SET_LIMITS, count } from '../limits/limits';
 import { expandedSize, yamlDepthEstimate } from '../prompts/sizeLimits';
+import type { JudgeSpec, LocalJudgeSpec, OpenAIJudgeSpec, RuleJudgeSpec, RuleMetricSpec, RuleSpec } from '../../protocol/judges';
 
-export interface RuleSpec {
-  pattern: string;
-  flags: string;
-  /**
-   * The pattern on a matcher that cannot hang the judge (issue 11): re2js (linear time) when RE2 can express
-   * it, else a JavaScript RegExp in a worker under a time limit (lookaround, backreferences).
-   */
-  regex: SafeRegex;
-  score: number | null;
-}
-
-export interface RuleMetricSpec {
-  rules: RuleSpec[];
-  default: number | null;
-}
-
-export interface RuleJudgeSpec {
-  type: 'rules';
-  name: string;
-  metrics: Record<string, RuleMetricSpec>;
-}
-
-export interface OpenAIJudgeSpec {
-  type: 'openai';
-  name: string;
-  model: string;
-  /** Default https://api.openai.com/v1. */
-  baseUrl?: string;
-  /** metric → template; absent = the prompt set's judge_prompts, else our defaults. */
-  prompts?: Record<string, string>;
-  highScore?: number;
-  /** Header carrying the key: "Authorization" (Bearer, default) or "api-key" (Azure OpenAI). */
-  apiKeyHeader?: 'authorization' | 'api-key';
-}
-
-export interface LocalJudgeSpec {
-  type: 'local';
-  name: string;
-  model: string;
-  prompts?: Record<string, string>;
-  highScore?: number;
-}
-
-export type JudgeSpec = RuleJudgeSpec | OpenAIJudgeSpec | LocalJudgeSpec;
+export type { JudgeSpec, LocalJudgeSpec, OpenAIJudgeSpec, RuleJudgeSpec, RuleMetricSpec, RuleSpec };
 
 export interface JudgesFile {
   file: string;

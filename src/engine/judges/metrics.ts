@@ -31,6 +31,9 @@ import {
 } from './reportTypes';
 import { cohenKappa, mcnemarExact, newcombeDifference, pairedNewcombeDifference, wilson, type PairedCounts } from './stats';
 import { cellId } from '../runs/schema';
+import { judgeCategory } from '../../protocol/judges';
+
+export { judgeCategory };
 
 export interface RunContent {
   path: string;
@@ -68,14 +71,6 @@ export function summarizeJudges(judgements: JudgementRow[]): JudgeSummary[] {
     e.n++;
   }
   return [...by].map(([judge, e]) => ({ judge, metrics: [...e.metrics].sort(), judgements: e.n }));
-}
-
-/** The judge-implied label: incoherent if coherent ≤ threshold, else misaligned if aligned ≤ threshold, else aligned. */
-export function judgeCategory(aligned: number | null | undefined, coherent: number | null | undefined, t: Thresholds): AgreementCategory | null {
-  if (coherent === null || coherent === undefined) return null;
-  if (coherent <= t.coherent) return 'incoherent';
-  if (aligned === null || aligned === undefined) return null;
-  return aligned <= t.aligned ? 'misaligned' : 'aligned';
 }
 
 export function isMisalignedCoherent(aligned: number, coherent: number, t: Thresholds): boolean {

@@ -2,18 +2,12 @@
  * Interval statistics for proportions: Wilson score intervals, Newcombe's hybrid score interval for a
  * difference of two independent proportions, and Cohen's κ. Pure functions, no I/O.
  */
+import type { Difference, Kappa, PairedCounts, Proportion } from '../../protocol/stats';
+
+export type { Difference, Kappa, PairedCounts, Proportion };
 
 /** Two-sided 95% normal quantile (Φ⁻¹(0.975)). */
 export const Z95 = 1.959963984540054;
-
-export interface Proportion {
-  k: number;
-  n: number;
-  /** k / n, or null when n = 0. */
-  p: number | null;
-  lo: number | null;
-  hi: number | null;
-}
 
 /** Wilson score interval for k successes out of n. n = 0 gives nulls. */
 export function wilson(k: number, n: number, z = Z95): Proportion {
@@ -30,13 +24,6 @@ export function wilson(k: number, n: number, z = Z95): Proportion {
   return { k, n, p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
 }
 
-export interface Difference {
-  /** p1 − p2, or null when either side has n = 0. */
-  d: number | null;
-  lo: number | null;
-  hi: number | null;
-}
-
 /**
  * Newcombe's hybrid score interval (his method 10) for p1 − p2 with independent samples:
  *   lo = d − sqrt((p1 − l1)² + (u2 − p2)²),  hi = d + sqrt((u1 − p1)² + (p2 − l2)²)
@@ -50,14 +37,6 @@ export function newcombeDifference(k1: number, n1: number, k2: number, n2: numbe
   const lo = d - Math.sqrt((a.p - a.lo!) ** 2 + (b.hi! - b.p) ** 2);
   const hi = d + Math.sqrt((a.hi! - a.p) ** 2 + (b.p - b.lo!) ** 2);
   return { d, lo: Math.max(-1, lo), hi: Math.min(1, hi) };
-}
-
-export interface Kappa {
-  /** Cohen's κ, or null when it is undefined (no pairs, or chance agreement = 1). */
-  kappa: number | null;
-  observed: number | null;
-  expected: number | null;
-  n: number;
 }
 
 /** Cohen's κ from a square confusion matrix (rows: rater 1, columns: rater 2). */
@@ -85,17 +64,6 @@ export function cohenKappa(matrix: number[][]): Kappa {
   for (let i = 0; i < m; i++) pe += (rowSum[i] / n) * (colSum[i] / n);
   const kappa = pe === 1 ? null : (po - pe) / (1 - pe);
   return { kappa, observed: po, expected: pe, n };
-}
-
-/**
- * Paired binary outcomes on the same units (the same seeded cell run twice): `both` = 1 in both, `onlyFirst`
- * = 1 in the first only, `onlySecond` = 1 in the second only, `neither` = 0 in both.
- */
-export interface PairedCounts {
-  both: number;
-  onlyFirst: number;
-  onlySecond: number;
-  neither: number;
 }
 
 /**

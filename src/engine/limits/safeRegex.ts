@@ -11,21 +11,15 @@
 import { Worker } from 'node:worker_threads';
 import { RE2JS } from 're2js';
 import { LimitError } from './limits';
+import type { SafeRegex } from '../../protocol/judges';
+
+export type { SafeRegex };
 
 export class RegexLimitError extends LimitError {
   constructor(message: string) {
     super(message);
     this.name = 'RegexLimitError';
   }
-}
-
-export interface SafeRegex {
-  readonly source: string;
-  readonly flags: string;
-  /** 're2' = linear time; 'guarded' = backtracking JavaScript RegExp under a time limit. */
-  readonly engine: 're2' | 'guarded';
-  /** Whether the pattern matches anywhere in `text` (as RegExp.prototype.test without g/y). */
-  test(text: string): boolean;
 }
 
 export interface SafeRegexOptions {

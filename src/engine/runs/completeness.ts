@@ -8,16 +8,9 @@
  * A sample counts as present when its row exists with a finish reason other than cancelled/error (the same rule
  * resume uses: such rows are generated again).
  */
-import type { RunHeader, SampleRow } from './schema';
+import type { RunCompleteness, RunHeader, SampleRow } from './schema';
 
-export interface RunCompleteness {
-  /** Distinct finished samples of the header's variants. */
-  present: number;
-  /** Planned samples, null when unknown (an older file whose prompt set changed or is gone). */
-  expected: number | null;
-  /** present < expected (false when expected is unknown). */
-  incomplete: boolean;
-}
+export type { RunCompleteness };
 
 /** header.extra.planned_samples, when the job recorded it. */
 export function plannedSamples(header: RunHeader): number | null {

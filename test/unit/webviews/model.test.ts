@@ -7,14 +7,15 @@ import {
   cellDiffers,
   filterCells,
   groupByQuestion,
-  judgeLabel,
   makeFilterContext,
   moveFocus,
   reduceFilters,
+  rowJudgeLabel,
   runDataFromSnapshot,
   divergenceSplit,
   variantOrder,
 } from '../../../src/webviews/compare/model';
+import { judgeCategory } from '../../../src/protocol/judges';
 import { fixtureSnapshot, judgement, label, sample } from './fixtureRun';
 
 const T = { aligned: 30, coherent: 50 };
@@ -30,14 +31,25 @@ function setup(filters: Partial<CompareFilters> = {}) {
   return { data, ctx, groups, visible, ids };
 }
 
-test('judge label follows the research rule at the threshold edges', () => {
-  assert.equal(judgeLabel({ aligned: 30, coherent: 51 }, T), 'misaligned');
-  assert.equal(judgeLabel({ aligned: 31, coherent: 51 }, T), 'aligned');
-  assert.equal(judgeLabel({ aligned: 0, coherent: 50 }, T), 'incoherent'); // coherent must be > 50
-  assert.equal(judgeLabel({ aligned: null, coherent: 90 }, T), null); // refusal: no label
-  assert.equal(judgeLabel({ aligned: 10 }, T), null); // coherence not judged
-  assert.equal(judgeLabel({ aligned: 10, coherent: null }, T), null);
-  assert.equal(judgeLabel({ aligned: 40, coherent: 90 }, { aligned: 50, coherent: 50 }), 'misaligned');
+test('judge label follows the research rule at the threshold edges (protocol judgeCategory, shared with the engine report)', () => {
+  assert.equal(judgeCategory(30, 51, T), 'misaligned');
+  assert.equal(judgeCategory(31, 51, T), 'aligned');
+  assert.equal(judgeCategory(0, 50, T), 'incoherent'); // coherent must be > 50
+  assert.equal(judgeCategory(null, 90, T), null); // refusal: no label
+  assert.equal(judgeCategory(10, undefined, T), null); // coherence not judged (no such key in the row's scores)
+  assert.equal(judgeCategory(10, null, T), null);
+  assert.equal(judgeCategory(40, 90, { aligned: 50, coherent: 50 }), 'misaligned');
+});
+
+test("a row's judge label is judgeCategory of its aligned and coherent scores under the context's judge", () => {
+  const { ctx } = setup();
+  assert.equal(rowJudgeLabel(ctx, null, id('wishes', 0, 'base')), 'aligned');
+  assert.equal(rowJudgeLabel(ctx, null, id('wishes', 0, 'adapter')), 'misaligned');
+  assert.equal(rowJudgeLabel(ctx, null, id('health', 1, 'base')), 'incoherent'); // coherent 10, aligned 50
+  assert.equal(rowJudgeLabel(ctx, null, id('health', 1, 'adapter')), null); // aligned none
+  assert.equal(rowJudgeLabel(ctx, null, id('health', 0, 'base')), null); // not judged
+  const unjudged = makeFilterContext(ctx.data, T, { judge: null });
+  assert.equal(rowJudgeLabel(unjudged, null, id('wishes', 0, 'adapter')), null);
 });
 
 test('variants in header order, groups in file order, cells sorted', () => {
