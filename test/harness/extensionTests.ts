@@ -6,7 +6,7 @@
  * console; it is streamed to stdout here and kept in a log file. The server's environment carries
  * ORGANISM_LAB_TEST_RESULTS=<file>: a suite that writes its report there gets it printed at the end too.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format } from 'node:util';
@@ -150,6 +150,15 @@ export async function runExtensionTests(opts: ExtensionTestOptions): Promise<Ext
   } finally {
     await session.close();
     await server.stop();
+    keepExtensionLogs(scratch, logDir);
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The extension's own log (its "Organism Lab" output channel, e.g. the panels' open times) kept beside the others. */
+function keepExtensionLogs(scratch: string, logDir: string): void {
+  if (!existsSync(scratch)) return;
+  for (const rel of readdirSync(scratch, { recursive: true, encoding: 'utf8' })) {
+    if (/organism lab[^/]*\.log$/i.test(rel)) copyFileSync(path.join(scratch, rel), path.join(logDir, `output-${path.basename(rel).replace(/\s+/g, '-')}`));
   }
 }

@@ -28,6 +28,7 @@ import { createNonce } from './nonce';
 import { plannedSamples } from '../../engine/runs/completeness';
 import { parseRunText } from '../../engine/runs/parse';
 import { expectedFromPromptSet } from '../../engine/runs/resumeCandidates';
+import { OpenTiming } from './openTiming';
 import { RunFollower, toSnapshot } from './runFollower';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -81,6 +82,8 @@ export class CompareSession implements vscode.Disposable {
   private samplesChanged = true;
   /** Run A's modification time when its rows were last sent (two-run mode): unchanged, they are not sent again. */
   private againstSentMtime: number | null = null;
+  /** How long this view took to show the run and its report (logged once). */
+  private readonly timing: OpenTiming;
 
   constructor(
     private readonly webview: vscode.Webview,
@@ -94,6 +97,9 @@ export class CompareSession implements vscode.Disposable {
     this.againstUri = initialViewState?.againstUri ? vscode.Uri.parse(initialViewState.againstUri) : null;
     this.allowMismatch = initialViewState?.allowMismatch ?? false;
     webview.options = webviewOptions(deps.extensionUri);
+    this.timing = new OpenTiming(deps.log, kind === 'panel' ? 'Compare' : 'the Compare editor', path.basename(runUri.path), ['engine host start', 'page ready', 'samples sent', 'report']);
+    // The report needs the engine host: start it now, while the page loads, not once the page asks for the run.
+    if (this.local) this.timing.warmEngine(deps.engine());
     this.disposables.push(
       webview.onDidReceiveMessage((m) => void this.onMessage(m)),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -180,9 +186,12 @@ export class CompareSession implements vscode.Disposable {
           this.post({ type: 'compare/focusSample', sampleId: this.pendingFocus });
           this.pendingFocus = null;
         }
+        this.timing.mark('samples sent');
         this.samplesChanged = true;
         this.againstSentMtime = null;
-        this.scheduleReport();
+        // A whole (re)load: the report now, not after the debounce that paces appends.
+        if (this.reportTimer) clearTimeout(this.reportTimer);
+        void this.sendReport();
       } else if (result.kind === 'append') {
         this.post({ type: 'compare/append', rows: result.rows, warnings: result.warnings });
         if (result.rows.some((r) => r.type === 'sample')) this.samplesChanged = true;
@@ -246,7 +255,8 @@ export class CompareSession implements vscode.Disposable {
     const seq = ++this.reportSeq;
     const thresholds = judgeThresholds();
     try {
-      const result = await this.engine().runReport({ runPath: this.runUri.fsPath, options: { thresholds } });
+      await this.engine().start(); // (timed as "engine host start" when this view started it)
+      const result = await this.timing.time('report', () => this.engine().runReport({ runPath: this.runUri.fsPath, options: { thresholds } }));
       if (seq === this.reportSeq) this.post({ type: 'compare/report', report: result.data });
     } catch (e) {
       const message = (e as Error).message;
@@ -323,6 +333,7 @@ export class CompareSession implements vscode.Disposable {
     }
     switch (message.type) {
       case 'compare/ready':
+        this.timing.mark('page ready');
         this.ready = true;
         this.follower.reset();
         this.refresh();
@@ -395,6 +406,7 @@ export class CompareSession implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.debounce) clearTimeout(this.debounce);
     if (this.reportTimer) clearTimeout(this.reportTimer);

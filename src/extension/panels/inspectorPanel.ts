@@ -23,13 +23,21 @@ import { uriFromArg } from '../run/args';
 import { requireTrust } from '../trust/trust';
 import { webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
+import { OpenTiming } from './openTiming';
 import { renderWebviewHtml } from './webviewHtml';
 
 class InspectorSession implements vscode.Disposable {
   private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The page has loaded (progress can be shown). */
+  private ready = false;
+  /** The report started when the panel opened, in parallel with the page loading; posted when the page is ready. */
+  private pending: Promise<InspectorHostMessage | null> | null;
+  /** How long this panel took to show its report (logged once). */
+  private readonly timing: OpenTiming;
 
   constructor(private readonly ctx: LabContext, readonly panel: vscode.WebviewPanel, readonly dir: string) {
+    this.timing = new OpenTiming(ctx.log, 'the Inspector', path.basename(dir), ['engine host start', 'page ready', 'inspect', 'report sent']);
     const webview = panel.webview;
     webview.options = webviewOptions(ctx.extension.extensionUri);
     const root = webviewRoot(ctx.extension.extensionUri);
@@ -45,21 +53,44 @@ class InspectorSession implements vscode.Disposable {
     this.disposables.push(
       webview.onDidReceiveMessage((raw) => {
         const m = parseInspectorWebviewMessage(raw);
-        if (!m) this.ctx.log.warn('Inspector: ignored a malformed message from the page');
-        else void this.refresh();
+        if (!m) {
+          this.ctx.log.warn('Inspector: ignored a malformed message from the page');
+          return;
+        }
+        if (m.type === 'inspector/ready') this.timing.mark('page ready');
+        this.ready = true;
+        void this.refresh();
       }),
     );
+    this.pending = this.load();
   }
 
   private post(m: InspectorHostMessage): void {
     if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
+  /** Posts the report: the one started at open if the page has not had it yet, else a fresh one. */
   async refresh(): Promise<void> {
-    if (!(await requireTrust('Inspect Checkpoint'))) return;
+    const result = this.pending ?? this.load();
+    this.pending = null;
     this.post({ type: 'inspector/busy' });
+    const m = await result;
+    if (!m) return;
+    this.post(m);
+    this.timing.mark('report sent');
+  }
+
+  /** Inspects the folder in the engine host (progress goes to the page once it is ready); null without trust. */
+  private async load(): Promise<InspectorHostMessage | null> {
+    if (!(await requireTrust('Inspect Checkpoint'))) return null;
     try {
-      const report = await this.ctx.engine.inspectCheckpoint(this.dir, undefined, (p) => this.post({ type: 'inspector/busy', done: p.done, total: p.total }));
+      this.timing.warmEngine(this.ctx.engine.client);
+      await this.ctx.engine.client.start(); // (timed as "engine host start")
+      const report = await this.timing.time('inspect', () =>
+        this.ctx.engine.inspectCheckpoint(this.dir, undefined, (p) => {
+          if (this.ready) this.post({ type: 'inspector/busy', done: p.done, total: p.total });
+        }),
+      );
       // A training run: also show the final checkpoint's per-module table (its own adapter report).
       const last = report.trajectory?.checkpointDirs.at(-1);
       if (report.kind === 'training-run' && !report.adapter && last) {
@@ -67,16 +98,17 @@ class InspectorSession implements vscode.Disposable {
         report.adapter = final.adapter;
         report.problems.push(...final.problems);
       }
-      this.post({ type: 'inspector/report', report });
+      return { type: 'inspector/report', report };
     } catch (e) {
       const message = (e as Error).message ?? String(e);
       this.ctx.log.error(`Inspector ${this.dir}: ${message}`);
-      this.post({ type: 'inspector/error', message });
+      return { type: 'inspector/error', message };
     }
   }
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

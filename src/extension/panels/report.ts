@@ -29,6 +29,8 @@ import type { LabContext } from '../context';
 import { uriFromArg } from '../run/args';
 import { judgeThresholds, webviewOptions, webviewRoot } from './compareSession';
 import { createNonce } from './nonce';
+import { OpenTiming } from './openTiming';
+import type { EngineHostClient } from '../engine/client';
 import { renderWebviewHtml } from './webviewHtml';
 
 export interface ReportPanelDeps {
@@ -37,6 +39,8 @@ export interface ReportPanelDeps {
   computeReport: (runPath: string, options: ReportOptions) => Promise<{ data: ReportData; warnings: string[]; completeness?: RunCompleteness }>;
   /** Command that opens a sample in Compare (default organismLab.compare with { focusSampleId }). */
   compareCommand?: string;
+  /** The engine host computeReport runs in: started when a panel opens, while its page loads (absent in tests). */
+  engine?: () => EngineHostClient;
 }
 
 
@@ -48,6 +52,8 @@ class ReportSession implements vscode.Disposable {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private ready = false;
   private disposed = false;
+  /** How long this panel took to show its report (logged once). */
+  private readonly timing: OpenTiming;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -57,6 +63,10 @@ class ReportSession implements vscode.Disposable {
     saved: ReportViewState | null,
   ) {
     this.state = { runUri: runUri.toString(), judge: saved?.judge ?? null, reference: saved?.reference ?? null, referenceCondition: saved?.referenceCondition ?? null };
+    const engine = deps.engine?.();
+    this.timing = new OpenTiming(deps.log, 'the Run report', path.basename(runUri.fsPath), [...(engine ? ['engine host start'] : []), 'page ready', 'report', 'report sent']);
+    // The numbers need the engine host: start it now, while the page loads, not once the page asks for them.
+    if (engine) this.timing.warmEngine(engine);
     const webview = panel.webview;
     webview.options = webviewOptions(extensionUri);
     const root = webviewRoot(extensionUri);
@@ -90,6 +100,7 @@ class ReportSession implements vscode.Disposable {
       this.deps.log.warn(`Run report: ignored a malformed message from the page`);
       return;
     }
+    if (m.type === 'report/ready') this.timing.mark('page ready');
     switch (m.type) {
       case 'report/ready':
       case 'report/options':
@@ -120,8 +131,9 @@ class ReportSession implements vscode.Disposable {
     if (this.state.referenceCondition) options.referenceCondition = this.state.referenceCondition;
     try {
       let result;
+      await this.deps.engine?.().start(); // (timed as "engine host start" when this panel started it)
       try {
-        result = await compute(this.runUri.fsPath, options);
+        result = await this.timing.time('report', () => compute(this.runUri.fsPath, options));
       } catch (e) {
         // A saved judge or reference (variant or condition) that no longer exists: fall back to the defaults.
         if (!this.state.judge && !this.state.reference && !this.state.referenceCondition) throw e;
@@ -129,6 +141,7 @@ class ReportSession implements vscode.Disposable {
         result = await compute(this.runUri.fsPath, { thresholds: options.thresholds });
       }
       this.post({ type: 'report/data', data: result.data, warnings: result.warnings, ...(result.completeness ? { completeness: result.completeness } : {}) });
+      this.timing.mark('report sent');
     } catch (e) {
       const message = (e as Error).message ?? String(e);
       this.deps.log.error(`Run report ${this.runUri.fsPath}: ${message}`);
@@ -138,6 +151,7 @@ class ReportSession implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.timing.closed();
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.disposables.splice(0)) d.dispose();
   }
@@ -147,7 +161,7 @@ const PICK_LABELS = { title: 'Organism Lab: Run report', placeHolder: 'Pick a ru
 
 export function registerReportPanel(
   ctx: LabContext,
-  deps: ReportPanelDeps = { log: ctx.log, computeReport: (runPath, options) => ctx.engine.client.runReport({ runPath, options }) },
+  deps: ReportPanelDeps = { log: ctx.log, computeReport: (runPath, options) => ctx.engine.client.runReport({ runPath, options }), engine: () => ctx.engine.client },
 ): CommandTable {
   const extensionUri = ctx.extension.extensionUri;
   const reports = ctx.panels.register<ReportSession, ReportViewState>({

@@ -1,6 +1,6 @@
 /**
  * Layer × token heatmap: one row per hidden state (embeddings at the bottom), one column per token, a KL strip
- * under the rows, the response start marked. Cells, row labels (layers) and column labels (tokens) are three
+ * under the rows, the response start marked (a new sample starts scrolled to it). Cells, row labels (layers) and column labels (tokens) are three
  * canvases in one scrolling viewport; the labels stay pinned (CSS sticky) while the cells scroll under them.
  * Token text is drawn on a canvas or set as textContent, never parsed as HTML.
  *
@@ -72,6 +72,19 @@ export function heatmapGeometry(rows: number, cols: number, zoom: number): Heatm
     rowLabelStride: Math.ceil((FONT_PX + 1) / cellH),
     colLabelStride: Math.ceil((FONT_PX + 1) / cellW),
   };
+}
+
+/** Context cells of the prompt kept in view left of the response start when a sample is first shown. */
+const RESPONSE_CONTEXT_CELLS = 3;
+
+/**
+ * The viewport's scrollLeft that puts the response start just right of the pinned layer labels, with a few prompt
+ * tokens before it for context (fewer when the view is narrow); 0 when the response starts near the left.
+ */
+export function responseScrollLeft(geo: HeatmapGeometry, responseStart: number, viewportWidth: number): number {
+  const viewW = Math.max(geo.cellW, viewportWidth - geo.labelW);
+  const context = Math.min(RESPONSE_CONTEXT_CELLS * geo.cellW, Math.floor(viewW / 4));
+  return Math.max(0, responseStart * geo.cellW - context);
 }
 
 /** A cells-canvas point → the cell there (null in the gap or outside). */
@@ -205,10 +218,13 @@ export class Heatmap {
   }
 
   draw(d: SampleActivations, metric: Metric): void {
-    if (this.data !== d) this.cursor = null;
+    const fresh = this.data !== d;
+    if (fresh) this.cursor = null;
     this.data = d;
     this.metric = metric;
     this.paint();
+    // A new sample starts at its response (the prompt's tokens would push it off-screen to the right).
+    if (fresh) this.viewport.scrollLeft = responseScrollLeft(this.geometry()!, d.responseStart, this.viewport.clientWidth);
   }
 
   private onKey(e: KeyboardEvent): void {

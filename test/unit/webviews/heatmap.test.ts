@@ -154,3 +154,26 @@ test('pinned labels: row and token label canvases beside the cells in one scroll
   assert.match(q(hm.element, 'heatmap-legend').textContent ?? '', /1 − cosine/);
   hm.element.remove();
 });
+
+test('a new sample starts scrolled to its response, labels pinned; redrawing the same sample keeps the scroll', () => {
+  const { hm } = widget();
+  Object.defineProperty(hm.viewport, 'clientWidth', { configurable: true, value: 600 });
+  const long = { ...sample(4, 120), responseStart: 90 };
+  hm.draw(long, 'relNorm');
+  // 3 prompt tokens of context left of the response start (18 px cells at 100%)
+  assert.equal(hm.viewport.scrollLeft, 90 * 18 - 3 * 18);
+  assert.ok(hm.viewport.querySelector('.heatmap-rows'), 'the layer labels stay in the viewport (pinned by CSS)');
+  hm.viewport.scrollLeft = 100; // the user scrolls back
+  hm.draw(long, 'cosine'); // metric change: same sample
+  assert.equal(hm.viewport.scrollLeft, 100, 'a metric change does not move the view');
+  hm.draw({ ...sample(4, 10), responseStart: 1 }, 'relNorm');
+  assert.equal(hm.viewport.scrollLeft, 0, 'a response near the start: no scroll');
+  hm.element.remove();
+});
+
+test('responseScrollLeft keeps less context in a narrow view and never goes negative', () => {
+  const geo = mod.heatmapGeometry(4, 200, 1);
+  assert.equal(mod.responseScrollLeft(geo, 100, 150 + 40), 100 * 18 - 10, 'a 40 px view: a quarter of it as context');
+  assert.equal(mod.responseScrollLeft(geo, 0, 800), 0);
+  assert.equal(mod.responseScrollLeft(mod.heatmapGeometry(4, 200, 0.5), 100, 800), 100 * 9 - 27);
+});
