@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../engine/runs/export';
+import { readHeaderLine } from '../../engine/runs/resumeCandidates';
 import { section } from '../config';
 import type { LabContext } from '../context';
 import { apiKeyForJudge, judgesFileKeySource, judgeSettingUrl, type KeySource } from './apiKeys';
@@ -16,7 +17,26 @@ import { activeRunFile, pickRunFile } from './pickers';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', comparator: 'comparator.json' };
 
-export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { format?: ExportFormat; out?: string } = {}): Promise<string | undefined> {
+/**
+ * The two arms an LLM Comparator export compares: `variant`, or `variant~condition` in a run with conditions.
+ * Asked when the run has more than two arms (`pair` answers it for commands and tests); undefined when dismissed.
+ */
+async function comparatorPair(runPath: string, pair?: [string, string]): Promise<[string, string] | undefined> {
+  if (pair) return pair;
+  const header = readHeaderLine(runPath);
+  const variants = header.variants.map((v) => v.name);
+  const conditions = header.conditions?.map((c) => c.name) ?? [];
+  const arms = conditions.length ? variants.flatMap((v) => conditions.map((c) => `${v}~${c}`)) : variants;
+  if (arms.length <= 2) return arms.length === 2 ? [arms[0], arms[1]] : undefined;
+  const pick = async (title: string, exclude?: string) =>
+    (await vscode.window.showQuickPick(arms.filter((a) => a !== exclude), { title, placeHolder: conditions.length ? 'variant~condition' : 'variant' })) ?? undefined;
+  const a = await pick('LLM Comparator: side A (1/2)');
+  if (!a) return undefined;
+  const b = await pick(`LLM Comparator: side B, compared with ${a} (2/2)`, a);
+  return b ? [a, b] : undefined;
+}
+
+export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { format?: ExportFormat; out?: string; pair?: [string, string] } = {}): Promise<string | undefined> {
   if (!(await requireTrust('Export Run'))) return undefined;
   // The run in the active tab (its Run report, Compare panel or run-file editor) before asking.
   const run = uriFromArg(arg) ?? activeRunFile(ctx.panels) ?? (await pickRunFile({ title: 'Organism Lab: export which run?', openLabel: 'Export' }));
@@ -25,16 +45,26 @@ export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { f
     opts.format ??
     ((
       await vscode.window.showQuickPick(
-        EXPORT_FORMATS.map((f) => ({ label: f, description: f === 'csv' ? 'one row per sample, one column per judge metric' : f === 'comparator' ? 'LLM Comparator JSON (base vs adapter)' : 'flat JSON lines' })),
+        EXPORT_FORMATS.map((f) => ({ label: f, description: f === 'csv' ? 'one row per sample, one column per judge metric' : f === 'comparator' ? 'LLM Comparator JSON (two variants or variant~condition arms you pick)' : 'flat JSON lines' })),
         { title: 'Export format' },
       )
     )?.label as ExportFormat | undefined);
   if (!format) return undefined;
+  let pair: [string, string] | undefined;
+  if (format === 'comparator') {
+    try {
+      pair = await comparatorPair(run.fsPath, opts.pair);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Organism Lab: export failed: ${errorMessage(err)}`);
+      return undefined;
+    }
+    if (!pair) return undefined;
+  }
   const stem = run.fsPath.replace(/\.run\.jsonl$/, '');
   const out = opts.out ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${stem}.${EXTENSIONS[format]}`), title: `Export ${path.basename(run.fsPath)} as ${format}` }))?.fsPath;
   if (!out) return undefined;
   try {
-    const result = await exportRun(run.fsPath, format, out);
+    const result = await exportRun(run.fsPath, format, out, pair ? { variantA: pair[0], variantB: pair[1] } : {});
     ctx.log.info(`exported ${run.fsPath} as ${format} → ${out}`);
     void result;
     if (!opts.out) void vscode.window.showInformationMessage(`Organism Lab: exported ${path.basename(run.fsPath)} to ${path.basename(out)}.`);

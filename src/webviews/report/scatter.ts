@@ -56,6 +56,9 @@ const scoreTicks = (axis: { ticks: { value: number }[] }): void => {
   axis.ticks = Array.from({ length: 11 }, (_, i) => ({ value: i * 10 }));
 };
 
+/** Marker shapes of the conditions, in declared order (the first, the reference condition, keeps the circle). */
+export const CONDITION_MARKERS = ['circle', 'triangle', 'rect', 'crossRot', 'star', 'rectRot'] as const;
+
 export class Scatter {
   private chart: Chart<'scatter', Pt[]> | null = null;
   private data: ReportData | null = null;
@@ -64,13 +67,20 @@ export class Scatter {
 
   update(data: ReportData): void {
     this.data = data;
-    const datasets: ChartDataset<'scatter', Pt[]>[] = data.variants.map((v, i) => {
+    // One series per variant; in a run with conditions, one per variant × condition: the colour says the variant,
+    // the marker shape the condition (the scatter's condition axis).
+    const conditions: (string | undefined)[] = data.conditions?.length ? data.conditions : [undefined];
+    const datasets: ChartDataset<'scatter', Pt[]>[] = data.variants.flatMap((v, i) => {
       const color = cssVar(variantColorVar(i), ['#3794ff', '#f14c4c', '#89d185', '#d18616', '#b180d7', '#cca700'][i % 6]);
-      // Coincident scores (rule judges give only a few values) are spread around their position to stay visible.
-      const pts: Pt[] = spreadCoincident(data.points.filter((p: ScatterPoint) => p.variant === v), (p) => ({ x: p.coherent, y: p.aligned })).map(
-        ({ x, y, exactX, exactY, item: p }) => ({ x, y, exactX, exactY, sampleId: p.sampleId, questionId: p.questionId, label: p.label }),
-      );
-      return { label: v, data: pts, backgroundColor: color, borderColor: color, pointRadius: 3.5, pointHoverRadius: 6, pointHitRadius: 6 };
+      return conditions.map((c, j) => {
+        const mine = data.points.filter((p: ScatterPoint) => p.variant === v && (c === undefined || p.condition === c));
+        // Coincident scores (rule judges give only a few values) are spread around their position to stay visible.
+        const pts: Pt[] = spreadCoincident(mine, (p) => ({ x: p.coherent, y: p.aligned })).map(
+          ({ x, y, exactX, exactY, item: p }) => ({ x, y, exactX, exactY, sampleId: p.sampleId, questionId: p.questionId, label: p.label }),
+        );
+        const pointStyle = CONDITION_MARKERS[j % CONDITION_MARKERS.length];
+        return { label: c === undefined ? v : `${v} · ${c}`, data: pts, backgroundColor: color, borderColor: color, pointStyle, pointRadius: 3.5, pointHoverRadius: 6, pointHitRadius: 6 };
+      });
     });
     const fg = cssVar('--vscode-foreground', '#ccc');
     const grid = cssVar('--vscode-panel-border', 'rgba(128,128,128,0.3)');

