@@ -64,7 +64,10 @@ if [ "$installed" = "$CODE_SERVER_VERSION" ] && [ -f "$VSCODE_SERVER_MAIN" ]; th
   echo "   $installed at $CODE_SERVER_PKG: skipped"
 else
   mkdir -p "$CODE_SERVER_PREFIX"
-  [ -f "$CODE_SERVER_PREFIX/package.json" ] || echo '{"name":"organism-lab-code-server","private":true}' > "$CODE_SERVER_PREFIX/package.json"
+  # Its own package.json (ours, rewritten each time) approves the two install scripts it needs (code-server's
+  # postinstall, argon2's prebuilt loader), as package.json's allowScripts does for the project: npm 11 warns about
+  # unapproved scripts and says a later npm will block them, which would leave code-server without VS Code.
+  echo '{"name":"organism-lab-code-server","private":true,"allowScripts":{"code-server":true,"argon2":true}}' > "$CODE_SERVER_PREFIX/package.json"
   # Its postinstall checks Node's major version (from npm_config_user_agent) and builds VS Code's native
   # modules: Node 24 must be first on PATH and the headers must be Node 24's (~/.npmrc may say nodedir=/usr).
   # Under `npm run setup` the outer npm (Node 20) exports npm_* variables, npm_config_user_agent among them,
