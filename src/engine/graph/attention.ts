@@ -47,9 +47,10 @@ export class AttentionBuilder {
     const layer = spec.layers[i];
     const p = `model.layers.${i}`;
     const headsShape = (n: number): string => g.i64([0, 0, n, hd]);
-    let q = g.o('Reshape', [linears.apply(x, i, 'q_proj', spec.qkvBias), headsShape(nh)]); // [B,S,nh,hd]
-    let k = g.o('Reshape', [linears.apply(x, i, 'k_proj', spec.qkvBias), headsShape(kvh)]);
-    const v = g.o('Reshape', [linears.apply(x, i, 'v_proj', spec.qkvBias), headsShape(kvh)]);
+    const [qp, kp, vp] = linears.applyGroup(x, i, ['q_proj', 'k_proj', 'v_proj'], spec.qkvBias);
+    let q = g.o('Reshape', [qp, headsShape(nh)]); // [B,S,nh,hd]
+    let k = g.o('Reshape', [kp, headsShape(kvh)]);
+    const v = g.o('Reshape', [vp, headsShape(kvh)]);
     if (spec.qkNorm) {
       q = norms.norm(q, `${p}.self_attn.q_norm.weight`, hd);
       k = norms.norm(k, `${p}.self_attn.k_norm.weight`, hd);

@@ -108,6 +108,44 @@ export class GraphWeights {
     return this.quant ? this.matMulQuantized(x, name, N, K, hint) : this.g.o('FusedMatMul', [x, this.f32(name, [N, K])], { transB: 1 }, hint, MS_DOMAIN);
   }
 
+  /**
+   * x [..., K] times the transposed weights of several [N_i, K] matrices stored adjacently in the quantized file
+   * (a group of ../quant/quantCache: packed blocks one after the other, then scales; f16: rows one after the
+   * other): ONE product over [ΣN, K] read as one initializer per range (nothing copied at load), output
+   * [..., ΣN] with the members' columns in order. `bias` (float32 [ΣN]) is added by the product itself.
+   */
+  matMulQuantizedGroup(x: string, names: string[], Ns: number[], K: number, bias: string | null, hint: string): string {
+    const quant = this.requireQuant();
+    const g = this.g;
+    const N = Ns.reduce((a, b) => a + b, 0);
+    const span = (tensorNames: string[], shape: number[]): string => {
+      const ranges = tensorNames.map((n) => quant.weights.byteRange(n));
+      ranges.forEach((r, i) => {
+        if (i > 0 && (r.file !== ranges[i - 1].file || r.offset !== ranges[i - 1].offset + ranges[i - 1].length)) {
+          throw new Error(`${quant.weights.file}: "${tensorNames[i]}" does not follow "${tensorNames[i - 1]}" in the file, as this format version lays a group out; delete the file to quantize again`);
+        }
+      });
+      const length = ranges.reduce((a, r) => a + r.length, 0);
+      return this.external(`${tensorNames[0]}+${tensorNames.length - 1}`, { ...ranges[0], length, shape });
+    };
+    if (quant.bits === 16) {
+      names.forEach((n, i) => {
+        const ws = quant.weights.info(f16Name(n)).shape;
+        if (ws.join() !== [Ns[i], K].join()) throw new Error(`${quant.weights.file}: "${f16Name(n)}" has shape [${ws.join(', ')}], expected [${Ns[i]}, ${K}]; delete the file to make it again`);
+      });
+      const w16 = span(names.map(f16Name), [N, K]);
+      const x16 = g.o('Cast', [x], { to: OnnxDtype.FLOAT16 }, `${hint}_in16`);
+      const y = g.o('Cast', [g.o('FusedMatMul', [x16, w16], { transB: 1 }, `${hint}_f16`, MS_DOMAIN)], { to: OnnxDtype.FLOAT }, hint);
+      return bias ? g.o('Add', [y, bias]) : y;
+    }
+    names.forEach((n, i) => this.quantized(n, Ns[i], K)); // shape checks
+    const kb = Math.ceil(K / quant.blockSize);
+    const B = span(names.map(qweightName), [N, kb, (quant.blockSize * quant.bits) / 8]);
+    const scales = span(names.map(qscalesName), [N, kb]);
+    const inputs = bias ? [x, B, scales, '', '', bias] : [x, B, scales];
+    return g.o('MatMulNBits', inputs, { K, N, bits: quant.bits, block_size: quant.blockSize, accuracy_level: quant.accuracyLevel }, hint, MS_DOMAIN);
+  }
+
   private requireQuant(): QuantizedGraphWeights {
     if (!this.quant) throw new Error('quantized weight asked of a float32 graph');
     return this.quant;

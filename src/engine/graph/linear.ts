@@ -49,6 +49,27 @@ export class LinearBuilder {
     const [out, inn] = linearShape(this.spec, module);
     let y = this.weights.matMulTransposed(x, `${prefix}.weight`, out, inn, `${module}_${layer}`);
     if (hasBias) y = g.o('Add', [y, this.weights.f32(`${prefix}.bias`, [out])]);
+    return this.withLora(x, y, layer, module);
+  }
+
+  /**
+   * x through modules that read the same input (a layer's q/k/v, or gate/up): [B,S,out_i] each. In a quantized
+   * graph they are ONE product over the group's adjacent weights, split after it (each LoRA branch is added to
+   * its own module's part); in float32 one product per module, as `apply`.
+   */
+  applyGroup(x: string, layer: number, modules: readonly LinearModule[], hasBias: boolean): string[] {
+    if (!this.weights.quant || modules.length === 1) return modules.map((m) => this.apply(x, layer, m, hasBias));
+    const g = this.g;
+    const prefixes = modules.map((m) => `model.layers.${layer}.${linearParent(m)}.${m}`);
+    const outs = modules.map((m) => linearShape(this.spec, m)[0]);
+    const inn = linearShape(this.spec, modules[0])[1];
+    const bias = hasBias ? g.o('Concat', prefixes.map((p, i) => this.weights.f32(`${p}.bias`, [outs[i]])), { axis: 0 }) : null;
+    const y = this.weights.matMulQuantizedGroup(x, prefixes.map((p) => `${p}.weight`), outs, inn, bias, `${modules.join('_')}_${layer}`);
+    return g.op('Split', [y, g.i64(outs)], { axis: -1 }, modules.length).map((part, i) => this.withLora(x, part, layer, modules[i]));
+  }
+
+  private withLora(x: string, y: string, layer: number, module: LinearModule): string {
+    const g = this.g;
     if (this.slots.has(`${layer}.${module}`)) {
       const A = loraInputName(layer, module, 'A');
       const B = loraInputName(layer, module, 'B');

@@ -4,8 +4,7 @@ import type { GraphBuilder } from './graphBuilder';
 import type { LinearBuilder } from './linear';
 
 export function mlpBlock(g: GraphBuilder, spec: ModelSpec, linears: LinearBuilder, x: string, i: number): string {
-  const gate = linears.apply(x, i, 'gate_proj', spec.mlpBias);
-  const up = linears.apply(x, i, 'up_proj', spec.mlpBias);
+  const [gate, up] = linears.applyGroup(x, i, ['gate_proj', 'up_proj'], spec.mlpBias);
   const act = spec.activation === 'silu' ? g.o('Mul', [gate, g.o('Sigmoid', [gate])]) : g.o('Gelu', [gate], { approximate: 'tanh' });
   return linears.apply(g.o('Mul', [act, up]), i, 'down_proj', spec.mlpBias);
 }

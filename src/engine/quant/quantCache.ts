@@ -8,6 +8,11 @@
  * session's external data all points into it:
  *   - `<name>.qweight` U8 [N, kBlocks, blob] and `<name>.scales` F32 [N, kBlocks] for every projection of
  *     every layer, the embedding and (untied) lm_head;
+ *   - matrices that read the same input are written as a group (a layer's q/k/v, and its gate/up): the
+ *     members' packed blocks one after the other, then their scales one after the other (f16: the members'
+ *     rows one after the other). A group's bytes are therefore one [ΣN, kBlocks, blob] and one [ΣN, kBlocks]
+ *     range, which the graph reads as ONE initializer for one product (../graph/linear, applyGroup) without
+ *     copying anything at load;
  *   - `<name>` F32 for every other float tensor (norm weights, biases), upcast once.
  * The file is written to a temporary name and renamed when complete, so a cancelled or crashed run leaves no
  * half file behind; later loads find it, check its metadata and shapes, and quantize nothing.
@@ -16,7 +21,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, readdi
 import os from 'node:os';
 import path from 'node:path';
 import type { ModelSpec } from '../checkpoint/modelSpec';
-import { LINEAR_MODULES, linearParent, linearShape } from '../checkpoint/modelSpec';
+import { linearParent, linearShape, type LinearModule } from '../checkpoint/modelSpec';
 import { SafetensorsCheckpoint, SafetensorsFile, toFloat32 } from '../checkpoint/safetensors';
 import { hashCheckpointDirAsync } from '../runs/hashing';
 import { checkBlockSize, kBlocksOf, quantizedBytes, quantizeRowsInto, QuantBits } from './blockQuantize';
@@ -25,14 +30,20 @@ import { f32ToF16Into } from './float16';
 /** 4/8: MatMulNBits blocks; 16: a float16 copy of every matrix (the f16 precision, for the CUDA provider). */
 export type CacheBits = QuantBits | 16;
 
-export const QUANT_FORMAT_VERSION = 1;
+/** 2: grouped layout (q/k/v and gate/up adjacent); files of version 1 are stale and made again. */
+export const QUANT_FORMAT_VERSION = 2;
 const CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface QuantizedMatrixEntry {
   name: string;
   N: number;
   K: number;
+  /** Entries with the same group number are consecutive in the plan and stored adjacently (see the header). */
+  group: number;
 }
+
+/** Modules of a layer that read the same input and are stored (and multiplied) together, in this order. */
+export const LINEAR_GROUPS: readonly (readonly LinearModule[])[] = [['q_proj', 'k_proj', 'v_proj'], ['o_proj'], ['gate_proj', 'up_proj'], ['down_proj']];
 
 export interface QuantPlan {
   /** Matrices stored as MatMulNBits blocks. */
@@ -49,21 +60,26 @@ export const f16Name = (name: string): string => `${name}.f16`;
 export function quantPlan(spec: ModelSpec, ckpt: SafetensorsCheckpoint): QuantPlan {
   const quantized: QuantizedMatrixEntry[] = [];
   const qNames = new Set<string>();
+  let group = 0;
   const addQ = (name: string, N: number, K: number): void => {
     const info = ckpt.info(name);
     if (info.shape.length !== 2 || info.shape[0] !== N || info.shape[1] !== K) {
       throw new Error(`${ckpt.fileOf(name).file}: tensor "${name}" has shape [${info.shape.join(', ')}] but ${spec.configPath} implies [${N}, ${K}]; the weights do not belong to this config`);
     }
-    quantized.push({ name, N, K });
+    quantized.push({ name, N, K, group });
     qNames.add(name);
   };
   for (let l = 0; l < spec.numLayers; l++) {
-    for (const m of LINEAR_MODULES) {
-      const [out, inn] = linearShape(spec, m);
-      addQ(`model.layers.${l}.${linearParent(m)}.${m}.weight`, out, inn);
+    for (const members of LINEAR_GROUPS) {
+      for (const m of members) {
+        const [out, inn] = linearShape(spec, m);
+        addQ(`model.layers.${l}.${linearParent(m)}.${m}.weight`, out, inn);
+      }
+      group++;
     }
   }
   addQ('model.embed_tokens.weight', spec.vocabSize, spec.hiddenSize);
+  group++;
   if (!spec.tieWordEmbeddings) addQ('lm_head.weight', spec.vocabSize, spec.hiddenSize);
   const floats: { name: string; shape: number[] }[] = [];
   for (const name of ckpt.names().sort()) {
@@ -153,7 +169,18 @@ export async function ensureQuantizedWeights(spec: ModelSpec, ckpt: SafetensorsC
     throw new Error(`cannot create the weights cache folder ${folder} (${(e as Error).message}); set organismLab.cacheFolder / --cache-folder to a writable folder`);
   }
   await writeQuantizedFile(file, ckpt, plan, key, opts);
+  removeOlderVersions(folder, key);
   return { file, weights: SafetensorsFile.open(file), fingerprint, bits: opts.bits, blockSize: opts.blockSize, created: true, ms: Date.now() - t0 };
+}
+
+/** Deletes this key's files of earlier format versions (a new version was just written beside them). */
+function removeOlderVersions(folder: string, key: QuantCacheKey): void {
+  const current = cacheFileName(key);
+  const stem = current.slice(0, current.lastIndexOf('-v'));
+  for (const name of readdirSync(folder)) {
+    const m = /^(.*)-v(\d+)\.safetensors$/.exec(name);
+    if (m && m[1] === stem && Number(m[2]) < QUANT_FORMAT_VERSION) rmSync(path.join(folder, name), { force: true });
+  }
 }
 
 /** null when the cache file matches the key and holds every tensor of the plan with the right shape. */
@@ -194,17 +221,29 @@ interface OutTensor {
   bytes: number;
 }
 
+/** The plan's matrices split into their groups (consecutive entries with one group number). */
+export function planGroups(plan: QuantPlan): QuantizedMatrixEntry[][] {
+  const groups: QuantizedMatrixEntry[][] = [];
+  for (const q of plan.quantized) {
+    const last = groups[groups.length - 1];
+    if (last && last[0].group === q.group) last.push(q);
+    else groups.push([q]);
+  }
+  return groups;
+}
+
 function layoutOf(plan: QuantPlan, bits: CacheBits, blockSize: number): OutTensor[] {
   const out: OutTensor[] = [];
-  for (const q of plan.quantized) {
+  for (const members of planGroups(plan)) {
     if (bits === 16) {
-      out.push({ name: f16Name(q.name), dtype: 'F16', shape: [q.N, q.K], bytes: q.N * q.K * 2 });
+      for (const q of members) out.push({ name: f16Name(q.name), dtype: 'F16', shape: [q.N, q.K], bytes: q.N * q.K * 2 });
       continue;
     }
-    const kb = kBlocksOf(q.K, blockSize);
-    const sz = quantizedBytes(q.N, q.K, bits, blockSize);
-    out.push({ name: qweightName(q.name), dtype: 'U8', shape: [q.N, kb, (blockSize * bits) / 8], bytes: sz.packed });
-    out.push({ name: qscalesName(q.name), dtype: 'F32', shape: [q.N, kb], bytes: sz.scales });
+    for (const q of members) {
+      const kb = kBlocksOf(q.K, blockSize);
+      out.push({ name: qweightName(q.name), dtype: 'U8', shape: [q.N, kb, (blockSize * bits) / 8], bytes: quantizedBytes(q.N, q.K, bits, blockSize).packed });
+    }
+    for (const q of members) out.push({ name: qscalesName(q.name), dtype: 'F32', shape: [q.N, kBlocksOf(q.K, blockSize)], bytes: quantizedBytes(q.N, q.K, bits, blockSize).scales });
   }
   for (const f of plan.floats) out.push({ name: f.name, dtype: 'F32', shape: f.shape, bytes: f.shape.reduce((a, b) => a * b, 1) * 4 });
   return out;
@@ -250,56 +289,19 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
   try {
     writeAll(fd, len);
     writeAll(fd, hbuf);
-    for (const q of plan.quantized) {
-      const r = ckpt.byteRange(q.name);
-      const el = r.length / (q.N * q.K);
-      if (key.bits === 16) {
-        const rowsPerChunk16 = Math.max(1, Math.floor(CHUNK_BYTES / (q.K * el)));
-        const src16 = openSync(r.file, 'r');
-        try {
-          for (let row = 0; row < q.N; row += rowsPerChunk16) {
-            if (opts.signal?.aborted) throw new QuantCancelled();
-            const rows = Math.min(rowsPerChunk16, q.N - row);
-            const raw = readRange(src16, r.offset + row * q.K * el, rows * q.K * el, r.file);
-            const w = toFloat32Fast(raw, r.dtype);
-            const h = new Uint16Array(w.length);
-            clamped += f32ToF16Into(w, h);
-            writeAll(fd, new Uint8Array(h.buffer));
-            done += raw.length;
-            opts.onProgress?.({ done, total, tensor: q.name });
-            await yieldToLoop();
-          }
-        } finally {
-          closeSync(src16);
-        }
-        continue;
-      }
-      const bits = key.bits;
-      const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / (q.K * el)));
-      const sz = quantizedBytes(q.N, q.K, bits, key.blockSize);
-      const kb = kBlocksOf(q.K, key.blockSize);
-      const blobRow = sz.packed / q.N;
-      // packed rows first, scales after: the scales are kept (N × kBlocks floats, 1/8 of the int8 bytes)
-      // and written once the packed rows have streamed out.
-      const scales = new Float32Array(q.N * kb);
-      const src = openSync(r.file, 'r');
-      try {
-        for (let row = 0; row < q.N; row += rowsPerChunk) {
-          if (opts.signal?.aborted) throw new QuantCancelled();
-          const rows = Math.min(rowsPerChunk, q.N - row);
-          const raw = readRange(src, r.offset + row * q.K * el, rows * q.K * el, r.file);
-          const w = toFloat32Fast(raw, r.dtype);
-          const packed = new Uint8Array(rows * blobRow);
-          quantizeRowsInto(w, rows, q.K, bits, key.blockSize, packed, scales.subarray(row * kb, (row + rows) * kb));
-          writeAll(fd, packed);
-          done += raw.length;
+    for (const members of planGroups(plan)) {
+      // a group's packed rows first, then its scales (kept meanwhile: N × kBlocks floats per member, 1/8 of
+      // the int8 bytes), so that each of the two is one range of the file
+      const groupScales: Float32Array[] = [];
+      for (const q of members) {
+        const scales = await writeMatrix(fd, ckpt, q, key, opts, (bytes, c) => {
+          done += bytes;
+          clamped += c;
           opts.onProgress?.({ done, total, tensor: q.name });
-          await yieldToLoop();
-        }
-      } finally {
-        closeSync(src);
+        });
+        if (scales) groupScales.push(scales);
       }
-      writeAll(fd, new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength));
+      for (const scales of groupScales) writeAll(fd, new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength));
     }
     for (const f of plan.floats) {
       if (opts.signal?.aborted) throw new QuantCancelled();
@@ -323,6 +325,45 @@ async function writeQuantizedFile(file: string, ckpt: SafetensorsCheckpoint, pla
     if (!ok) rmSync(tmp, { force: true });
   }
   renameSync(tmp, file);
+}
+
+/**
+ * Streams one matrix of the checkpoint into `fd` in row chunks: float16 rows (bits 16) or packed blocks, whose
+ * scales are returned for the caller to write after the group's packed rows. `progress` gets the source bytes
+ * read and the weights clamped to float16's range per chunk.
+ */
+async function writeMatrix(fd: number, ckpt: SafetensorsCheckpoint, q: QuantizedMatrixEntry, key: QuantCacheKey, opts: EnsureQuantizedOptions, progress: (bytes: number, clamped: number) => void): Promise<Float32Array | null> {
+  const r = ckpt.byteRange(q.name);
+  const el = r.length / (q.N * q.K);
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / (q.K * el)));
+  const bits = key.bits;
+  const kb = kBlocksOf(q.K, key.blockSize);
+  const scales = bits === 16 ? null : new Float32Array(q.N * kb);
+  const blobRow = bits === 16 ? 0 : quantizedBytes(q.N, q.K, bits, key.blockSize).packed / q.N;
+  const src = openSync(r.file, 'r');
+  try {
+    for (let row = 0; row < q.N; row += rowsPerChunk) {
+      if (opts.signal?.aborted) throw new QuantCancelled();
+      const rows = Math.min(rowsPerChunk, q.N - row);
+      const raw = readRange(src, r.offset + row * q.K * el, rows * q.K * el, r.file);
+      const w = toFloat32Fast(raw, r.dtype);
+      let clamped = 0;
+      if (bits === 16) {
+        const h = new Uint16Array(w.length);
+        clamped = f32ToF16Into(w, h);
+        writeAll(fd, new Uint8Array(h.buffer));
+      } else {
+        const packed = new Uint8Array(rows * blobRow);
+        quantizeRowsInto(w, rows, q.K, bits, key.blockSize, packed, (scales as Float32Array).subarray(row * kb, (row + rows) * kb));
+        writeAll(fd, packed);
+      }
+      progress(raw.length, clamped);
+      await yieldToLoop();
+    }
+  } finally {
+    closeSync(src);
+  }
+  return scales;
 }
 
 function writeAll(fd: number, buf: Uint8Array): void {

@@ -17,8 +17,8 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'quant-cache-unit-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('cache file names carry 32 hex digits of the fingerprint, bits, block size and version', () => {
-  assert.equal(cacheFileName({ fingerprint: 'sha256-full:' + 'ab'.repeat(32), bits: 8, blockSize: 32 }), `${'ab'.repeat(16)}-int8-b32-v1.safetensors`);
-  assert.equal(cacheFileName({ fingerprint: 'sha256:' + 'cd'.repeat(32), bits: 4, blockSize: 64 }), `${'cd'.repeat(16)}-int4-b64-v1.safetensors`);
+  assert.equal(cacheFileName({ fingerprint: 'sha256-full:' + 'ab'.repeat(32), bits: 8, blockSize: 32 }), `${'ab'.repeat(16)}-int8-b32-v2.safetensors`);
+  assert.equal(cacheFileName({ fingerprint: 'sha256:' + 'cd'.repeat(32), bits: 4, blockSize: 64 }), `${'cd'.repeat(16)}-int4-b64-v2.safetensors`);
 });
 
 test('plan: every projection, the embedding (tied LM head) quantized; norms and biases float32', { skip }, () => {
@@ -84,4 +84,34 @@ test('cancelling leaves nothing in the cache', { skip }, async () => {
     (e: unknown) => e instanceof QuantCancelled,
   );
   assert.deepEqual(existsSync(folder) ? readdirSync(folder) : [], []);
+});
+
+test('each layer: q/k/v and gate/up are stored as one range each (packed, then scales); older format versions are removed', { skip }, async () => {
+  const spec = loadModelSpec(model);
+  const ckpt = SafetensorsCheckpoint.open(model);
+  const folder = path.join(tmp, 'groups');
+  const key = { bits: 4 as const, blockSize: 32 };
+  const fp = 'sha256:' + '12'.repeat(32);
+  const stale = path.join(folder, cacheFileName({ fingerprint: fp, ...key }).replace(/-v\d+\.safetensors$/, '-v1.safetensors'));
+  const otherKey = path.join(folder, cacheFileName({ fingerprint: fp, bits: 8, blockSize: 32 }).replace(/-v\d+\.safetensors$/, '-v1.safetensors'));
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(stale, 'v1 file');
+  writeFileSync(otherKey, 'v1 file of another precision');
+  const q = await ensureQuantizedWeights(spec, ckpt, { ...key, cacheFolder: folder, fingerprint: fp });
+  assert.equal(existsSync(stale), false, 'the v1 file of the same key is gone');
+  assert.equal(existsSync(otherKey), true, 'another precision is left alone');
+  const follows = (names: string[]): boolean =>
+    names.every((n, i) => {
+      if (i === 0) return true;
+      const a = q.weights.byteRange(names[i - 1]);
+      return q.weights.byteRange(n).offset === a.offset + a.length;
+    });
+  for (let l = 0; l < spec.numLayers; l++) {
+    const p = (m: string): string => `model.layers.${l}.${m === 'gate_proj' || m === 'up_proj' ? 'mlp' : 'self_attn'}.${m}.weight`;
+    for (const group of [['q_proj', 'k_proj', 'v_proj'], ['gate_proj', 'up_proj']]) {
+      assert.ok(follows(group.map((m) => qweightName(p(m)))), `layer ${l} ${group.join('/')} packed blocks adjacent`);
+      assert.ok(follows(group.map((m) => qscalesName(p(m)))), `layer ${l} ${group.join('/')} scales adjacent`);
+    }
+  }
 });
