@@ -42,6 +42,8 @@ export interface SideBySideOptions {
   cacheFolder?: string;
   /** This bench's entry script (for the peak-RSS child processes). */
   benchScript: string;
+  /** Our sessions' pool threads spin before sleeping (llama.cpp's threads spin by default). */
+  threadSpinning?: boolean;
 }
 
 export interface SideBySideResult {
@@ -76,7 +78,7 @@ export async function sideBySide(o: SideBySideOptions, log: (s: string) => void)
   let llama: Llama | null = null;
   const tps = new Map<string, number>();
   try {
-    for (const p of o.precisions) ours.set(p, await ModelRunner.load(o.model, { threads: o.threads, weights: p, cacheFolder: o.cacheFolder, memory: { shape: { batch: maxB, maxLength: maxC + o.steps + 2 } } }));
+    for (const p of o.precisions) ours.set(p, await ModelRunner.load(o.model, { threads: o.threads, threadSpinning: o.threadSpinning, weights: p, cacheFolder: o.cacheFolder, memory: { shape: { batch: maxB, maxLength: maxC + o.steps + 2 } } }));
     llama = await loadLlama(o.threads);
     // useMmap false: the weights in process memory, as ours; a mapped file's pages are dropped and read again
     // from disk when other work on the host fills the page cache.
@@ -154,7 +156,7 @@ export function formatSideBySide(res: SideBySideResult, o: Pick<SideBySideOption
 }
 
 function probe(o: SideBySideOptions, side: 'ours' | 'llama', p: ComparedPrecision, batch: number, context: number): number | null {
-  const args = [...process.execArgv, o.benchScript, '--side-rss-probe', side, '--precision', p, '--model', o.model, '--gguf-dir', o.ggufDir, '--tokenizer-dir', o.tokenizerDir, '--threads', String(o.threads), '--batch', String(batch), '--context', String(context), '--steps', String(o.steps), ...(o.cacheFolder ? ['--quant-cache', o.cacheFolder] : [])];
+  const args = [...process.execArgv, o.benchScript, '--side-rss-probe', side, '--precision', p, '--model', o.model, '--gguf-dir', o.ggufDir, '--tokenizer-dir', o.tokenizerDir, '--threads', String(o.threads), ...(o.threadSpinning ? ['--spin-threads'] : []), '--batch', String(batch), '--context', String(context), '--steps', String(o.steps), ...(o.cacheFolder ? ['--quant-cache', o.cacheFolder] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   try {
     return (JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { peakRss: number }).peakRss;
@@ -175,7 +177,7 @@ export async function sideRssProbeMain(argv: string[]): Promise<void> {
   const [threads, batch, context, steps] = ['--threads', '--batch', '--context', '--steps'].map((k) => Number(get(k)));
   const model = get('--model');
   if (side === 'ours') {
-    const r = await ModelRunner.load(model, { threads, weights: p as WeightPrecision, cacheFolder: argv.includes('--quant-cache') ? get('--quant-cache') : undefined, memory: { shape: { batch, maxLength: context + steps + 2 } } });
+    const r = await ModelRunner.load(model, { threads, threadSpinning: argv.includes('--spin-threads'), weights: p as WeightPrecision, cacheFolder: argv.includes('--quant-cache') ? get('--quant-cache') : undefined, memory: { shape: { batch, maxLength: context + steps + 2 } } });
     await contextScaling(r, batch, [context], steps, 1);
     await r.dispose();
   } else {

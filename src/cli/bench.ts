@@ -19,7 +19,8 @@
  *          --tokenizer-dir, else the Qwen-style test fixture), decode tokens/s at --batches (1,8,32) and
  *          --contexts (64,600) over --steps (8) steps, --repeats interleaved, ratios, targets and peak RSS;
  *          needs node-llama-cpp: `npm install --prefix .tools/llama-cpp -E node-llama-cpp@3.21.1`, or
- *          ORGANISM_LAB_NODE_LLAMA_CPP=<its folder>),
+ *          ORGANISM_LAB_NODE_LLAMA_CPP=<its folder>; --spin-threads lets our idle pool threads spin before
+ *          sleeping, as llama.cpp's do, instead of the engine's default of sleeping at once),
  *          --editor-path (only this: the demo prompt set on the demo organism through the CLI's in-process path and
  *          through a forked engine host's RPC as the extension drives it, samples/s of each and the ratio;
  *          --samples N per paraphrase (default 2), --max-new-tokens N (default 48), --batch-size N (default 8)).
@@ -49,6 +50,8 @@ interface Options {
   promptLen: number;
   repeats: number;
   batches: number[];
+  /** Our sessions' idle pool threads spin before sleeping (--spin-threads; llama.cpp's do by default). */
+  threadSpinning: boolean;
   /** Batch sizes to profile with onnxruntime's profiler (per-operator time of decode steps). */
   profile: number[];
   /** Only the context-scaling measurement (decode step time against cached context). */
@@ -74,7 +77,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const root = process.cwd();
-  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8, precisions: ['f32', 'int8', 'int4'], weightsOnly: false, editorPath: false, samples: 2, maxNewTokens: 48, batchSize: 8, llamaCpp: false, ggufDir: path.join(root, 'bench-models/gguf') };
+  const o: Options = { model: path.join(root, 'bench-models/qwen2.5-0.5b-random'), threads: 2, newTokens: 32, promptLen: 16, repeats: 3, batches: [1, 8, 32], profile: [], contextScaling: false, contexts: [64, 600], steps: 8, precisions: ['f32', 'int8', 'int4'], weightsOnly: false, editorPath: false, samples: 2, maxNewTokens: 48, batchSize: 8, llamaCpp: false, threadSpinning: false, ggufDir: path.join(root, 'bench-models/gguf') };
   let batchesGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -104,6 +107,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-weights') o.precisions = [];
     else if (a === '--weights-only') o.weightsOnly = true;
     else if (a === '--llama-cpp') o.llamaCpp = true;
+    else if (a === '--spin-threads') o.threadSpinning = true;
     else if (a === '--editor-path') o.editorPath = true;
     else if (a === '--samples') o.samples = int();
     else if (a === '--max-new-tokens') o.maxNewTokens = int();
@@ -310,8 +314,8 @@ async function runLlamaSideBySide(o: Options, log: (s: string) => void): Promise
     tokenizerDir = path.join(process.cwd(), 'test/fixtures/tokenizers/qwen-style');
     log(`${o.model} has no tokenizer.json: the GGUF files take the Qwen-style test tokenizer (${tokenizerDir}); the bench feeds token ids, so the vocabulary's text does not matter`);
   }
-  const so = { model: o.model, threads: o.threads, batches: o.batches, contexts: o.contexts, steps: o.steps, repeats: o.repeats, precisions, ggufDir: o.ggufDir, tokenizerDir, cacheFolder: o.cacheFolder, benchScript: process.argv[1] };
-  log(`ours vs llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}): decode at batches ${o.batches.join(', ')} and contexts ${o.contexts.join(', ')}, ${o.steps} steps, ${o.repeats} interleaved repeats (medians), ${o.threads} threads each`);
+  const so = { model: o.model, threads: o.threads, batches: o.batches, contexts: o.contexts, steps: o.steps, repeats: o.repeats, precisions, ggufDir: o.ggufDir, tokenizerDir, cacheFolder: o.cacheFolder, benchScript: process.argv[1], threadSpinning: o.threadSpinning };
+  log(`ours vs llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}): decode at batches ${o.batches.join(', ')} and contexts ${o.contexts.join(', ')}, ${o.steps} steps, ${o.repeats} interleaved repeats (medians), ${o.threads} threads each; our idle threads ${o.threadSpinning ? 'spin before sleeping (--spin-threads)' : 'sleep at once (the default)'}, llama.cpp's spin`);
   const res = await sideBySide(so, log);
   for (const l of formatSideBySide(res, so)) log(l);
   log(`load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the host skews absolute figures; the ratios come from interleaved runs)`);

@@ -18,6 +18,8 @@ import type { RowVariant } from './generationTypes';
 export interface ModelRunnerOptions {
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** Idle onnxruntime pool threads spin before sleeping (see ./session SessionOptions.threadSpinning; default off). */
+  threadSpinning?: boolean;
   adapters?: { name: string; dir: string }[];
   /** Layers whose output can be steered (RowVariant.steer.layer must be one of them). */
   steerLayers?: number[];
@@ -180,7 +182,7 @@ export class ModelRunner {
     }
     const graph = buildDecoderGraph({ spec, checkpoint: ckpt, lora: slots.map((s) => s.slot), steerLayers, ablateLayers, quant });
     const ep = opts.executionProvider ?? 'cpu';
-    const session = await createSession(graph.bytes, { executionProvider: ep, threads: opts.threads, externalDataFolder: graph.externalDataFolder });
+    const session = await createSession(graph.bytes, { executionProvider: ep, threads: opts.threads, threadSpinning: opts.threadSpinning, externalDataFolder: graph.externalDataFolder });
     return new ModelRunner(ckpt.dir, spec, adapters, steerLayers, ablateLayers, ep, session, slots, weightsInfo);
   }
 
