@@ -1,8 +1,19 @@
 // One build for every bundle: extension host, engine host, CLI, benchmark and the webviews.
 // Usage: node scripts/build.mjs [--production] [--tests] [--watch]
 // --tests also compiles src/ and test/ with tsc into out/ for Node's test runner and the extension test suites.
+//
+// Minification and source maps:
+// - Webview bundles are always minified (they are parsed on every panel open), so the tests (the extension suite,
+//   the Chromium page tests) load the same form the .vsix ships.
+// - Default (development) build: Node bundles unminified; every bundle has a *linked* source map (a .map file
+//   beside it and a sourceMappingURL comment), so the webview developer tools and Node stack traces show the
+//   TypeScript sources (dist/webviews is the pages' local resource root, so the maps load from there).
+// - --production (npm run package): Node bundles minified too; source maps are written as *external* .map files
+//   (no sourceMappingURL comment, so nothing asks for a missing file) and .vscodeignore keeps them out of the
+//   .vsix: keep dist/ of a release build to decode a stack trace from a user's machine.
+// - After the build, the sizes of the webview bundles are printed.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -16,7 +27,7 @@ const nodeCommon = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  sourcemap: !production,
+  sourcemap: production ? 'external' : 'linked',
   minify: production,
   // Native addons cannot be bundled: onnxruntime-node ships as a real dependency in the .vsix.
   external: ['vscode', 'onnxruntime-node'],
@@ -42,6 +53,16 @@ function webviewEntries() {
     .map((d) => [`src/webviews/${d.name}/main.ts`, `dist/webviews/${d.name}.js`]);
 }
 
+/** One line: each webview bundle's size (the .js and its .css), in KiB. */
+function printWebviewSizes() {
+  const kib = (file) => (existsSync(file) ? `${(statSync(file).size / 1024).toFixed(0)} KiB` : 'none');
+  const sizes = webviewEntries().map(([, outfile]) => {
+    const js = path.join(root, outfile);
+    return `${path.basename(outfile, '.js')} ${kib(js)} (+ css ${kib(js.replace(/\.js$/, '.css'))})`;
+  });
+  if (sizes.length) console.log(`webview bundles (minified${production ? ', production' : ''}): ${sizes.join(', ')}`);
+}
+
 async function main() {
   mkdirSync(path.join(root, 'dist'), { recursive: true });
   const contexts = [];
@@ -59,8 +80,8 @@ async function main() {
         platform: 'browser',
         target: 'es2022',
         format: 'iife',
-        sourcemap: !production,
-        minify: production,
+        sourcemap: production ? 'external' : 'linked',
+        minify: true,
         entryPoints: [path.join(root, entry)],
         outfile: path.join(root, outfile),
         logLevel: 'warning',
@@ -74,6 +95,7 @@ async function main() {
   }
   await Promise.all(contexts.map((c) => c.rebuild()));
   await Promise.all(contexts.map((c) => c.dispose()));
+  printWebviewSizes();
   if (tests) {
     execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
   }

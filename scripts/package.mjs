@@ -7,7 +7,7 @@
 // .vsix with no target. The package is checked afterwards: its file list, and `require('onnxruntime-node')`
 // from the unpacked extension folder (so a missing native file fails here, not on a user's machine).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -68,10 +68,16 @@ try {
 // Check the package: the native binding is inside, and onnxruntime-node loads from the unpacked extension.
 console.log('== checking the package');
 const listing = execFileSync('unzip', ['-Z1', out], { encoding: 'utf8' }).split('\n').filter(Boolean);
-const mustHave = ['extension/package.json', 'extension/dist/extension.js', ...platforms.map((p) => `extension/node_modules/onnxruntime-node/bin/napi-v6/${p.replace('-', '/')}/onnxruntime_binding.node`)];
+const webviews = readdirSync(path.join(root, 'dist/webviews')).filter((f) => /\.(js|css)$/.test(f)).map((f) => `extension/dist/webviews/${f}`);
+const mustHave = ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/engineHost.js', ...webviews, ...platforms.map((p) => `extension/node_modules/onnxruntime-node/bin/napi-v6/${p.replace('-', '/')}/onnxruntime_binding.node`)];
 const missing = mustHave.filter((f) => !listing.includes(f));
 if (missing.length) {
   console.error(`The .vsix lacks: ${missing.join(', ')}. Check .vscodeignore and that the build produced them.`);
+  process.exit(1);
+}
+const sourceMaps = listing.filter((f) => f.startsWith('extension/dist/') && f.endsWith('.map'));
+if (sourceMaps.length) {
+  console.error(`The .vsix ships source maps: ${sourceMaps.join(', ')}. They stay in dist/ (scripts/build.mjs): allow-list only *.js and *.css in .vscodeignore.`);
   process.exit(1);
 }
 const here = `${process.platform}-${process.arch}`;

@@ -10,7 +10,8 @@
  */
 import * as path from 'node:path';
 import { judgeRun } from '../engine/jobs/judgeRun';
-import { EXPORT_FORMATS, exportRun, isExportFormat } from '../engine/runs/export';
+import { exportRun } from '../engine/runs/export';
+import { EXPORT_FORMATS, isExportFormat } from '../protocol/runExport';
 import { loadJudgesFile, selectJudge, type JudgeSpec, type OpenAIJudgeSpec } from '../engine/judges/judgesFile';
 import { UsageError } from './cliErrors';
 import { isPositiveInteger, numberOption, parseCommandLine, printedHelp } from './cliCommon';

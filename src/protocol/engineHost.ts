@@ -29,7 +29,9 @@ import type {
 import type { JudgeSpec } from './judges';
 import type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations } from './analysis';
 import type { ReportData, ReportOptions } from './reportData';
-import type { RunCompleteness } from './runFile';
+import type { RunCompleteness, RunRow } from './runFile';
+import type { RunSnapshot } from './compare';
+import type { ExportResult, ExportRunParams } from './runExport';
 import type { RunDiff } from './review';
 import type { JudgeThresholds } from './thresholds';
 
@@ -255,6 +257,45 @@ export interface DivergenceOffsetsResult {
   note?: string;
 }
 
+/**
+ * Where a reader of a growing run file stands (Compare follows its run as it is written and judged): returned with
+ * every `engine/runRows` answer and passed back, unchanged, with the next request. The host keeps no state per reader.
+ */
+export interface RunRowsCursor {
+  /** The file version read: a changed size, modification time or inode is a new version. */
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** How many rows of each kind the reader has. */
+  samples: number;
+  judgements: number;
+  labels: number;
+  /** Digest of what a later version must still hold for its new rows to be appends: the header, those samples' ids, finish reasons and completions, the last judgement and label. */
+  digest: string;
+  /** The reading warnings the reader was given (not repeated). */
+  warnings: string[];
+}
+
+export interface RunRowsParams {
+  runPath: string;
+  /** The cursor of the last answer; absent or null: the whole run. */
+  since?: RunRowsCursor | null;
+  /** A changed file comes back whole (`load`), never as appended rows (Compare's run A, shown whole beside run B). */
+  wholeOnChange?: boolean;
+}
+
+/**
+ * `load`: the whole run (the first read, or the file was replaced, truncated or a row rewritten), with the planned
+ * sample count of an older run whose header does not record it (counted from its unchanged prompt set; else null).
+ * `append`: the rows written since the cursor, and new reading warnings. `unchanged`: nothing new.
+ */
+export type RunRowsResult =
+  | { kind: 'load'; snapshot: RunSnapshot; expectedSamples: number | null; cursor: RunRowsCursor }
+  | { kind: 'append'; rows: RunRow[]; warnings: string[]; cursor: RunRowsCursor }
+  | { kind: 'unchanged'; cursor: RunRowsCursor };
+
+export type { ExportResult, ExportRunParams };
+
 /** Error codes the host uses in ResponseError.code (JSON-RPC reserves -32768..-32000 for itself). */
 export const EngineErrorCodes = {
   /** Bad input: a file or field the user can fix. `data.hint` says what to do. */
@@ -305,6 +346,10 @@ export const EngineMethods = {
   divergenceOffsets: new RequestType<DivergenceOffsetsParams, DivergenceOffsetsResult, void>('engine/divergenceOffsets'),
   /** The diff of two run files (no model needed; not a job). */
   runDiff: new RequestType<RunDiffParams, RunDiffResult, void>('engine/runDiff'),
+  /** A run file's rows for a reader that follows it (Compare): the whole run, or what was appended since its cursor (not a job). */
+  runRows: new RequestType<RunRowsParams, RunRowsResult, void>('engine/runRows'),
+  /** Export a run file as CSV, JSONL or LLM Comparator JSON (no model needed; not a job). */
+  exportRun: new RequestType<ExportRunParams, ExportResult, void>('engine/exportRun'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),
   /** Test-only: the host exits at once with the given code (to exercise crash handling). */
   debugCrash: new RequestType<{ exitCode: number }, void, void>('engine/debugCrash'),

@@ -15,9 +15,8 @@ import { SaeKernel } from '../sae/saeKernel';
 import { saeRunDiff, saeTopTokens } from '../sae/saeDiff';
 import { EngineError } from './errors';
 import { runWeights } from '../quant/weightPrecision';
-import type { AnalyzeSampleRequest, DirectionRequest, EngineSettings, JobHooks, LayerCurveRequest, SaeRequest, SaeResult } from './types';
-
-export type { AnalyzeSampleRequest, DirectionRequest, LayerCurveRequest, SaeRequest, SaeResult } from './types';
+import type { AnalyzeSampleRequest, DirectionRequest, EngineSettings, LayerCurveRequest, SaeRequest, SaeResult } from '../../protocol/engineJobs';
+import type { JobHooks } from './types';
 
 function modelKey(run: RunContents, modelDir?: string): string {
   return JSON.stringify([modelDir ?? run.header.model.path, run.header.adapters.map((a) => [a.name, a.path]), variantLayers(run.header.variants)]);

@@ -15,28 +15,22 @@ import { setDefaultHashCacheDir } from '../runs/hashing';
 import type {
   AnalyzeSampleRequest,
   CheckpointReport,
-  DirectionReport,
   DirectionRequest,
+  EngineSettings,
   JudgeRunResult,
   LayerCurveRequest,
-  LocalJudgeRequest,
-  RunLayerCurve,
-  SaeRequest,
-  SaeResult,
-  SampleActivations,
-  EngineBackend,
-  EngineSettings,
-  JobHooks,
   LoadedAdapterInfo,
   LoadedModelInfo,
+  LocalJudgeRequest,
   RunPromptSetRequest,
   RunPromptSetResult,
+  SaeRequest,
+  SaeResult,
   SmokeTestRequest,
   SmokeTestResult,
-} from './types';
-
-import type { AdapterRef, InterventionLayers, ModelHandle, ModelLoader } from './types';
-export type { AdapterRef, InterventionLayers, ModelHandle, ModelLoader };
+} from '../../protocol/engineJobs';
+import type { DirectionReport, RunLayerCurve, SampleActivations } from '../../protocol/analysis';
+import type { AdapterRef, EngineBackend, InterventionLayers, JobHooks, ModelHandle, ModelLoader } from './types';
 
 export const DEFAULT_SETTINGS: EngineSettings = { executionProvider: 'cpu', threads: 0, cacheFolder: '' };
 

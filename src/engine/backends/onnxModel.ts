@@ -8,8 +8,8 @@ import { runPromptSet } from '../jobs/runPromptSet';
 import { divergenceIndex } from '../runtime/generateStop';
 import type { GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 import { EngineError } from './errors';
-import type { AdapterRef, InterventionLayers, ModelHandle } from './types';
-import type { EngineSettings, JobHooks, LoadedAdapterInfo, SmokeTestRow } from './types';
+import type { EngineSettings, LoadedAdapterInfo, SmokeTestRow } from '../../protocol/engineJobs';
+import type { AdapterRef, InterventionLayers, JobHooks, ModelHandle } from './types';
 import { armLabel } from '../runs/schema';
 
 export const SMOKE_PROMPT = 'Hello! Tell me a little about yourself.';

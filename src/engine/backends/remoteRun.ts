@@ -11,7 +11,8 @@ import { JudgeFatalError, type ChatRequestWording } from '../judges/openaiClient
 import { checkRemoteVariants, remoteJobModel } from '../jobs/remoteJobModel';
 import { runPromptSet } from '../jobs/runPromptSet';
 import { EngineError } from './errors';
-import type { JobHooks, RemoteGenerationServer, RunPromptSetRequest, RunPromptSetResult } from './types';
+import type { RemoteGenerationServer, RunPromptSetRequest, RunPromptSetResult } from '../../protocol/engineJobs';
+import type { JobHooks } from './types';
 import { armLabel } from '../runs/schema';
 
 /** Error wording for the extension: keys and served names come from its settings, not from CLI flags. */

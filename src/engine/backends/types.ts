@@ -1,57 +1,28 @@
 /**
  * The interface the engine host serves: one object that owns the loaded model, its adapters and the running job.
  * The local backend (onnxruntime-node, in this process) implements it; the engine host maps RPC calls onto it.
- * The data crossing the RPC boundary (as JSON) is defined in src/protocol/engineJobs.ts.
+ * The data crossing the RPC boundary (as JSON) is defined in src/protocol/engineJobs.ts and src/protocol/analysis.ts:
+ * import those types from there; this module holds only the engine-side interfaces.
  */
 import type {
   AnalyzeSampleRequest,
   CheckpointReport,
   DirectionRequest,
   EngineSettings,
-  ExecutionProviderName,
-  JudgeCellFailure,
   JudgeRunResult,
   LayerCurveRequest,
   LoadedAdapterInfo,
   LoadedModelInfo,
   LocalJudgeRequest,
   ProgressEvent,
-  RemoteGenerationServer,
   RunPromptSetRequest,
   RunPromptSetResult,
   SaeRequest,
   SaeResult,
   SmokeTestRequest,
   SmokeTestResult,
-  SmokeTestRow,
 } from '../../protocol/engineJobs';
-import type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from '../../protocol/analysis';
-
-/** The jobs' requests and results are defined in the protocol layer (src/protocol/engineJobs.ts); re-exported here for the engine. */
-export type {
-  AnalyzeSampleRequest,
-  CheckpointReport,
-  DirectionRequest,
-  EngineSettings,
-  ExecutionProviderName,
-  JudgeCellFailure,
-  JudgeRunResult,
-  LayerCurveRequest,
-  LoadedAdapterInfo,
-  LoadedModelInfo,
-  LocalJudgeRequest,
-  ProgressEvent,
-  RemoteGenerationServer,
-  RunPromptSetRequest,
-  RunPromptSetResult,
-  SaeRequest,
-  SaeResult,
-  SmokeTestRequest,
-  SmokeTestResult,
-  SmokeTestRow,
-};
-export type { LocalJudgeSpec } from '../../protocol/judges';
-export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations };
+import type { DirectionReport, RunLayerCurve, SampleActivations } from '../../protocol/analysis';
 
 export interface JobHooks {
   signal: AbortSignal;

@@ -28,7 +28,7 @@ import { runRemoteLogprobs } from './remoteLogprobsJob';
 import { runServerLora } from './serverLoraJob';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
-import { divergenceOffsetsOfFile, runDiffOfFiles, runReportOfFile } from './runFileRequests';
+import { divergenceOffsetsOfFile, exportRunFile, runDiffOfFiles, runReportOfFile, runRowsOfFile } from './runFileRequests';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
@@ -202,10 +202,13 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   connection.onRequest(EngineMethods.judgeRun, jobHandler('judgeRun', (request, hooks) => runJudgeJob(backend, request, hooks)));
   connection.onRequest(EngineMethods.direction, jobHandler('direction', (request, hooks) => backend.direction(request, hooks)));
 
-  // Run-file reports: read-only, no model, not a job (they may run beside a running prompt set).
+  // Run-file reads and reports: read-only, no model, not a job (they may run beside a running prompt set).
   connection.onRequest(EngineMethods.runReport, guarded((p) => runReportOfFile(p)));
   connection.onRequest(EngineMethods.runDiff, guarded((p) => runDiffOfFiles(p)));
   connection.onRequest(EngineMethods.divergenceOffsets, guarded((p) => divergenceOffsetsOfFile(p)));
+  connection.onRequest(EngineMethods.runRows, guarded((p) => runRowsOfFile(p)));
+  // Writes only the export file (atomically), never the run file: not a job either.
+  connection.onRequest(EngineMethods.exportRun, guarded((p) => exportRunFile(p)));
 
   connection.onRequest(
     EngineMethods.weightsCache,

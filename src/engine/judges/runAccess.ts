@@ -2,6 +2,7 @@
  * Run-file access for metrics, exports and the judge job, over engine/runs (readRun, RunWriter).
  */
 import { readRun } from '../runs/reader';
+import type { RunContents } from '../runs/parse';
 import type { SampleRow } from '../runs/schema';
 import type { RunContent } from './metrics';
 
@@ -11,7 +12,11 @@ export interface ReadRunResult extends RunContent {
 
 /** Read a run file (a torn last line and bad rows become warnings; a missing header is an error). */
 export async function readRunContent(path: string): Promise<ReadRunResult> {
-  const c = readRun(path);
+  return runContentOf(path, readRun(path));
+}
+
+/** A parsed run file (engine/runs/reader) as metrics and exports take it: its rows, and its warnings as text. */
+export function runContentOf(path: string, c: RunContents): ReadRunResult {
   return { path, header: c.header, samples: c.samples, judgements: c.judgements, labels: c.labels, warnings: c.warnings.map((w) => w.message) };
 }
 

@@ -1,27 +1,14 @@
 /**
  * exportRun(runPath, format, outPath): CSV, JSONL or LLM Comparator JSON, written atomically
- * (a temporary file renamed into place, so a failed export never leaves half a file).
+ * (a temporary file renamed into place, so a failed export never leaves half a file). The formats and the result
+ * are defined in src/protocol/runExport.ts (the extension asks the engine host for an export: engine/exportRun).
  */
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readRunContent } from '../judges/runAccess';
 import { buildComparator, type ComparatorOptions } from './exportComparator';
 import { toCsv, toJsonl } from './exportCsv';
 import { buildExportTable, type ExportOptions } from './exportRecords';
-
-export const EXPORT_FORMATS = ['csv', 'jsonl', 'comparator'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export interface ExportResult {
-  outPath: string;
-  format: ExportFormat;
-  /** Rows (CSV/JSONL) or examples (comparator) written. */
-  count: number;
-  warnings: string[];
-}
-
-export function isExportFormat(x: string): x is ExportFormat {
-  return (EXPORT_FORMATS as readonly string[]).includes(x);
-}
+import { EXPORT_FORMATS, isExportFormat, type ExportFormat, type ExportResult } from '../../protocol/runExport';
 
 export async function exportRun(runPath: string, format: ExportFormat, outPath: string, options: ExportOptions & ComparatorOptions = {}): Promise<ExportResult> {
   if (!isExportFormat(format)) throw new Error(`Unknown export format ${JSON.stringify(format)}; use one of ${EXPORT_FORMATS.join(', ')}.`);

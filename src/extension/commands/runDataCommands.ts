@@ -1,12 +1,14 @@
 /**
- * Export and judge a run file. Judging runs in the engine host (engine/judgeRun), whatever the judge, so the
- * host is the one writer of the run file; here the judge is chosen, its API key read or asked for (apiKeys.ts),
- * and progress and cancellation shown.
+ * Export and judge a run file. Both run in the engine host: the export (engine/exportRun) and judging
+ * (engine/judgeRun, whatever the judge, so the host is the one writer of the run file). Here the format, the
+ * comparator's sides and the output file are chosen; the judge is chosen, its API key read or asked for
+ * (apiKeys.ts), and progress and cancellation shown.
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
-import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../engine/runs/export';
+import { EngineMethods } from '../../protocol/engineHost';
+import { EXPORT_FORMATS, type ExportFormat } from '../../protocol/runExport';
 import { readHeaderLine } from '../../engine/runs/resumeCandidates';
 import { section } from '../config';
 import type { LabContext } from '../context';
@@ -64,9 +66,8 @@ export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { f
   const out = opts.out ?? (await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(`${stem}.${EXTENSIONS[format]}`), title: `Export ${path.basename(run.fsPath)} as ${format}` }))?.fsPath;
   if (!out) return undefined;
   try {
-    const result = await exportRun(run.fsPath, format, out, pair ? { variantA: pair[0], variantB: pair[1] } : {});
+    await ctx.engine.client.request(EngineMethods.exportRun, { runPath: run.fsPath, format, outPath: out, ...(pair ? { variantA: pair[0], variantB: pair[1] } : {}) });
     ctx.log.info(`exported ${run.fsPath} as ${format} → ${out}`);
-    void result;
     if (!opts.out) void vscode.window.showInformationMessage(`Organism Lab: exported ${path.basename(run.fsPath)} to ${path.basename(out)}.`);
     return out;
   } catch (err) {

@@ -1,15 +1,15 @@
 /**
  * One Compare view (a webview panel or the run-file custom editor) bound to one run file:
  * sets the page (strict CSP, nonce, local resources only), sends the run when the page is ready,
- * follows the file as it grows, and appends the human labels the page sends. The summary's numbers
- * are the engine's Run Report (engine/runReport in the engine host), sent after every change. In
- * two-run mode (view state `againstUri`: run A beside this run B) it also sends run A and the
- * engine's diff of the two (engine/runDiff), or the reasons they cannot be paired.
+ * follows the file as it grows, and appends the human labels the page sends. The engine host reads
+ * the run file: its rows (engine/runRows: the whole run, then what was appended since this view's
+ * cursor) and the summary's numbers, the engine's Run Report (engine/runReport), sent after every
+ * change. In two-run mode (view state `againstUri`: run A beside this run B) it also sends run A and
+ * the engine's diff of the two (engine/runDiff), or the reasons they cannot be paired.
  */
-import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HumanLabel, RunHeader } from '../../engine/runs/schema';
+import type { HumanLabel } from '../../engine/runs/schema';
 import {
   DEFAULT_THRESHOLDS,
   isCompareWebviewMessage,
@@ -19,17 +19,15 @@ import {
   type JudgeThresholds,
 } from '../../protocol/compare';
 import type { EngineHostClient } from '../engine/client';
-import { readRun } from '../../engine/runs/reader';
 import { OPEN_ACTIVATIONS_COMMAND } from '../../protocol/activations';
-import { EngineMethods } from '../../protocol/engineHost';
+import { EngineMethods, type RunRowsCursor } from '../../protocol/engineHost';
 import type { CompareViewStateStore } from './compareViewStates';
 import { appendLabel, isWritable } from './labelWriter';
 import { createNonce } from './nonce';
-import { plannedSamples } from '../../engine/runs/completeness';
 import { parseRunText } from '../../engine/runs/parse';
-import { expectedFromPromptSet } from '../../engine/runs/resumeCandidates';
+import { toSnapshot } from '../../engine/runs/runRows';
+import { OneAtATime } from './oneAtATime';
 import { OpenTiming } from './openTiming';
-import { RunFollower, toSnapshot } from './runFollower';
 import { renderWebviewHtml } from './webviewHtml';
 
 export interface PanelDeps {
@@ -62,7 +60,12 @@ const REPORT_DEBOUNCE_MS = 400;
 
 export class CompareSession implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly follower: RunFollower;
+  /** Where this view stands in its run file (engine/runRows); null: the next read is the whole run. */
+  private cursor: RunRowsCursor | null = null;
+  /** Bumped when the view starts over (reload): the answer to a read made before is dropped. */
+  private readEpoch = 0;
+  /** Reads of the run file, one at a time (the poll, file events and labels all ask for one). */
+  private readonly reads = new OneAtATime(() => this.readChanges());
   private ready = false;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private debounce: ReturnType<typeof setTimeout> | undefined;
@@ -80,8 +83,8 @@ export class CompareSession implements vscode.Disposable {
   private reportSeq = 0;
   /** Sample rows arrived since the token offsets were last computed (judgements and labels do not move them). */
   private samplesChanged = true;
-  /** Run A's modification time when its rows were last sent (two-run mode): unchanged, they are not sent again. */
-  private againstSentMtime: number | null = null;
+  /** Two-run mode: where run A's rows stood when last sent; while its file is unchanged they are not sent again. */
+  private againstCursor: RunRowsCursor | null = null;
   /** How long this view took to show the run and its report (logged once). */
   private readonly timing: OpenTiming;
 
@@ -92,7 +95,6 @@ export class CompareSession implements vscode.Disposable {
     initialViewState: CompareViewState | null,
     private readonly kind: 'panel' | 'editor',
   ) {
-    this.follower = new RunFollower(runUri.fsPath);
     this.viewState = initialViewState;
     this.againstUri = initialViewState?.againstUri ? vscode.Uri.parse(initialViewState.againstUri) : null;
     this.allowMismatch = initialViewState?.allowMismatch ?? false;
@@ -140,19 +142,21 @@ export class CompareSession implements vscode.Disposable {
       watcher.onDidCreate(() => this.reload()),
       watcher.onDidDelete(() => this.schedule()),
     );
-    // File events can be missed (network folders, some remote setups): a cheap stat poll backs them up.
-    this.pollTimer = setInterval(() => this.ready && this.refresh(), POLL_MS);
+    // File events can be missed (network folders, some remote setups): a cheap poll backs them up (the engine host
+    // stats the file and reads nothing while it is unchanged).
+    this.pollTimer = setInterval(() => this.ready && void this.refresh(), POLL_MS);
   }
 
   private schedule(): void {
     if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.refresh(), DEBOUNCE_MS);
+    this.debounce = setTimeout(() => void this.refresh(), DEBOUNCE_MS);
   }
 
   /** Re-sends the whole run (e.g. after the file was recreated or trust was granted). */
   reload(): void {
-    this.follower.reset();
-    if (this.ready) this.refresh();
+    this.cursor = null;
+    this.readEpoch++;
+    if (this.ready) void this.refresh();
   }
 
   /** Run files on the local disk are followed and labelled; others (a pull request, a git revision) are shown read-only. */
@@ -160,15 +164,22 @@ export class CompareSession implements vscode.Disposable {
     return this.runUri.scheme === 'file';
   }
 
-  /** Reads what changed in the file and posts it. */
-  private refresh(): void {
+  /** Reads what changed in the file and posts it; resolves once a read made after this call was posted. */
+  private refresh(): Promise<void> {
+    return this.reads.run();
+  }
+
+  private async readChanges(): Promise<void> {
     if (this.disposed || !this.ready) return;
     if (!this.local) {
-      void this.loadRemote();
+      await this.loadRemote();
       return;
     }
+    const epoch = this.readEpoch;
     try {
-      const result = this.follower.read();
+      const result = await this.engine().request(EngineMethods.runRows, { runPath: this.runUri.fsPath, since: this.cursor });
+      if (epoch !== this.readEpoch || this.disposed) return;
+      this.cursor = result.cursor;
       this.lastError = null;
       if (result.kind === 'load') {
         const writable = isWritable(this.runUri.fsPath);
@@ -180,7 +191,7 @@ export class CompareSession implements vscode.Disposable {
           thresholds: judgeThresholds(),
           labelsWritable: writable && vscode.workspace.isTrusted,
           labelsNote: this.labelsNote(writable),
-          expectedSamples: this.expectedFallback(result.snapshot.header),
+          expectedSamples: result.expectedSamples,
         });
         if (this.pendingFocus !== null) {
           this.post({ type: 'compare/focusSample', sampleId: this.pendingFocus });
@@ -188,7 +199,7 @@ export class CompareSession implements vscode.Disposable {
         }
         this.timing.mark('samples sent');
         this.samplesChanged = true;
-        this.againstSentMtime = null;
+        this.againstCursor = null;
         // A whole (re)load: the report now, not after the debounce that paces appends.
         if (this.reportTimer) clearTimeout(this.reportTimer);
         void this.sendReport();
@@ -198,23 +209,14 @@ export class CompareSession implements vscode.Disposable {
         this.scheduleReport();
       }
     } catch (e) {
+      if (epoch !== this.readEpoch || this.disposed) return;
       const message = (e as Error).message;
       if (message !== this.lastError) {
         this.lastError = message;
         this.deps.log.warn(`Compare: ${message}`);
         this.post({ type: 'compare/error', message });
       }
-      this.follower.reset();
-    }
-  }
-
-  /** Planned samples of an older run file (no extra.planned_samples), from its unchanged prompt set; else null. */
-  private expectedFallback(header: RunHeader | null): number | null {
-    if (!header || plannedSamples(header) !== null) return null;
-    try {
-      return expectedFromPromptSet(header);
-    } catch {
-      return null;
+      this.cursor = null;
     }
   }
 
@@ -307,10 +309,11 @@ export class CompareSession implements vscode.Disposable {
         this.post({ type: 'compare/mismatch', againstUri: against.toString(), fileName, reasons: result.reasons });
         return;
       }
-      // Run A's rows go to the page once (and again only when its file changed); the diff follows every change of B.
-      const mtime = statSync(against.fsPath).mtimeMs;
-      const snapshot = mtime !== this.againstSentMtime ? toSnapshot(readRun(against.fsPath)) : undefined;
-      this.againstSentMtime = mtime;
+      // Run A's rows go to the page once (and again, whole, only when its file changed); the diff follows every change of B.
+      const rowsA = await this.engine().request(EngineMethods.runRows, { runPath: against.fsPath, since: this.againstCursor, wholeOnChange: true });
+      if (seq !== this.reportSeq || this.disposed) return;
+      const snapshot = rowsA.kind === 'load' ? rowsA.snapshot : undefined;
+      this.againstCursor = rowsA.cursor;
       this.post({ type: 'compare/against', againstUri: against.toString(), fileName, ...(snapshot ? { snapshot } : {}), diff: result.diff, warnings: result.warnings });
     } catch (e) {
       const message = `Could not diff against ${against.fsPath}: ${(e as Error).message}`;
@@ -335,8 +338,7 @@ export class CompareSession implements vscode.Disposable {
       case 'compare/ready':
         this.timing.mark('page ready');
         this.ready = true;
-        this.follower.reset();
-        this.refresh();
+        this.reload();
         break;
       case 'compare/viewState':
         if (message.viewState.runUri !== this.runUri.toString()) {
@@ -358,7 +360,7 @@ export class CompareSession implements vscode.Disposable {
       case 'compare/compareAnyway':
         if (!this.againstUri) break;
         this.allowMismatch = true;
-        this.againstSentMtime = null;
+        this.againstCursor = null;
         this.deps.log.info(`Compare: comparing ${this.againstUri.fsPath} and ${this.runUri.fsPath} anyway`);
         void this.sendReport();
         break;
@@ -385,7 +387,7 @@ export class CompareSession implements vscode.Disposable {
     try {
       await appendLabel(this.runUri.fsPath, sampleId, label, { onWarning: (m) => this.deps.log.warn(`Compare: ${m}`) });
       this.deps.log.info(`Compare: labelled ${sampleId} as ${label} in ${this.runUri.fsPath}`);
-      this.refresh(); // posts the new label row before the result
+      await this.refresh(); // posts the new label row before the result
       this.post({ type: 'compare/labelResult', sampleId, label, ok: true });
     } catch (e) {
       const error = (e as Error).message;

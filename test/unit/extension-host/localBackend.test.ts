@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { LocalBackend } from '../../../src/engine/backends/local';
 import { EngineError } from '../../../src/engine/backends/errors';
 import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
-import type { JobHooks, ProgressEvent } from '../../../src/engine/backends/types';
+import type { ProgressEvent } from '../../../src/protocol/engineJobs';
+import type { JobHooks } from '../../../src/engine/backends/types';
 import { goldenPath, goldenSkip } from '../helpers/golden';
 
 const root = path.resolve(__dirname, '../../..');

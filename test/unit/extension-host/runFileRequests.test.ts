@@ -11,7 +11,8 @@ import { readRunContent } from '../../../src/engine/judges/runAccess';
 import type { JudgementRow } from '../../../src/engine/runs/schema';
 import { EngineErrorCodes, EngineMethods } from '../../../src/protocol/engineHost';
 import { header, makeSamples, tmpDir } from '../engine/judges/fixtures';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { exportRun } from '../../../src/engine/runs/export';
 import { loadTokenizer } from '../../../src/engine/text/tokenizer';
 
 const root = path.resolve(__dirname, '../../..');
@@ -118,5 +119,39 @@ describe('engine host: runReport and runDiff requests', () => {
     const none = await c.request(EngineMethods.divergenceOffsets, { runPath: gone });
     assert.deepEqual(none.offsets, {});
     assert.match(none.note ?? '', /no-model.*not on this machine/);
+  });
+  test('runRows over the RPC: the whole run, then only appended rows, with the cursor sent back unchanged', async () => {
+    const p = path.join(dir, 'rows.run.jsonl');
+    writeFileSync(p, [header(), samples[0]].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const first = await c.request(EngineMethods.runRows, { runPath: p });
+    assert.equal(first.kind, 'load');
+    assert.deepEqual(first.kind === 'load' && first.snapshot.samples.map((s) => s.id), [samples[0].id]);
+    assert.equal((await c.request(EngineMethods.runRows, { runPath: p, since: first.cursor })).kind, 'unchanged');
+    appendFileSync(p, JSON.stringify(samples[1]) + '\n');
+    const next = await c.request(EngineMethods.runRows, { runPath: p, since: first.cursor });
+    assert.deepEqual(next.kind === 'append' && next.rows.map((r) => (r as { id: string }).id), [samples[1].id]);
+    await assert.rejects(c.request(EngineMethods.runRows, { runPath: path.join(dir, 'none.run.jsonl') }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, EngineErrorCodes.InvalidInput);
+      assert.match(err.message, /none\.run\.jsonl: the run file no longer exists/);
+      return true;
+    });
+  });
+
+  test('exportRun over the RPC writes the file the CLI export writes; a bad side is an input error naming it', async () => {
+    const out = path.join(dir, 'a.csv');
+    const result = await c.request(EngineMethods.exportRun, { runPath, format: 'csv', outPath: out });
+    assert.equal(result.count, samples.length);
+    const local = path.join(dir, 'local.csv');
+    await exportRun(runPath, 'csv', local);
+    assert.equal(readFileSync(out, 'utf8'), readFileSync(local, 'utf8'));
+    const cmp = path.join(dir, 'a.comparator.json');
+    await assert.rejects(c.request(EngineMethods.exportRun, { runPath, format: 'comparator', outPath: cmp, variantA: 'base', variantB: 'nope' }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, EngineErrorCodes.InvalidInput);
+      assert.match(err.message, /variant "nope" has no samples/);
+      return true;
+    });
+    assert.equal(existsSync(cmp), false, 'nothing written');
   });
 });

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRemotePromptSet } from '../../../../src/engine/backends/remoteRun';
 import { EngineError } from '../../../../src/engine/backends/errors';
-import type { JobHooks, ProgressEvent, RemoteGenerationServer, RunPromptSetRequest } from '../../../../src/engine/backends/types';
+import type { ProgressEvent, RemoteGenerationServer, RunPromptSetRequest } from '../../../../src/protocol/engineJobs';
+import type { JobHooks } from '../../../../src/engine/backends/types';
 
 const PROMPTS = join(__dirname, '../../../fixtures/prompts/em-style.yaml'); // 5 questions, 6 paraphrases
 const KEY = 'sk-test-HOSTREMOTE-0123456789';
