@@ -222,7 +222,6 @@ export function parseCompletionRequest(body: unknown, limits: RequestLimits = DE
   if (prompts.length * c.n > limits.maxN) throw badRequest(`${prompts.length} prompts × n = ${c.n} is ${prompts.length * c.n} choices; this server allows at most ${limits.maxN} per request.`, 'n');
   if (body.echo !== undefined && body.echo !== null && typeof body.echo !== 'boolean') throw badRequest("'echo' must be true or false.", 'echo');
   const echo = body.echo === true;
-  if (echo && c.stream) throw badRequest("'echo' with 'stream' is not supported by organism-lab serve; send the request without streaming.", 'echo', 'unsupported_parameter');
   return { ...c, kind: 'completion', prompts, echo };
 }
 
@@ -307,10 +306,10 @@ export interface LegacyLogprobs {
   text_offset: number[];
 }
 
-/** Offsets of each token's text in the concatenated text (as the completions API reports them). */
-export function legacyLogprobs(tokens: string[], logprobs: (number | null)[], top: (Record<string, number> | null)[]): LegacyLogprobs {
+/** Offsets of each token's text in the concatenated text (as the completions API reports them), the first at `start` (a stream chunk's tokens continue the text sent before). */
+export function legacyLogprobs(tokens: string[], logprobs: (number | null)[], top: (Record<string, number> | null)[], start = 0): LegacyLogprobs {
   const offsets: number[] = [];
-  let off = 0;
+  let off = start;
   for (const p of tokens) {
     offsets.push(off);
     off += p.length;

@@ -10,7 +10,8 @@
  * Both completion endpoints take model, n, seed, temperature, top_p, top_k, min_p, max_tokens
  * (max_completion_tokens), stop, logprobs/top_logprobs and stream (server-sent events, stream_options.include_usage).
  * Scoring a given text teacher-forced, without sampling (./promptScoring): vLLM's prompt_logprobs on both endpoints,
- * echo (+ logprobs, max_tokens 0 allowed) on /v1/completions, add_generation_prompt / continue_final_message on chat.
+ * echo (+ logprobs, max_tokens 0 allowed; streamed too, the prompt first) on /v1/completions, add_generation_prompt /
+ * continue_final_message on chat.
  *
  * Concurrent requests are batched (./requestBatcher): one generation batch holds base and adapter rows.
  * Safety: binds to loopback unless given an API key; every /v1 route checks `Authorization: Bearer KEY` when a
@@ -22,8 +23,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
-  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, openaiFinish,
-  parseChatRequest, parseCompletionRequest, tokenString, type ParsedChat, type ParsedCompletion, type RequestLimits,
+  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, legacyLogprobs, openaiFinish,
+  parseChatRequest, parseCompletionRequest, tokenString, type LegacyLogprobs, type ParsedChat, type ParsedCompletion, type RequestLimits,
 } from './openaiProtocol';
 import { JobCancelledError, KvBudgetError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
 import type { ServedModel } from './servedModel';
@@ -302,26 +303,33 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const created = Math.floor(Date.now() / 1000);
     const promptTokens = preps.reduce((s, x) => s + x.promptIds.length, 0);
     const jobs = preps.map((prep, j) => jobFor(p, prep, seeds.slice(j * p.n, (j + 1) * p.n), signal));
+    // vLLM: echo with logprobs scores the prompt as prompt_logprobs = logprobs would (before any answer is sent,
+    // so a failure is still a plain error body).
+    const promptK = p.promptLogprobs ?? (p.echo && p.logprobs ? p.topLogprobs : null);
+    const scores: (SequenceLogprobs | null)[] = promptK === null ? preps.map(() => null) : await scorePrompts(adapter, preps.map((x) => x.promptIds), promptK);
+    /** The echoed prompt: its text (a token-id prompt decoded) and, with logprobs, its tokens' entries. */
+    const echoed = (j: number): { text: string; logprobs: LegacyLogprobs | null } => {
+      const pr = p.prompts[j];
+      const ids = preps[j].promptIds;
+      return { text: typeof pr === 'string' ? pr : tok().decode(ids), logprobs: p.logprobs ? echoedPromptLogprobs(ids, scores[j]!, tok()) : null };
+    };
+    // max_tokens 0 (echo only): nothing is generated; each choice is the prompt alone.
+    const promptOnly = (j: CompletionJob): ChoiceResult[] => j.seeds.map(() => ({ tokenIds: [], logprobs: [], top: [], finishReason: 'length', stopReason: null, text: '' }));
     if (!p.stream) {
-      // vLLM: echo with logprobs scores the prompt as prompt_logprobs = logprobs would.
-      const promptK = p.promptLogprobs ?? (p.echo && p.logprobs ? p.topLogprobs : null);
-      const scores: (SequenceLogprobs | null)[] = promptK === null ? preps.map(() => null) : await scorePrompts(adapter, preps.map((x) => x.promptIds), promptK);
-      // max_tokens 0 (echo only): nothing is generated; each choice is the prompt alone.
-      const all = await Promise.all(jobs.map((j) => (j.maxTokens === 0 ? Promise.resolve(j.seeds.map((): ChoiceResult => ({ tokenIds: [], logprobs: [], top: [], finishReason: 'length', stopReason: null, text: '' }))) : batcher.submit(j))));
+      const all = await Promise.all(jobs.map((j) => (j.maxTokens === 0 ? Promise.resolve(promptOnly(j)) : batcher.submit(j))));
       const choices: unknown[] = [];
       all.forEach((rs, j) => {
         const ids = preps[j].promptIds;
-        const pr = p.prompts[j];
-        const promptText = typeof pr === 'string' ? pr : tok().decode(ids);
+        const echo = p.echo ? echoed(j) : null;
         for (const r of rs) {
           let logprobs: unknown = null;
           if (p.logprobs) {
             const gen = completionLogprobs(r, tok());
-            logprobs = p.echo ? concatLegacyLogprobs(echoedPromptLogprobs(ids, scores[j]!, tok()), gen) : gen;
+            logprobs = echo ? concatLegacyLogprobs(echo.logprobs!, gen) : gen;
           }
           choices.push({
             index: choices.length,
-            text: p.echo ? promptText + r.text : r.text,
+            text: echo ? echo.text + r.text : r.text,
             logprobs,
             ...openaiFinish(r),
             ...(scores[j] ? { prompt_logprobs: promptLogprobsJson(ids, scores[j]!, tok()) } : {}),
@@ -334,21 +342,44 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const out = sse(res);
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => out.send({ id, object: 'text_completion', created, model: p.model, choices, ...extra });
     const eosSet = eos();
+    // vLLM's stream: with echo, a choice's first chunk carries the prompt (text, and with logprobs the prompt
+    // tokens' entries) followed by the first generated token; with max_tokens 0 that chunk is the whole choice.
+    // text_offset counts from the start of the choice's text, echoed prompt included (as in the answer without stream).
     jobs.forEach((job, j) => {
       const states = job.seeds.map(() => streamState(p.sampling.stop));
+      const echo = p.echo ? echoed(j) : null;
+      const pendingEcho = job.seeds.map(() => echo !== null);
+      const offsets = job.seeds.map(() => (echo?.logprobs ? echo.logprobs.tokens.reduce((s, t) => s + t.length, 0) : 0));
+      /** Prepends the echo to a choice's first chunk. */
+      const withEcho = (c: number, text: string, lp: LegacyLogprobs | null): { text: string; logprobs: LegacyLogprobs | null } => {
+        if (!pendingEcho[c]) return { text, logprobs: lp };
+        pendingEcho[c] = false;
+        return { text: echo!.text + text, logprobs: echo!.logprobs && lp ? concatLegacyLogprobs(echo!.logprobs, lp) : echo!.logprobs ?? lp };
+      };
       job.wantLogprobs = p.logprobs;
       job.onToken = (c, tokenId, _step, logprob, top) => {
         if (eosSet.has(tokenId)) return;
         const { piece, delta } = states[c].push(tokenId);
         const lp = p.logprobs && logprob !== null
-          ? { tokens: [piece], token_logprobs: [logprob], top_logprobs: [top ? Object.fromEntries(top.map((t) => [tokenString(t.id, tok()), t.logprob])) : null], text_offset: [0] }
+          ? legacyLogprobs([piece], [logprob], [top ? Object.fromEntries(top.map((t) => [tokenString(t.id, tok()), t.logprob])) : null], offsets[c])
           : null;
-        if (delta || lp) chunk([{ index: j * p.n + c, text: delta, logprobs: lp, finish_reason: null }]);
+        offsets[c] += piece.length;
+        const first = pendingEcho[c];
+        const e = withEcho(c, delta, lp);
+        if (first || e.text || e.logprobs) chunk([{ index: j * p.n + c, text: e.text, logprobs: e.logprobs, finish_reason: null }]);
       };
-      job.onChoiceDone = (c, r) => chunk([{ index: j * p.n + c, text: states[c].rest(r.text), logprobs: null, ...openaiFinish(r) }]);
+      job.onChoiceDone = (c, r) => {
+        const e = withEcho(c, states[c].rest(r.text), null);
+        chunk([{ index: j * p.n + c, text: e.text, logprobs: e.logprobs, ...openaiFinish(r) }]);
+      };
     });
     try {
-      const all = await Promise.all(jobs.map((j) => batcher.submit(j)));
+      const all = await Promise.all(jobs.map((j) => {
+        if (j.maxTokens !== 0) return batcher.submit(j);
+        const rs = promptOnly(j);
+        rs.forEach((r, c) => j.onChoiceDone!(c, r));
+        return rs;
+      }));
       if (p.includeUsage) chunk([], { usage: usage(promptTokens, all.flat()) });
     } catch (e) {
       if (e instanceof JobCancelledError || signal.aborted) return;

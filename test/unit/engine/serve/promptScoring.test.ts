@@ -140,7 +140,6 @@ test('prompt_logprobs of a sampled completion (chat, continue_final_message) equ
 test('bad scoring requests are 400s naming the field', async () => {
   const cases: [unknown, string][] = [
     [{ model: 'demo-base', prompt: 'hi', max_tokens: 0 }, 'max_tokens'],
-    [{ model: 'demo-base', prompt: 'hi', echo: true, stream: true }, 'echo'],
     [{ model: 'demo-base', prompt: 'hi', prompt_logprobs: -1 }, 'prompt_logprobs'],
     [{ model: 'demo-base', prompt: 'hi', prompt_logprobs: 1, stream: true }, 'prompt_logprobs'],
     [{ model: 'demo-base', prompt: 'hi', echo: 'yes' }, 'echo'],
