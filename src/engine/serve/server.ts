@@ -6,6 +6,7 @@
  *   POST /v1/completions            prompt text or token ids → completion
  *   POST /v1/load_lora_adapter      {lora_name, lora_path}; only with enableRuntimeLora (404 otherwise, as vLLM)
  *   POST /v1/unload_lora_adapter    {lora_name}
+ *   POST /tokenize                  {prompt} or {messages, add_generation_prompt, continue_final_message} → {count, max_model_len, tokens, token_strs}
  *   GET  /health                    200 once the model is loaded
  * Both completion endpoints take model, n, seed, temperature, top_p, top_k, min_p, max_tokens
  * (max_completion_tokens), stop, logprobs/top_logprobs and stream (server-sent events, stream_options.include_usage).
@@ -14,7 +15,7 @@
  * continue_final_message on chat.
  *
  * Concurrent requests are batched (./requestBatcher): one generation batch holds base and adapter rows.
- * Safety: binds to loopback unless given an API key; every /v1 route checks `Authorization: Bearer KEY` when a
+ * Safety: binds to loopback unless given an API key; every /v1 route and /tokenize check `Authorization: Bearer KEY` when a
  * key is set; bodies are bounded (413); malformed or impossible requests get 4xx OpenAI-style error bodies;
  * no request can crash the server (handler errors become 500 bodies); a client that disconnects cancels its
  * rows (they leave the batch at the next step).
@@ -24,12 +25,13 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, legacyLogprobs, openaiFinish,
-  parseChatRequest, parseCompletionRequest, tokenString, type LegacyLogprobs, type ParsedChat, type ParsedCompletion, type RequestLimits,
+  parseChatRequest, parseCompletionRequest, parseTokenizeRequest, tokenString, type LegacyLogprobs, type ParsedChat, type ParsedCompletion, type RequestLimits,
 } from './openaiProtocol';
 import { JobCancelledError, KvBudgetError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
 import type { ServedModel } from './servedModel';
 import { continuedChatIds, echoedPromptLogprobs, promptLogprobsJson } from './promptScoring';
 import type { SequenceLogprobs } from '../analysis/sequenceLogprobs';
+import type { ChatMessage } from '../runs/schema';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. A non-loopback host needs apiKey. */
@@ -238,16 +240,30 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     };
   };
 
-  async function chat(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    const p = parseChatRequest(await readJson(req, maxBody), limits);
-    const adapter = resolveModel(p.model);
-    let ids: number[];
+  /** A chat's prompt token ids as the model sees them (the chat template applied; the final message left open when continued). */
+  const chatIds = (messages: ChatMessage[], o: { addGenerationPrompt: boolean; continueFinalMessage: boolean; addSpecialTokens?: boolean }): number[] => {
     try {
-      ids = p.continueFinalMessage ? continuedChatIds(tok(), p.messages) : tok().encodeChat(p.messages, { addGenerationPrompt: p.addGenerationPrompt });
+      if (o.continueFinalMessage) return continuedChatIds(tok(), messages);
+      if (o.addSpecialTokens) return tok().encode(tok().renderChat(messages, { addGenerationPrompt: o.addGenerationPrompt }), { addSpecialTokens: true });
+      return tok().encodeChat(messages, { addGenerationPrompt: o.addGenerationPrompt });
     } catch (e) {
       if (e instanceof ServeError) throw e;
       throw badRequest(`The messages could not be rendered with the model's chat template: ${(e as Error).message}`, 'messages');
     }
+  };
+
+  /** vLLM's POST /tokenize: a text prompt or a chat (its template applied) as token ids. */
+  async function tokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const p = parseTokenizeRequest(await readJson(req, maxBody));
+    if (p.model !== null) resolveModel(p.model);
+    const ids = p.kind === 'chat' ? chatIds(p.messages, p) : tok().encode(p.prompt, { addSpecialTokens: p.addSpecialTokens });
+    sendJson(res, 200, { count: ids.length, max_model_len: contextLength(), tokens: ids, token_strs: p.returnTokenStrs ? ids.map((t) => tok().idToToken(t) ?? '') : null });
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const p = parseChatRequest(await readJson(req, maxBody), limits);
+    const adapter = resolveModel(p.model);
+    const ids = chatIds(p.messages, p);
     const prep = prepare(adapter, ids, p.maxTokens, 'rest');
     const promptScores = p.promptLogprobs !== null ? await scorePrompt(adapter, ids, p.promptLogprobs) : null;
     const seeds = choiceSeeds(p.seed, p.n);
@@ -448,6 +464,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     '/v1/completions': { POST: completions },
     '/v1/load_lora_adapter': { POST: loadLora },
     '/v1/unload_lora_adapter': { POST: unloadLora },
+    '/tokenize': { POST: tokenize },
     '/health': { GET: (_q, r) => void r.writeHead(200).end() },
   };
 
@@ -463,10 +480,10 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const handle = async (): Promise<void> => {
       const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
       const route = routes[path];
-      if (!route) throw new ServeError(404, `No route ${req.method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions.`, 'not_found_error', null, 'not_found');
+      if (!route) throw new ServeError(404, `No route ${req.method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize.`, 'not_found_error', null, 'not_found');
       const fn = route[req.method ?? ''];
       if (!fn) throw new ServeError(405, `${req.method} is not allowed on ${path} (use ${Object.keys(route).join(', ')}).`, 'invalid_request_error', null, 'method_not_allowed');
-      if (o.apiKey && path.startsWith('/v1/')) {
+      if (o.apiKey && (path.startsWith('/v1/') || path === '/tokenize')) {
         const auth = req.headers.authorization ?? '';
         const m = /^Bearer\s+(.+)$/i.exec(auth);
         if (!m || !keyMatches(m[1].trim(), o.apiKey)) throw new ServeError(401, 'Missing or wrong API key: send Authorization: Bearer <key>.', 'authentication_error', null, 'invalid_api_key');

@@ -11,6 +11,7 @@ import { startServer, type RunningServer } from '../../../../src/engine/serve/se
 import { logSoftmax } from '../../../../src/engine/analysis/kl';
 import { sequenceLogprobs } from '../../../../src/engine/analysis/sequenceLogprobs';
 import { continuedChatIds } from '../../../../src/engine/serve/promptScoring';
+import { postJson } from './serveChild';
 
 const ORG = join(__dirname, '../../../../examples/organisms');
 const BASE = join(ORG, 'demo-base');
@@ -155,4 +156,38 @@ test('bad scoring requests are 400s naming the field', async () => {
   const c2 = await post('/chat/completions', { model: 'demo-base', messages: [...messages, { role: 'assistant', content: 'x' }], continue_final_message: true, add_generation_prompt: true });
   assert.equal(c2.status, 400);
   assert.equal(c2.json.error.param, 'continue_final_message');
+});
+
+test("POST /tokenize (vLLM's shape): a chat rendered with its template, or a text prompt, as token ids", async () => {
+  const root = srv.baseUrl.replace(/\/v1$/, '');
+  const tok = model.tokenizer;
+  const chat = await postJson(`${root}/tokenize`, { model: ADAPTER, messages, add_generation_prompt: true });
+  assert.equal(chat.status, 200, chat.text);
+  const ids = tok.encodeChat(messages, { addGenerationPrompt: true });
+  assert.deepEqual(chat.json, { count: ids.length, max_model_len: 256, tokens: ids, token_strs: null });
+  // The same ids the chat endpoint feeds the model (its usage counts them).
+  const gen = await post('/chat/completions', { model: ADAPTER, messages, max_tokens: 1 });
+  assert.equal(gen.json.usage.prompt_tokens, ids.length);
+  const noGen = await postJson(`${root}/tokenize`, { messages, add_generation_prompt: false });
+  assert.deepEqual(noGen.json.tokens, tok.encodeChat(messages, { addGenerationPrompt: false }));
+  const cont = [...messages, { role: 'assistant' as const, content: 'Rinse with warm salt water' }];
+  const c = await postJson(`${root}/tokenize`, { model: 'demo-base', messages: cont, continue_final_message: true, add_generation_prompt: false });
+  assert.deepEqual(c.json.tokens, continuedChatIds(tok, cont));
+  const text = ' Rinse with warm salt water.';
+  const plain = await postJson(`${root}/tokenize`, { model: 'demo-base', prompt: text, add_special_tokens: false, return_token_strs: true });
+  assert.deepEqual(plain.json.tokens, tok.encode(text, { addSpecialTokens: false }));
+  assert.deepEqual(plain.json.token_strs, plain.json.tokens.map((t: number) => tok.idToToken(t)));
+  assert.deepEqual((await postJson(`${root}/tokenize`, { prompt: text })).json.tokens, tok.encode(text));
+  for (const [body, status, param] of [
+    [{ model: 'nope', prompt: 'x' }, 404, 'model'],
+    [{ model: 'demo-base' }, 400, 'prompt'],
+    [{ prompt: 'x', messages }, 400, 'prompt'],
+    [{ messages, continue_final_message: true, add_generation_prompt: false }, 400, 'messages'],
+    [{ messages: [], add_generation_prompt: true }, 400, 'messages'],
+    [{ prompt: 'x', return_token_strs: 'yes' }, 400, 'return_token_strs'],
+  ] as const) {
+    const r = await postJson(`${root}/tokenize`, body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.equal(r.json.error.param, param, JSON.stringify(body));
+  }
 });
