@@ -24,7 +24,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { JudgeFatalError, OpenAICompatibleClient, endpointUrl, type ChatRequestWording } from '../judges/openaiClient';
+import { JudgeFatalError, OpenAICompatibleClient, endpointUrl, parseJsonBody, type ChatRequestWording } from '../judges/openaiClient';
 import { remoteTokenId } from '../backends/remoteGeneration';
 import { loadTokenizer } from '../text/tokenizer';
 import type { ChatMessage, RunHeader, SampleRow } from '../runs/schema';
@@ -80,12 +80,9 @@ type PromptLogprob = Record<string, { logprob?: unknown; decoded_token?: unknown
 
 /** The `prompt_logprobs` of a chat answer: per token, its text and log-probability (null for the first token). */
 export function parsePromptLogprobs(text: string): { text: string; logprob: number }[] | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
-  }
+  const body = parseJsonBody(text);
+  if (typeof body === 'string') return body;
+  const json = body.json;
   const pl = (json as { prompt_logprobs?: unknown })?.prompt_logprobs;
   if (pl === undefined || pl === null) {
     // Not malformed: the server ignores the parameter. Retrying cannot help.
@@ -190,12 +187,9 @@ function promptLogprobsUnsupported(e: unknown): boolean {
 
 /** `POST /tokenize`'s token ids. */
 export function parseTokenizeAnswer(text: string): number[] | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
-  }
+  const body = parseJsonBody(text);
+  if (typeof body === 'string') return body;
+  const json = body.json;
   const tokens = (json as { tokens?: unknown })?.tokens;
   if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) return 'no "tokens" list of token ids';
   return tokens as number[];
@@ -203,12 +197,9 @@ export function parseTokenizeAnswer(text: string): number[] | string {
 
 /** The echoed prompt's per-token text and log-probability (`logprobs` of choices[0]), the first `n` entries. */
 export function parseEchoedLogprobs(text: string, n: number): ScoredToken[] | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
-  }
+  const body = parseJsonBody(text);
+  if (typeof body === 'string') return body;
+  const json = body.json;
   const choices = (json as { choices?: unknown })?.choices;
   if (!Array.isArray(choices) || !choices.length || typeof choices[0] !== 'object' || !choices[0]) return 'no choices[0]';
   const lp = (choices[0] as { logprobs?: unknown }).logprobs as { tokens?: unknown; token_logprobs?: unknown } | null | undefined;

@@ -64,6 +64,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.max(0, t - now);
 }
 
+/** A 2xx answer's body as JSON, or what is wrong with it (for the parse functions given to request()). */
+export function parseJsonBody(text: string): { json: unknown } | string {
+  try {
+    return { json: JSON.parse(text) };
+  } catch {
+    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
+  }
+}
+
 /** Build the chat-completions URL: `…/chat/completions` is appended unless the base already ends with it. */
 export function chatCompletionsUrl(baseUrl: string): string {
   const u = new URL(baseUrl);

@@ -181,16 +181,18 @@ function messageContent(v: unknown, i: number): string {
   throw badRequest(`messages[${i}].content must be a string or a list of text parts.`, 'messages');
 }
 
+/** An optional true/false field. */
+function flag(body: Json, name: string, fallback: boolean): boolean {
+  const v = body[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
+  return v;
+}
+
 /** vLLM's chat prompt flags: add_generation_prompt (default true unless continuing) and continue_final_message. */
 function chatPromptFlags(body: Json): { addGenerationPrompt: boolean; continueFinalMessage: boolean } {
-  const flag = (name: string, fallback: boolean): boolean => {
-    const v = body[name];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
-    return v;
-  };
-  const continueFinalMessage = flag('continue_final_message', false);
-  const addGenerationPrompt = flag('add_generation_prompt', !continueFinalMessage);
+  const continueFinalMessage = flag(body, 'continue_final_message', false);
+  const addGenerationPrompt = flag(body, 'add_generation_prompt', !continueFinalMessage);
   if (continueFinalMessage && addGenerationPrompt) throw badRequest("Cannot set both 'continue_final_message' and 'add_generation_prompt' to true.", 'continue_final_message');
   return { addGenerationPrompt, continueFinalMessage };
 }
@@ -233,22 +235,16 @@ export function parseTokenizeRequest(body: unknown): ParsedTokenize {
   if (!isObj(body)) throw badRequest('The request body must be a JSON object.');
   if (body.model !== undefined && body.model !== null && (typeof body.model !== 'string' || !body.model)) throw badRequest("'model' must be a served model's name (GET /v1/models lists them).", 'model');
   const model = typeof body.model === 'string' ? body.model : null;
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = body[name];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
-    return v;
-  };
-  const returnTokenStrs = bool('return_token_strs', false);
+  const returnTokenStrs = flag(body, 'return_token_strs', false);
   if (body.messages !== undefined && body.messages !== null) {
     if (body.prompt !== undefined && body.prompt !== null) throw badRequest("Give either 'prompt' (text) or 'messages' (a chat), not both.", 'prompt');
     const flags = chatPromptFlags(body);
-    const addSpecialTokens = bool('add_special_tokens', false);
+    const addSpecialTokens = flag(body, 'add_special_tokens', false);
     if (addSpecialTokens && flags.continueFinalMessage) throw badRequest("'add_special_tokens' with 'continue_final_message' is not supported by organism-lab serve.", 'add_special_tokens', 'unsupported_parameter');
     return { kind: 'chat', model, addSpecialTokens, returnTokenStrs, messages: parseMessages(body, flags.continueFinalMessage), ...flags };
   }
   if (typeof body.prompt !== 'string') throw badRequest("'prompt' (a string) or 'messages' (a chat) is required.", 'prompt', 'missing_prompt');
-  return { kind: 'prompt', model, addSpecialTokens: bool('add_special_tokens', true), returnTokenStrs, prompt: body.prompt };
+  return { kind: 'prompt', model, addSpecialTokens: flag(body, 'add_special_tokens', true), returnTokenStrs, prompt: body.prompt };
 }
 
 export function parseCompletionRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedCompletion {

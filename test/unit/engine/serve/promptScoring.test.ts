@@ -5,43 +5,29 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { ServedModel } from '../../../../src/engine/serve/servedModel';
-import { startServer, type RunningServer } from '../../../../src/engine/serve/server';
+import type { ServedModel } from '../../../../src/engine/serve/servedModel';
+import type { RunningServer } from '../../../../src/engine/serve/server';
 import { logSoftmax } from '../../../../src/engine/analysis/kl';
 import { sequenceLogprobs } from '../../../../src/engine/analysis/sequenceLogprobs';
 import { continuedChatIds } from '../../../../src/engine/serve/promptScoring';
-import { postJson } from './serveChild';
+import { postJson, startDemoServer, type DemoServer } from './serveChild';
 
-const ORG = join(__dirname, '../../../../examples/organisms');
-const BASE = join(ORG, 'demo-base');
-const R1 = join(ORG, 'demo-narrow-r1');
 const ADAPTER = 'demo-narrow-r1';
 
+let demo: DemoServer;
 let model: ServedModel;
 let srv: RunningServer;
 
 before(async () => {
-  model = await ServedModel.load(BASE, [{ name: ADAPTER, dir: R1 }], { threads: 1 });
-  srv = await startServer(model, { port: 0 });
+  demo = await startDemoServer();
+  ({ model, srv } = demo);
 });
 
 after(async () => {
-  await srv?.close();
-  await model?.dispose();
+  await demo?.close();
 });
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: any; text: string }> {
-  const r = await fetch(srv.baseUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await r.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: r.status, json, text };
-}
+const post = (path: string, body: unknown) => postJson(srv.baseUrl + path, body);
 
 /** The reference: one row, no padding, log p(token t | tokens < t) from a Float64 log-softmax of the raw logits. */
 async function localTeacherForced(ids: number[], adapter: string | null): Promise<number[]> {

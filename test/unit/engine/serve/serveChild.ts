@@ -76,19 +76,27 @@ export async function spawnServe(o: { port?: number; adapters?: { name: string; 
 
 export interface DemoServer {
   model: ServedModel;
+  /** The first server (startDemoServer's one). */
   srv: RunningServer;
+  /** One server per options given, all over the same model. */
+  servers: RunningServer[];
   close(): Promise<void>;
 }
 
-/** demo-base with these adapters (default: demo-narrow-r1 under its folder name), served in this process on a free port. */
-export async function startDemoServer(adapters: { name: string; dir: string }[] = [{ name: 'demo-narrow-r1', dir: DEMO_R1 }], o: ServeOptions = {}): Promise<DemoServer> {
+/**
+ * demo-base with these adapters (default: demo-narrow-r1 under its folder name), loaded once in this process and
+ * served on a free port per options given (e.g. one with runtime LoRA loading and one without).
+ */
+export async function startDemoServer(adapters: { name: string; dir: string }[] = [{ name: 'demo-narrow-r1', dir: DEMO_R1 }], ...options: ServeOptions[]): Promise<DemoServer> {
   const model = await ServedModel.load(DEMO_BASE, adapters, { threads: 1 });
-  const srv = await startServer(model, { port: 0, ...o });
+  const servers: RunningServer[] = [];
+  for (const o of options.length ? options : [{}]) servers.push(await startServer(model, { port: 0, ...o }));
   return {
     model,
-    srv,
+    srv: servers[0],
+    servers,
     close: async () => {
-      await srv.close();
+      for (const s of servers) await s.close();
       await model.dispose();
     },
   };
