@@ -23,7 +23,7 @@
  * HTTP, retries and key handling are the shared OpenAI-compatible client (judges/openaiClient.ts).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { JudgeFatalError, OpenAICompatibleClient, endpointUrl, parseJsonBody, type ChatRequestWording } from '../judges/openaiClient';
 import { remoteTokenId } from '../backends/remoteGeneration';
 import { loadTokenizer } from '../text/tokenizer';
@@ -56,6 +56,10 @@ const TOKENIZE_WORDING: ChatRequestWording = {
 class PromptLogprobsIgnored extends JudgeFatalError {}
 /** /v1/completions answered without the echoed prompt's logprobs. */
 class EchoIgnored extends JudgeFatalError {}
+/** Neither way works on this server: the message names each endpoint and what it answered. */
+export class RemoteLogprobsUnavailableError extends JudgeFatalError {
+  override name = 'RemoteLogprobsUnavailableError';
+}
 /** Why the echo fallback cannot work on this server (the message names the endpoint). */
 class TokenizeUnavailable extends Error {}
 class EchoUnavailable extends Error {}
@@ -231,9 +235,10 @@ async function promptAndCompletionIds(c: ScoringContext, runModelPath: string): 
   } catch (e) {
     // Only a missing or refusing endpoint falls back; an unreachable server or a refused key does not.
     if (!(e instanceof JudgeFatalError && e.status !== undefined && e.status !== 401 && e.status !== 403)) throw e;
-    const dir = c.o.tokenizerDir ?? (existsSync(join(runModelPath, 'tokenizer.json')) ? runModelPath : null);
+    // vLLM serves a model started from a folder under the folder's absolute path: the tokenizer may be right here.
+    const dir = c.o.tokenizerDir ?? (isAbsolute(runModelPath) && existsSync(join(runModelPath, 'tokenizer.json')) ? runModelPath : null);
     if (!dir) {
-      throw new TokenizeUnavailable(`POST ${url} failed (${e.message}) and no local tokenizer is at hand (the run's model "${runModelPath}" is not a folder with tokenizer.json on this machine)`);
+      throw new TokenizeUnavailable(`POST ${url} failed (${e.message}) and no local tokenizer is at hand (the run's model "${runModelPath}" is not the absolute path of a folder with tokenizer.json on this machine)`);
     }
     const tok = loadTokenizer(dir);
     return { prompt: tok.encodeChat(c.messages, { addGenerationPrompt: true }), completion: c.completion ? tok.encode(c.completion, { addSpecialTokens: false }) : [], how: `the chat template of ${dir}` };
@@ -292,7 +297,7 @@ export async function remoteSampleLogprobs(run: RunContents, runLabel: string, s
       scored = await viaEcho(ctx, run.header.model.path);
     } catch (e2) {
       if (!(e2 instanceof TokenizeUnavailable || e2 instanceof EchoUnavailable)) throw e2;
-      throw new JudgeFatalError(
+      throw new RemoteLogprobsUnavailableError(
         `${where}: the server at ${models.baseUrl} does not return the log-probabilities of a given text, so this view is unavailable for this run. ${first}. Fallback: ${e2.message}. ` +
           "vLLM and organism-lab serve support both ways; a server needs vLLM's prompt_logprobs, or /v1/completions with echo + logprobs and token-id prompts (plus POST /tokenize or the model's tokenizer folder on this machine). The OpenAI API has neither.",
       );

@@ -19,7 +19,9 @@ import type { RunContents } from '../../../../src/engine/runs/parse';
 import { ServedModel } from '../../../../src/engine/serve/servedModel';
 import { continuedChatIds } from '../../../../src/engine/serve/promptScoring';
 import { sequenceLogprobs } from '../../../../src/engine/analysis/sequenceLogprobs';
-import { completionTokenCount, remoteSampleLogprobs, type RemoteSampleLogprobs } from '../../../../src/engine/analysis/remoteTokenLogprobs';
+import { RemoteLogprobsUnavailableError, completionTokenCount, remoteSampleLogprobs, type RemoteSampleLogprobs } from '../../../../src/engine/analysis/remoteTokenLogprobs';
+import { runRemoteLogprobs } from '../../../../src/engine/host/remoteLogprobsJob';
+import type { EngineError } from '../../../../src/engine/backends/errors';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { DEFAULT_SETTINGS } from '../../../../src/engine/backends/local';
@@ -178,6 +180,9 @@ test('the OpenAI API (prompt_logprobs refused, no /tokenize): a clear error at o
   }) as typeof fetch;
   await assert.rejects(remoteSampleLogprobs(run, 'remote.run.jsonl', run.samples[1].id, { fetch: fakeFetch }), /does not return the log-probabilities of a given text.*\/chat\/completions with prompt_logprobs.*\/tokenize failed.*The OpenAI API has neither/);
   assert.deepEqual(calls.sort(), ['/tokenize', '/tokenize', '/v1/chat/completions', '/v1/chat/completions'], 'one request per model and endpoint, none retried');
+  await assert.rejects(remoteSampleLogprobs(run, 'remote.run.jsonl', run.samples[1].id, { fetch: fakeFetch }), RemoteLogprobsUnavailableError);
+  // The engine host: an Unsupported error (nothing to retry, nothing to check on the user's side but the server).
+  await assert.rejects(runRemoteLogprobs({ runPath, sampleId: run.samples[1].id }, undefined, { fetch: fakeFetch }), (e: EngineError) => e.kind === 'Unsupported' && /The OpenAI API has neither/.test(e.message));
 });
 
 test('a local run is refused with the reason', async () => {
