@@ -328,7 +328,7 @@ export const EngineMethods = {
   smokeTest: new RequestType<SmokeTestParams, SmokeTestResult, void>('engine/smokeTest'),
   /** One sample teacher-forced through the reference and a variant: per layer/token ‖Δh‖, relative, cosine, KL. */
   analyzeSample: new RequestType<AnalyzeSampleParams, SampleActivations, void>('engine/analyzeSample'),
-  /** A remote run's sample: per-token log-probability of its completion under base and adapter (the server's prompt_logprobs), and the difference. */
+  /** A remote run's sample: per-token log-probability of its completion under base and adapter (the server's prompt_logprobs, or /v1/completions echo + logprobs), and the difference. */
   remoteLogprobs: new RequestType<RemoteLogprobsParams, RemoteSampleLogprobs, void>('engine/remoteLogprobs'),
   /** A generation server: is this LoRA adapter served, and load it at run time when asked (refusal: an Unsupported error naming VLLM_ALLOW_RUNTIME_LORA_UPDATING). */
   serverLora: new RequestType<ServerLoraParams, ServerLoraResult, void>('engine/serverLora'),

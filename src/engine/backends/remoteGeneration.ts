@@ -24,7 +24,7 @@
  * as OpenAI's, gets every stop-string match recorded as eos).
  */
 import { createHash } from 'node:crypto';
-import { JudgeCellError, JudgeFatalError, OpenAICompatibleClient, type ChatRequestWording } from '../judges/openaiClient';
+import { JudgeCellError, JudgeFatalError, OpenAICompatibleClient, parseJsonBody, type ChatRequestWording } from '../judges/openaiClient';
 import type { ChatMessage } from '../runs/schema';
 import type { GenerationHooks, GenerationParams, GenerationRequestRow, GenerationResultRow } from '../runtime/generationTypes';
 
@@ -110,12 +110,9 @@ export interface ParsedCompletion {
 }
 
 export function parseCompletion(text: string): ParsedCompletion | string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
-  }
+  const body = parseJsonBody(text);
+  if (typeof body === 'string') return body;
+  const json = body.json;
   const choices = (json as { choices?: unknown })?.choices;
   if (!Array.isArray(choices) || !choices.length || !choices[0] || typeof choices[0] !== 'object') return 'no choices[0]';
   const c0 = choices[0] as { message?: { content?: unknown }; finish_reason?: unknown; stop_reason?: unknown; logprobs?: { content?: unknown } | null };

@@ -17,6 +17,10 @@ import type { TokenLogprob } from './scoring';
 
 export class JudgeFatalError extends Error {
   override name = 'JudgeFatalError';
+  /** The HTTP status of a request the server refused (400, 404, …); absent for other causes. */
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
 }
 
 export class JudgeCellError extends Error {
@@ -60,10 +64,27 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.max(0, t - now);
 }
 
+/** A 2xx answer's body as JSON, or what is wrong with it (for the parse functions given to request()). */
+export function parseJsonBody(text: string): { json: unknown } | string {
+  try {
+    return { json: JSON.parse(text) };
+  } catch {
+    return `not JSON: ${JSON.stringify(text.slice(0, 80))}`;
+  }
+}
+
 /** Build the chat-completions URL: `…/chat/completions` is appended unless the base already ends with it. */
 export function chatCompletionsUrl(baseUrl: string): string {
   const u = new URL(baseUrl);
   if (!/\/chat\/completions\/?$/.test(u.pathname)) u.pathname = u.pathname.replace(/\/+$/, '') + '/chat/completions';
+  return u.toString();
+}
+
+/** Another endpoint of the same server: `path` under the API root (e.g. "completions" → …/v1/completions), or, starting with "/", beside it (e.g. "/tokenize" → http://host:port/tokenize for a base URL http://host:port/v1, as vLLM serves it). */
+export function endpointUrl(baseUrl: string, path: string): string {
+  const u = new URL(baseUrl);
+  const root = u.pathname.replace(/\/+$/, '').replace(/\/chat\/completions$/, '');
+  u.pathname = path.startsWith('/') ? root.replace(/\/v1$/, '') + path : `${root}/${path}`;
   return u.toString();
 }
 
@@ -191,6 +212,11 @@ export class OpenAICompatibleClient {
    * saying what is malformed (retried); it may throw to fail at once.
    */
   async chatRequest<T>(payload: Record<string, unknown>, parse: (text: string) => T | string, signal?: AbortSignal, wording: ChatRequestWording = JUDGE_WORDING): Promise<{ value: T; attempts: number }> {
+    return this.request(this.url, payload, parse, signal, wording);
+  }
+
+  /** chatRequest to another endpoint of the same server (`url`, e.g. from endpointUrl): the same retries, key handling and errors. */
+  async request<T>(url: string, payload: Record<string, unknown>, parse: (text: string) => T | string, signal?: AbortSignal, wording: ChatRequestWording = JUDGE_WORDING): Promise<{ value: T; attempts: number }> {
     const model = typeof payload.model === 'string' && payload.model ? payload.model : this.model;
     const body = JSON.stringify({ ...payload, model });
     let transient = 0;
@@ -204,15 +230,15 @@ export class OpenAICompatibleClient {
       try {
         // Never follow a redirect: the key would go to wherever the server points (fetch keeps custom headers
         // such as Azure's api-key across origins). A redirect is an error naming where it pointed.
-        res = await this.#o.fetch(this.url, { method: 'POST', headers: this.#headers(), body, signal: both, redirect: 'manual' });
+        res = await this.#o.fetch(url, { method: 'POST', headers: this.#headers(), body, signal: both, redirect: 'manual' });
         text = await res.text();
       } catch (e) {
         if (signal?.aborted) throw abortError();
         const timedOut = timeout.aborted;
         const reason = timedOut ? `no answer within ${this.#o.timeoutMs} ms` : `network error: ${this.scrub(String((e as Error)?.cause ?? (e as Error)?.message ?? e))}`;
         if (transient >= this.#o.maxRetries) {
-          if (timedOut) throw new JudgeCellError(`${wording.request} to ${this.url} timed out ${transient + 1} times (${reason}); ${wording.cellLeft}`);
-          throw new JudgeFatalError(`Cannot reach the ${wording.server} at ${this.url} (${reason}) after ${transient + 1} tries. Check base_url and that the server is running.`);
+          if (timedOut) throw new JudgeCellError(`${wording.request} to ${url} timed out ${transient + 1} times (${reason}); ${wording.cellLeft}`);
+          throw new JudgeFatalError(`Cannot reach the ${wording.server} at ${url} (${reason}) after ${transient + 1} tries. Check base_url and that the server is running.`);
         }
         const delayMs = this.#backoff(transient, null);
         transient++;
@@ -222,12 +248,12 @@ export class OpenAICompatibleClient {
       }
       if (res.status >= 300 && res.status < 400) {
         const to = res.headers.get('location') ?? '(no Location header)';
-        throw new JudgeFatalError(`The ${wording.server} at ${this.url} answered HTTP ${res.status}, a redirect to ${this.scrub(to)}; redirects are not followed, so the API key is only ever sent to the address you configured. Set the base URL to the final address if you trust it.`);
+        throw new JudgeFatalError(`The ${wording.server} at ${url} answered HTTP ${res.status}, a redirect to ${this.scrub(to)}; redirects are not followed, so the API key is only ever sent to the address you configured. Set the base URL to the final address if you trust it.`);
       }
       if (res.status === 429 || res.status >= 500) {
         const reason = `HTTP ${res.status}${res.status === 429 ? ' (rate limited)' : ''}: ${this.scrub(text.slice(0, 200))}`;
         if (transient >= this.#o.maxRetries) {
-          throw new JudgeCellError(`${wording.request} to ${this.url} failed ${transient + 1} times, last ${reason}. ${wording.cellLeft}`);
+          throw new JudgeCellError(`${wording.request} to ${url} failed ${transient + 1} times, last ${reason}. ${wording.cellLeft}`);
         }
         const delayMs = this.#backoff(transient, parseRetryAfter(res.headers.get('retry-after')));
         transient++;
@@ -237,23 +263,26 @@ export class OpenAICompatibleClient {
       }
       if (res.status === 401 || res.status === 403) {
         throw new JudgeFatalError(
-          `The ${wording.server} refused the API key (HTTP ${res.status}) at ${this.url}. Check the key (${wording.keyHint}) and that it may use model ${model}. Server said: ${this.scrub(text.slice(0, 300))}`,
+          `The ${wording.server} refused the API key (HTTP ${res.status}) at ${url}. Check the key (${wording.keyHint}) and that it may use model ${model}. Server said: ${this.scrub(text.slice(0, 300))}`,
+          res.status,
         );
       }
       if (res.status === 404) {
         throw new JudgeFatalError(
-          `HTTP 404 from ${this.url}: check the base URL (it should end in /v1 for OpenAI-compatible servers) and the model name "${model}"${wording.modelHint}. Server said: ${this.scrub(text.slice(0, 300))}`,
+          `HTTP 404 from ${url}: check the base URL (it should end in /v1 for OpenAI-compatible servers) and the model name "${model}"${wording.modelHint}. Server said: ${this.scrub(text.slice(0, 300))}`,
+          404,
         );
       }
       if (res.status >= 400) {
         throw new JudgeFatalError(
-          `HTTP ${res.status} from ${this.url} for model "${model}": the server rejected the request (${wording.badRequestHint(this.#o.topLogprobs)}). Server said: ${this.scrub(text.slice(0, 300))}`,
+          `HTTP ${res.status} from ${url} for model "${model}": the server rejected the request (${wording.badRequestHint(this.#o.topLogprobs)}). Server said: ${this.scrub(text.slice(0, 300))}`,
+          res.status,
         );
       }
       const parsed = parse(text);
       if (typeof parsed === 'string') {
         if (malformed >= this.#o.maxMalformedRetries) {
-          throw new JudgeCellError(`The ${wording.server} at ${this.url} sent a malformed answer ${malformed + 1} times (${parsed}); ${wording.cellLeft}`);
+          throw new JudgeCellError(`The ${wording.server} at ${url} sent a malformed answer ${malformed + 1} times (${parsed}); ${wording.cellLeft}`);
         }
         malformed++;
         this.#o.onRetry?.({ attempt, delayMs: 0, reason: `malformed answer: ${parsed}` });

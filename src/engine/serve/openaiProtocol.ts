@@ -181,19 +181,24 @@ function messageContent(v: unknown, i: number): string {
   throw badRequest(`messages[${i}].content must be a string or a list of text parts.`, 'messages');
 }
 
-export function parseChatRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedChat {
-  if (!isObj(body)) throw badRequest('The request body must be a JSON object.');
-  const c = common(body, 'chat', limits);
-  if (body.echo === true) throw badRequest("'echo' is not supported on chat completions by organism-lab serve (use 'prompt_logprobs', or /v1/completions with 'echo').", 'echo', 'unsupported_parameter');
-  const flag = (name: string, fallback: boolean): boolean => {
-    const v = body[name];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
-    return v;
-  };
-  const continueFinalMessage = flag('continue_final_message', false);
-  const addGenerationPrompt = flag('add_generation_prompt', !continueFinalMessage);
+/** An optional true/false field. */
+function flag(body: Json, name: string, fallback: boolean): boolean {
+  const v = body[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw badRequest(`'${name}' must be true or false.`, name);
+  return v;
+}
+
+/** vLLM's chat prompt flags: add_generation_prompt (default true unless continuing) and continue_final_message. */
+function chatPromptFlags(body: Json): { addGenerationPrompt: boolean; continueFinalMessage: boolean } {
+  const continueFinalMessage = flag(body, 'continue_final_message', false);
+  const addGenerationPrompt = flag(body, 'add_generation_prompt', !continueFinalMessage);
   if (continueFinalMessage && addGenerationPrompt) throw badRequest("Cannot set both 'continue_final_message' and 'add_generation_prompt' to true.", 'continue_final_message');
+  return { addGenerationPrompt, continueFinalMessage };
+}
+
+/** 'messages': a non-empty list of {role, content} (text only); the final one the assistant's when it is to be continued. */
+function parseMessages(body: Json, continueFinalMessage: boolean): ChatMessage[] {
   const msgs = body.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) throw badRequest("'messages' is required: a non-empty list of {role, content}.", 'messages', 'missing_messages');
   const messages: ChatMessage[] = msgs.map((m, i) => {
@@ -206,7 +211,40 @@ export function parseChatRequest(body: unknown, limits: RequestLimits = DEFAULT_
   if (continueFinalMessage && messages[messages.length - 1].role !== 'assistant') {
     throw badRequest("'continue_final_message' needs the last message to be the assistant's (the text to continue).", 'messages');
   }
-  return { ...c, kind: 'chat', messages, addGenerationPrompt, continueFinalMessage };
+  return messages;
+}
+
+export function parseChatRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedChat {
+  if (!isObj(body)) throw badRequest('The request body must be a JSON object.');
+  const c = common(body, 'chat', limits);
+  if (body.echo === true) throw badRequest("'echo' is not supported on chat completions by organism-lab serve (use 'prompt_logprobs', or /v1/completions with 'echo').", 'echo', 'unsupported_parameter');
+  const flags = chatPromptFlags(body);
+  return { ...c, kind: 'chat', messages: parseMessages(body, flags.continueFinalMessage), ...flags };
+}
+
+/**
+ * vLLM's `POST /tokenize`: {model?, prompt, add_special_tokens (default true)} or {model?, messages,
+ * add_generation_prompt, continue_final_message, add_special_tokens (default false)}, both with return_token_strs.
+ */
+export type ParsedTokenize = { model: string | null; addSpecialTokens: boolean; returnTokenStrs: boolean } & (
+  | { kind: 'prompt'; prompt: string }
+  | { kind: 'chat'; messages: ChatMessage[]; addGenerationPrompt: boolean; continueFinalMessage: boolean }
+);
+
+export function parseTokenizeRequest(body: unknown): ParsedTokenize {
+  if (!isObj(body)) throw badRequest('The request body must be a JSON object.');
+  if (body.model !== undefined && body.model !== null && (typeof body.model !== 'string' || !body.model)) throw badRequest("'model' must be a served model's name (GET /v1/models lists them).", 'model');
+  const model = typeof body.model === 'string' ? body.model : null;
+  const returnTokenStrs = flag(body, 'return_token_strs', false);
+  if (body.messages !== undefined && body.messages !== null) {
+    if (body.prompt !== undefined && body.prompt !== null) throw badRequest("Give either 'prompt' (text) or 'messages' (a chat), not both.", 'prompt');
+    const flags = chatPromptFlags(body);
+    const addSpecialTokens = flag(body, 'add_special_tokens', false);
+    if (addSpecialTokens && flags.continueFinalMessage) throw badRequest("'add_special_tokens' with 'continue_final_message' is not supported by organism-lab serve.", 'add_special_tokens', 'unsupported_parameter');
+    return { kind: 'chat', model, addSpecialTokens, returnTokenStrs, messages: parseMessages(body, flags.continueFinalMessage), ...flags };
+  }
+  if (typeof body.prompt !== 'string') throw badRequest("'prompt' (a string) or 'messages' (a chat) is required.", 'prompt', 'missing_prompt');
+  return { kind: 'prompt', model, addSpecialTokens: flag(body, 'add_special_tokens', true), returnTokenStrs, prompt: body.prompt };
 }
 
 export function parseCompletionRequest(body: unknown, limits: RequestLimits = DEFAULT_LIMITS): ParsedCompletion {
@@ -222,7 +260,6 @@ export function parseCompletionRequest(body: unknown, limits: RequestLimits = DE
   if (prompts.length * c.n > limits.maxN) throw badRequest(`${prompts.length} prompts × n = ${c.n} is ${prompts.length * c.n} choices; this server allows at most ${limits.maxN} per request.`, 'n');
   if (body.echo !== undefined && body.echo !== null && typeof body.echo !== 'boolean') throw badRequest("'echo' must be true or false.", 'echo');
   const echo = body.echo === true;
-  if (echo && c.stream) throw badRequest("'echo' with 'stream' is not supported by organism-lab serve; send the request without streaming.", 'echo', 'unsupported_parameter');
   return { ...c, kind: 'completion', prompts, echo };
 }
 
@@ -307,10 +344,10 @@ export interface LegacyLogprobs {
   text_offset: number[];
 }
 
-/** Offsets of each token's text in the concatenated text (as the completions API reports them). */
-export function legacyLogprobs(tokens: string[], logprobs: (number | null)[], top: (Record<string, number> | null)[]): LegacyLogprobs {
+/** Offsets of each token's text in the concatenated text (as the completions API reports them), the first at `start` (a stream chunk's tokens continue the text sent before). */
+export function legacyLogprobs(tokens: string[], logprobs: (number | null)[], top: (Record<string, number> | null)[], start = 0): LegacyLogprobs {
   const offsets: number[] = [];
-  let off = 0;
+  let off = start;
   for (const p of tokens) {
     offsets.push(off);
     off += p.length;

@@ -6,14 +6,16 @@
  *   POST /v1/completions            prompt text or token ids → completion
  *   POST /v1/load_lora_adapter      {lora_name, lora_path}; only with enableRuntimeLora (404 otherwise, as vLLM)
  *   POST /v1/unload_lora_adapter    {lora_name}
+ *   POST /tokenize                  {prompt} or {messages, add_generation_prompt, continue_final_message} → {count, max_model_len, tokens, token_strs}
  *   GET  /health                    200 once the model is loaded
  * Both completion endpoints take model, n, seed, temperature, top_p, top_k, min_p, max_tokens
  * (max_completion_tokens), stop, logprobs/top_logprobs and stream (server-sent events, stream_options.include_usage).
  * Scoring a given text teacher-forced, without sampling (./promptScoring): vLLM's prompt_logprobs on both endpoints,
- * echo (+ logprobs, max_tokens 0 allowed) on /v1/completions, add_generation_prompt / continue_final_message on chat.
+ * echo (+ logprobs, max_tokens 0 allowed; streamed too, the prompt first) on /v1/completions, add_generation_prompt /
+ * continue_final_message on chat.
  *
  * Concurrent requests are batched (./requestBatcher): one generation batch holds base and adapter rows.
- * Safety: binds to loopback unless given an API key; every /v1 route checks `Authorization: Bearer KEY` when a
+ * Safety: binds to loopback unless given an API key; every /v1 route and /tokenize check `Authorization: Bearer KEY` when a
  * key is set; bodies are bounded (413); malformed or impossible requests get 4xx OpenAI-style error bodies;
  * no request can crash the server (handler errors become 500 bodies); a client that disconnects cancels its
  * rows (they leave the batch at the next step).
@@ -22,13 +24,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
-  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, openaiFinish,
-  parseChatRequest, parseCompletionRequest, tokenString, type ParsedChat, type ParsedCompletion, type RequestLimits,
+  DEFAULT_LIMITS, IncrementalDecoder, ServeError, badRequest, chatLogprobEntry, chatLogprobs, completionLogprobs, concatLegacyLogprobs, legacyLogprobs, openaiFinish,
+  parseChatRequest, parseCompletionRequest, parseTokenizeRequest, tokenString, type LegacyLogprobs, type ParsedChat, type ParsedCompletion, type RequestLimits,
 } from './openaiProtocol';
 import { JobCancelledError, KvBudgetError, RequestBatcher, UnknownAdapterError, choiceSeeds, type ChoiceResult, type CompletionJob, type RequestBatcherOptions } from './requestBatcher';
 import type { ServedModel } from './servedModel';
 import { continuedChatIds, echoedPromptLogprobs, promptLogprobsJson } from './promptScoring';
 import type { SequenceLogprobs } from '../analysis/sequenceLogprobs';
+import type { ChatMessage } from '../runs/schema';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. A non-loopback host needs apiKey. */
@@ -237,16 +240,30 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     };
   };
 
-  async function chat(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    const p = parseChatRequest(await readJson(req, maxBody), limits);
-    const adapter = resolveModel(p.model);
-    let ids: number[];
+  /** A chat's prompt token ids as the model sees them (the chat template applied; the final message left open when continued). */
+  const chatIds = (messages: ChatMessage[], o: { addGenerationPrompt: boolean; continueFinalMessage: boolean; addSpecialTokens?: boolean }): number[] => {
     try {
-      ids = p.continueFinalMessage ? continuedChatIds(tok(), p.messages) : tok().encodeChat(p.messages, { addGenerationPrompt: p.addGenerationPrompt });
+      if (o.continueFinalMessage) return continuedChatIds(tok(), messages);
+      if (o.addSpecialTokens) return tok().encode(tok().renderChat(messages, { addGenerationPrompt: o.addGenerationPrompt }), { addSpecialTokens: true });
+      return tok().encodeChat(messages, { addGenerationPrompt: o.addGenerationPrompt });
     } catch (e) {
       if (e instanceof ServeError) throw e;
       throw badRequest(`The messages could not be rendered with the model's chat template: ${(e as Error).message}`, 'messages');
     }
+  };
+
+  /** vLLM's POST /tokenize: a text prompt or a chat (its template applied) as token ids. */
+  async function tokenize(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const p = parseTokenizeRequest(await readJson(req, maxBody));
+    if (p.model !== null) resolveModel(p.model);
+    const ids = p.kind === 'chat' ? chatIds(p.messages, p) : tok().encode(p.prompt, { addSpecialTokens: p.addSpecialTokens });
+    sendJson(res, 200, { count: ids.length, max_model_len: contextLength(), tokens: ids, token_strs: p.returnTokenStrs ? ids.map((t) => tok().idToToken(t) ?? '') : null });
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const p = parseChatRequest(await readJson(req, maxBody), limits);
+    const adapter = resolveModel(p.model);
+    const ids = chatIds(p.messages, p);
     const prep = prepare(adapter, ids, p.maxTokens, 'rest');
     const promptScores = p.promptLogprobs !== null ? await scorePrompt(adapter, ids, p.promptLogprobs) : null;
     const seeds = choiceSeeds(p.seed, p.n);
@@ -302,26 +319,33 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const created = Math.floor(Date.now() / 1000);
     const promptTokens = preps.reduce((s, x) => s + x.promptIds.length, 0);
     const jobs = preps.map((prep, j) => jobFor(p, prep, seeds.slice(j * p.n, (j + 1) * p.n), signal));
+    // vLLM: echo with logprobs scores the prompt as prompt_logprobs = logprobs would (before any answer is sent,
+    // so a failure is still a plain error body).
+    const promptK = p.promptLogprobs ?? (p.echo && p.logprobs ? p.topLogprobs : null);
+    const scores: (SequenceLogprobs | null)[] = promptK === null ? preps.map(() => null) : await scorePrompts(adapter, preps.map((x) => x.promptIds), promptK);
+    /** The echoed prompt: its text (a token-id prompt decoded) and, with logprobs, its tokens' entries. */
+    const echoed = (j: number): { text: string; logprobs: LegacyLogprobs | null } => {
+      const pr = p.prompts[j];
+      const ids = preps[j].promptIds;
+      return { text: typeof pr === 'string' ? pr : tok().decode(ids), logprobs: p.logprobs ? echoedPromptLogprobs(ids, scores[j]!, tok()) : null };
+    };
+    // max_tokens 0 (echo only): nothing is generated; each choice is the prompt alone.
+    const promptOnly = (j: CompletionJob): ChoiceResult[] => j.seeds.map(() => ({ tokenIds: [], logprobs: [], top: [], finishReason: 'length', stopReason: null, text: '' }));
     if (!p.stream) {
-      // vLLM: echo with logprobs scores the prompt as prompt_logprobs = logprobs would.
-      const promptK = p.promptLogprobs ?? (p.echo && p.logprobs ? p.topLogprobs : null);
-      const scores: (SequenceLogprobs | null)[] = promptK === null ? preps.map(() => null) : await scorePrompts(adapter, preps.map((x) => x.promptIds), promptK);
-      // max_tokens 0 (echo only): nothing is generated; each choice is the prompt alone.
-      const all = await Promise.all(jobs.map((j) => (j.maxTokens === 0 ? Promise.resolve(j.seeds.map((): ChoiceResult => ({ tokenIds: [], logprobs: [], top: [], finishReason: 'length', stopReason: null, text: '' }))) : batcher.submit(j))));
+      const all = await Promise.all(jobs.map((j) => (j.maxTokens === 0 ? Promise.resolve(promptOnly(j)) : batcher.submit(j))));
       const choices: unknown[] = [];
       all.forEach((rs, j) => {
         const ids = preps[j].promptIds;
-        const pr = p.prompts[j];
-        const promptText = typeof pr === 'string' ? pr : tok().decode(ids);
+        const echo = p.echo ? echoed(j) : null;
         for (const r of rs) {
           let logprobs: unknown = null;
           if (p.logprobs) {
             const gen = completionLogprobs(r, tok());
-            logprobs = p.echo ? concatLegacyLogprobs(echoedPromptLogprobs(ids, scores[j]!, tok()), gen) : gen;
+            logprobs = echo ? concatLegacyLogprobs(echo.logprobs!, gen) : gen;
           }
           choices.push({
             index: choices.length,
-            text: p.echo ? promptText + r.text : r.text,
+            text: echo ? echo.text + r.text : r.text,
             logprobs,
             ...openaiFinish(r),
             ...(scores[j] ? { prompt_logprobs: promptLogprobsJson(ids, scores[j]!, tok()) } : {}),
@@ -334,21 +358,44 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const out = sse(res);
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => out.send({ id, object: 'text_completion', created, model: p.model, choices, ...extra });
     const eosSet = eos();
+    // vLLM's stream: with echo, a choice's first chunk carries the prompt (text, and with logprobs the prompt
+    // tokens' entries) followed by the first generated token; with max_tokens 0 that chunk is the whole choice.
+    // text_offset counts from the start of the choice's text, echoed prompt included (as in the answer without stream).
     jobs.forEach((job, j) => {
       const states = job.seeds.map(() => streamState(p.sampling.stop));
+      const echo = p.echo ? echoed(j) : null;
+      const pendingEcho = job.seeds.map(() => echo !== null);
+      const offsets = job.seeds.map(() => (echo?.logprobs ? echo.logprobs.tokens.reduce((s, t) => s + t.length, 0) : 0));
+      /** Prepends the echo to a choice's first chunk. */
+      const withEcho = (c: number, text: string, lp: LegacyLogprobs | null): { text: string; logprobs: LegacyLogprobs | null } => {
+        if (!pendingEcho[c]) return { text, logprobs: lp };
+        pendingEcho[c] = false;
+        return { text: echo!.text + text, logprobs: echo!.logprobs && lp ? concatLegacyLogprobs(echo!.logprobs, lp) : echo!.logprobs ?? lp };
+      };
       job.wantLogprobs = p.logprobs;
       job.onToken = (c, tokenId, _step, logprob, top) => {
         if (eosSet.has(tokenId)) return;
         const { piece, delta } = states[c].push(tokenId);
         const lp = p.logprobs && logprob !== null
-          ? { tokens: [piece], token_logprobs: [logprob], top_logprobs: [top ? Object.fromEntries(top.map((t) => [tokenString(t.id, tok()), t.logprob])) : null], text_offset: [0] }
+          ? legacyLogprobs([piece], [logprob], [top ? Object.fromEntries(top.map((t) => [tokenString(t.id, tok()), t.logprob])) : null], offsets[c])
           : null;
-        if (delta || lp) chunk([{ index: j * p.n + c, text: delta, logprobs: lp, finish_reason: null }]);
+        offsets[c] += piece.length;
+        const first = pendingEcho[c];
+        const e = withEcho(c, delta, lp);
+        if (first || e.text || e.logprobs) chunk([{ index: j * p.n + c, text: e.text, logprobs: e.logprobs, finish_reason: null }]);
       };
-      job.onChoiceDone = (c, r) => chunk([{ index: j * p.n + c, text: states[c].rest(r.text), logprobs: null, ...openaiFinish(r) }]);
+      job.onChoiceDone = (c, r) => {
+        const e = withEcho(c, states[c].rest(r.text), null);
+        chunk([{ index: j * p.n + c, text: e.text, logprobs: e.logprobs, ...openaiFinish(r) }]);
+      };
     });
     try {
-      const all = await Promise.all(jobs.map((j) => batcher.submit(j)));
+      const all = await Promise.all(jobs.map((j) => {
+        if (j.maxTokens !== 0) return batcher.submit(j);
+        const rs = promptOnly(j);
+        rs.forEach((r, c) => j.onChoiceDone!(c, r));
+        return rs;
+      }));
       if (p.includeUsage) chunk([], { usage: usage(promptTokens, all.flat()) });
     } catch (e) {
       if (e instanceof JobCancelledError || signal.aborted) return;
@@ -417,6 +464,7 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     '/v1/completions': { POST: completions },
     '/v1/load_lora_adapter': { POST: loadLora },
     '/v1/unload_lora_adapter': { POST: unloadLora },
+    '/tokenize': { POST: tokenize },
     '/health': { GET: (_q, r) => void r.writeHead(200).end() },
   };
 
@@ -432,10 +480,10 @@ export async function startServer(model: ServedModel, o: ServeOptions = {}): Pro
     const handle = async (): Promise<void> => {
       const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
       const route = routes[path];
-      if (!route) throw new ServeError(404, `No route ${req.method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions.`, 'not_found_error', null, 'not_found');
+      if (!route) throw new ServeError(404, `No route ${req.method} ${path}. Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize.`, 'not_found_error', null, 'not_found');
       const fn = route[req.method ?? ''];
       if (!fn) throw new ServeError(405, `${req.method} is not allowed on ${path} (use ${Object.keys(route).join(', ')}).`, 'invalid_request_error', null, 'method_not_allowed');
-      if (o.apiKey && path.startsWith('/v1/')) {
+      if (o.apiKey && (path.startsWith('/v1/') || path === '/tokenize')) {
         const auth = req.headers.authorization ?? '';
         const m = /^Bearer\s+(.+)$/i.exec(auth);
         if (!m || !keyMatches(m[1].trim(), o.apiKey)) throw new ServeError(401, 'Missing or wrong API key: send Authorization: Bearer <key>.', 'authentication_error', null, 'invalid_api_key');

@@ -222,7 +222,7 @@ class ActivationsSession implements vscode.Disposable {
       const reason =
         `This run was generated through the generation server at ${baseUrl} (backend "openai"): activations and the KL need the model's weights ` +
         'in this process, and a remote run has only what the server returns. Shown instead: the log-probability each model gives the sampled tokens ' +
-        "(the server's prompt_logprobs for the completion under the base and the adapter served names).";
+        "(the server's teacher-forced log-probabilities of the completion, from vLLM's prompt_logprobs or /v1/completions echo + logprobs, under the base and the adapter served names).";
       this.post({ type: 'activations/remoteLogprobs', data, reason });
     } catch (e) {
       this.fail(`sample ${sampleId}`, e);

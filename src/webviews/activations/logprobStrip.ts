@@ -1,7 +1,7 @@
 /**
  * The per-token strip of a remote run (header backend "openai"), shown in place of the local KL strip: for each
  * token of the sample's completion, log p_adapter − log p_base of that sampled token, as the generation server
- * reports them (prompt_logprobs). It is NOT a KL divergence, and the label says so.
+ * reports them (prompt_logprobs, or echo + logprobs). It is NOT a KL divergence, and the label says so.
  *
  * One focusable cell per token (text only, never HTML), coloured by sign and size in four steps (CSS classes over
  * theme colours: the CSP forbids inline styles); hovering or focusing a cell (arrow keys, Home/End move the focus)

@@ -67,3 +67,12 @@ export async function loadGoldenRunner(dir: string, extra: Omit<ModelRunnerOptio
     ...extra,
   });
 }
+
+/** log-softmax of one row of HF step logits at token `tok` (the step log-probability HF generate() implies). */
+export function logSoftmaxAt(row: Float32Array, tok: number): number {
+  let m = -Infinity;
+  for (const v of row) m = Math.max(m, v);
+  let s = 0;
+  for (const v of row) s += Math.exp(v - m);
+  return row[tok] - m - Math.log(s);
+}

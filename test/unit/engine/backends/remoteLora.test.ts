@@ -7,28 +7,20 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ensureLoraServed, listServerModels, loadLoraAdapter, RuntimeLoraRefusedError } from '../../../../src/engine/backends/remoteLora';
-import { ServedModel } from '../../../../src/engine/serve/servedModel';
-import { startServer, type RunningServer } from '../../../../src/engine/serve/server';
+import type { RunningServer } from '../../../../src/engine/serve/server';
+import { DEMO_R1 as R1, DEMO_R8 as R8, ORGANISMS, startDemoServer, type DemoServer } from '../serve/serveChild';
 
-const ORG = join(__dirname, '../../../../examples/organisms');
-const BASE = join(ORG, 'demo-base');
-const R1 = join(ORG, 'demo-narrow-r1');
-const R8 = join(ORG, 'demo-narrow-r8');
-
-let model: ServedModel;
+let demo: DemoServer;
 let open: RunningServer;
 let closed: RunningServer;
 
 before(async () => {
-  model = await ServedModel.load(BASE, [{ name: 'demo-narrow-r1', dir: R1 }], { threads: 1 });
-  open = await startServer(model, { port: 0, enableRuntimeLora: true });
-  closed = await startServer(model, { port: 0 });
+  demo = await startDemoServer([{ name: 'demo-narrow-r1', dir: R1 }], { enableRuntimeLora: true }, {});
+  [open, closed] = demo.servers;
 });
 
 after(async () => {
-  await open?.close();
-  await closed?.close();
-  await model?.dispose();
+  await demo?.close();
 });
 
 test('lists the base and its adapters, each adapter with its parent', async () => {
@@ -45,7 +37,7 @@ test('an adapter the server does not list is loaded at run time, then served', a
   const res = await fetch(`${open.baseUrl}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'r8', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, seed: 1 }) });
   assert.equal(res.status, 200);
   // A folder that is not an adapter: the server's reason, and where the path is read.
-  await assert.rejects(loadLoraAdapter(open.baseUrl, 'nope', join(ORG, 'missing-adapter')), /did not load adapter "nope" .*HTTP 400: lora_path .* is not a folder on the server.*server's machine/);
+  await assert.rejects(loadLoraAdapter(open.baseUrl, 'nope', join(ORGANISMS, 'missing-adapter')), /did not load adapter "nope" .*HTTP 400: lora_path .* is not a folder on the server.*server's machine/);
 });
 
 test('a server without runtime loading: the refusal names the endpoint and how to enable it (VLLM_ALLOW_RUNTIME_LORA_UPDATING)', async () => {

@@ -2,21 +2,13 @@
 // ../shared/golden (test/unit/helpers/golden.ts; ORGANISM_LAB_GOLDEN overrides), plus seeded sampling and paired rows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GOLDEN_FAMILIES, goldenFamily, loadGoldenRunner, openExpected } from '../../helpers/golden';
+import { GOLDEN_FAMILIES, goldenFamily, loadGoldenRunner, logSoftmaxAt, openExpected } from '../../helpers/golden';
 import { generate, divergenceIndex } from '../../../../src/engine/runtime/generate';
 import type { GenerationParams, GenerationRequestRow, RowVariant } from '../../../../src/engine/runtime/generationTypes';
 
 const BASE: RowVariant = { adapter: null, adapterScale: 0 };
 const LORA_A: RowVariant = { adapter: 'lora_a', adapterScale: 1 };
 const GREEDY: GenerationParams = { temperature: 0, topP: 1, topK: 0, minP: 0, maxNewTokens: 8, eosTokenIds: [], stop: [] };
-
-function logSoftmaxAt(row: Float32Array, tok: number): number {
-  let m = -Infinity;
-  for (const v of row) m = Math.max(m, v);
-  let s = 0;
-  for (const v of row) s += Math.exp(v - m);
-  return row[tok] - m - Math.log(s);
-}
 
 for (const fam of GOLDEN_FAMILIES) {
   const { dir, skip } = goldenFamily(fam);

@@ -5,30 +5,23 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { EngineErrorCodes } from '../../../../src/protocol/engineHost';
 import { toResponseError } from '../../../../src/engine/host/server';
 import { runServerLora } from '../../../../src/engine/host/serverLoraJob';
-import { ServedModel } from '../../../../src/engine/serve/servedModel';
-import { startServer, type RunningServer } from '../../../../src/engine/serve/server';
+import type { RunningServer } from '../../../../src/engine/serve/server';
+import { DEMO_R8 as R8, startDemoServer, type DemoServer } from '../serve/serveChild';
 
-const ORG = join(__dirname, '../../../../examples/organisms');
-const R8 = join(ORG, 'demo-narrow-r8');
-
-let model: ServedModel;
+let demo: DemoServer;
 let open: RunningServer;
 let closed: RunningServer; // shares the model with `open`, so it lists what `open` loaded
 
 before(async () => {
-  model = await ServedModel.load(join(ORG, 'demo-base'), [], { threads: 1 });
-  open = await startServer(model, { port: 0, enableRuntimeLora: true });
-  closed = await startServer(model, { port: 0 });
+  demo = await startDemoServer([], { enableRuntimeLora: true }, {});
+  [open, closed] = demo.servers;
 });
 
 after(async () => {
-  await open?.close();
-  await closed?.close();
-  await model?.dispose();
+  await demo?.close();
 });
 
 test('load: false only says whether the adapter is listed; load: true loads the folder, then it is listed', async () => {

@@ -5,42 +5,29 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { ServedModel } from '../../../../src/engine/serve/servedModel';
-import { startServer, type RunningServer } from '../../../../src/engine/serve/server';
+import type { ServedModel } from '../../../../src/engine/serve/servedModel';
+import type { RunningServer } from '../../../../src/engine/serve/server';
 import { logSoftmax } from '../../../../src/engine/analysis/kl';
 import { sequenceLogprobs } from '../../../../src/engine/analysis/sequenceLogprobs';
 import { continuedChatIds } from '../../../../src/engine/serve/promptScoring';
+import { postJson, startDemoServer, type DemoServer } from './serveChild';
 
-const ORG = join(__dirname, '../../../../examples/organisms');
-const BASE = join(ORG, 'demo-base');
-const R1 = join(ORG, 'demo-narrow-r1');
 const ADAPTER = 'demo-narrow-r1';
 
+let demo: DemoServer;
 let model: ServedModel;
 let srv: RunningServer;
 
 before(async () => {
-  model = await ServedModel.load(BASE, [{ name: ADAPTER, dir: R1 }], { threads: 1 });
-  srv = await startServer(model, { port: 0 });
+  demo = await startDemoServer();
+  ({ model, srv } = demo);
 });
 
 after(async () => {
-  await srv?.close();
-  await model?.dispose();
+  await demo?.close();
 });
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: any; text: string }> {
-  const r = await fetch(srv.baseUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await r.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: r.status, json, text };
-}
+const post = (path: string, body: unknown) => postJson(srv.baseUrl + path, body);
 
 /** The reference: one row, no padding, log p(token t | tokens < t) from a Float64 log-softmax of the raw logits. */
 async function localTeacherForced(ids: number[], adapter: string | null): Promise<number[]> {
@@ -140,7 +127,6 @@ test('prompt_logprobs of a sampled completion (chat, continue_final_message) equ
 test('bad scoring requests are 400s naming the field', async () => {
   const cases: [unknown, string][] = [
     [{ model: 'demo-base', prompt: 'hi', max_tokens: 0 }, 'max_tokens'],
-    [{ model: 'demo-base', prompt: 'hi', echo: true, stream: true }, 'echo'],
     [{ model: 'demo-base', prompt: 'hi', prompt_logprobs: -1 }, 'prompt_logprobs'],
     [{ model: 'demo-base', prompt: 'hi', prompt_logprobs: 1, stream: true }, 'prompt_logprobs'],
     [{ model: 'demo-base', prompt: 'hi', echo: 'yes' }, 'echo'],
@@ -156,4 +142,38 @@ test('bad scoring requests are 400s naming the field', async () => {
   const c2 = await post('/chat/completions', { model: 'demo-base', messages: [...messages, { role: 'assistant', content: 'x' }], continue_final_message: true, add_generation_prompt: true });
   assert.equal(c2.status, 400);
   assert.equal(c2.json.error.param, 'continue_final_message');
+});
+
+test("POST /tokenize (vLLM's shape): a chat rendered with its template, or a text prompt, as token ids", async () => {
+  const root = srv.baseUrl.replace(/\/v1$/, '');
+  const tok = model.tokenizer;
+  const chat = await postJson(`${root}/tokenize`, { model: ADAPTER, messages, add_generation_prompt: true });
+  assert.equal(chat.status, 200, chat.text);
+  const ids = tok.encodeChat(messages, { addGenerationPrompt: true });
+  assert.deepEqual(chat.json, { count: ids.length, max_model_len: 256, tokens: ids, token_strs: null });
+  // The same ids the chat endpoint feeds the model (its usage counts them).
+  const gen = await post('/chat/completions', { model: ADAPTER, messages, max_tokens: 1 });
+  assert.equal(gen.json.usage.prompt_tokens, ids.length);
+  const noGen = await postJson(`${root}/tokenize`, { messages, add_generation_prompt: false });
+  assert.deepEqual(noGen.json.tokens, tok.encodeChat(messages, { addGenerationPrompt: false }));
+  const cont = [...messages, { role: 'assistant' as const, content: 'Rinse with warm salt water' }];
+  const c = await postJson(`${root}/tokenize`, { model: 'demo-base', messages: cont, continue_final_message: true, add_generation_prompt: false });
+  assert.deepEqual(c.json.tokens, continuedChatIds(tok, cont));
+  const text = ' Rinse with warm salt water.';
+  const plain = await postJson(`${root}/tokenize`, { model: 'demo-base', prompt: text, add_special_tokens: false, return_token_strs: true });
+  assert.deepEqual(plain.json.tokens, tok.encode(text, { addSpecialTokens: false }));
+  assert.deepEqual(plain.json.token_strs, plain.json.tokens.map((t: number) => tok.idToToken(t)));
+  assert.deepEqual((await postJson(`${root}/tokenize`, { prompt: text })).json.tokens, tok.encode(text));
+  for (const [body, status, param] of [
+    [{ model: 'nope', prompt: 'x' }, 404, 'model'],
+    [{ model: 'demo-base' }, 400, 'prompt'],
+    [{ prompt: 'x', messages }, 400, 'prompt'],
+    [{ messages, continue_final_message: true, add_generation_prompt: false }, 400, 'messages'],
+    [{ messages: [], add_generation_prompt: true }, 400, 'messages'],
+    [{ prompt: 'x', return_token_strs: 'yes' }, 400, 'return_token_strs'],
+  ] as const) {
+    const r = await postJson(`${root}/tokenize`, body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.equal(r.json.error.param, param, JSON.stringify(body));
+  }
 });

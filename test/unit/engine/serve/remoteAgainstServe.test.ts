@@ -17,29 +17,26 @@ import { judgeRun } from '../../../../src/engine/jobs/judgeRun';
 import { runRemotePromptSet } from '../../../../src/engine/backends/remoteRun';
 import { OpenAICompatibleClient } from '../../../../src/engine/judges/openaiClient';
 import { readRun } from '../../../../src/engine/runs/reader';
-import { ServedModel } from '../../../../src/engine/serve/servedModel';
-import { startServer, type RunningServer } from '../../../../src/engine/serve/server';
+import type { ServedModel } from '../../../../src/engine/serve/servedModel';
+import type { RunningServer } from '../../../../src/engine/serve/server';
 import { topLogprobsOf } from '../../../../src/engine/serve/requestBatcher';
+import { DEMO_BASE as BASE, DEMO_PROMPTS as PROMPTS, DEMO_R1 as R1, startDemoServer, type DemoServer } from './serveChild';
 
-const ROOT = join(__dirname, '../../../..');
-const BASE = join(ROOT, 'examples/organisms/demo-base');
-const R1 = join(ROOT, 'examples/organisms/demo-narrow-r1');
-const PROMPTS = join(ROOT, 'examples/prompts/demo.yaml');
 const ADAPTER = 'demo-narrow-r1';
 
+let demo: DemoServer;
 let served: ServedModel;
 let srv: RunningServer;
 let dir: string;
 
 before(async () => {
-  served = await ServedModel.load(BASE, [{ name: ADAPTER, dir: R1 }], { threads: 1 });
-  srv = await startServer(served, { port: 0 });
+  demo = await startDemoServer([{ name: ADAPTER, dir: R1 }]);
+  ({ model: served, srv } = demo);
   dir = mkdtempSync(join(tmpdir(), 'serve-remote-'));
 });
 
 after(async () => {
-  await srv?.close();
-  await served?.dispose();
+  await demo?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,7 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,52 +15,13 @@ import { runPromptSet, type RunPromptSetOptions } from '../../../../src/engine/j
 import { parseVariants } from '../../../../src/engine/jobs/variants';
 import { JudgeCellError, OpenAICompatibleClient } from '../../../../src/engine/judges/openaiClient';
 import { readRun } from '../../../../src/engine/runs/reader';
-import { serveCliArgs, servedUrl } from '../../../../src/extension/commands/serveArgs';
 import { startFaultProxy, type FaultAction, type FaultProxy } from './faultProxy';
+import { DEMO_PROMPTS, spawnServe, type ServeChild } from './serveChild';
 
-const ROOT = join(__dirname, '../../../..');
-const BASE = join(ROOT, 'examples/organisms/demo-base');
-const R1 = join(ROOT, 'examples/organisms/demo-narrow-r1');
-const PROMPTS = join(ROOT, 'examples/prompts/demo.yaml');
 const ADAPTER = 'narrow';
 const TOTAL = 2 * 2 * 2; // questions × samples × variants
 
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-/** `organism-lab serve` as a process (the command line the extension builds), on `port` (0 = any). */
-async function spawnServe(port: number): Promise<Serve> {
-  const args = serveCliArgs({ dir: BASE }, [{ name: ADAPTER, dir: R1 }], port, { threads: 1, weights: 'f32' });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (c) => (err += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`serve printed no URL within 90 s; stderr: ${err}`)), 90_000);
-    child.stdout!.on('data', (c) => {
-      out += c;
-      const u = servedUrl(out);
-      if (u) {
-        clearTimeout(t);
-        resolve(u);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return { child, url, stderr: () => err };
-}
-
-function kill(s: Serve): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => s.child.once('exit', () => r()));
-  s.child.kill('SIGKILL');
-  return exited;
-}
-
-let serve: Serve;
+let serve: ServeChild;
 let port: number;
 let proxy: FaultProxy;
 let dir: string;
@@ -70,7 +30,7 @@ let fileNo = 0;
 
 function options(out: string): RunPromptSetOptions {
   return {
-    promptSetPath: PROMPTS,
+    promptSetPath: DEMO_PROMPTS,
     variants: parseVariants(`base,${ADAPTER}`, [ADAPTER]),
     questionIds: ['health_friend_toothache', 'money_invest_bonus'],
     samples: 2,
@@ -101,8 +61,8 @@ const generated = (from = 0) => proxy.log.slice(from).filter((e) => e.path.endsW
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'remote-faults-'));
-  serve = await spawnServe(0);
-  port = Number(new URL(serve.url).port);
+  serve = await spawnServe();
+  port = serve.port;
   proxy = await startFaultProxy({ host: '127.0.0.1', port });
   const out = nextFile();
   const sum = await runPromptSet(model(), options(out));
@@ -114,7 +74,7 @@ before(async () => {
 
 after(async () => {
   await proxy?.close();
-  if (serve) await kill(serve);
+  if (serve) await serve.kill();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -188,7 +148,7 @@ test('a request hung past the client timeout is retried; one that always hangs n
 test('the server killed mid-run: the error names the endpoint; what finished is kept; after a restart the resume generates only the rest', async () => {
   const start = proxy.log.length;
   proxy.plan = async (n): Promise<FaultAction> => {
-    if (n - start === 4) await kill(serve); // dies with a request or two in flight
+    if (n - start === 4) await serve.kill(); // dies with a request or two in flight
     return 'pass';
   };
   const out = nextFile();
@@ -200,7 +160,7 @@ test('the server killed mid-run: the error names the endpoint; what finished is 
   assert.ok(kept.size >= 1 && kept.size < TOTAL, `some samples finished before the kill (${kept.size})`);
   for (const [id, s] of kept) assert.equal(s, reference.get(id), id);
   assert.equal(kept.size, generated(start).length, 'every answer that came back is in the file');
-  serve = await spawnServe(port);
+  serve = await spawnServe({ port });
   const resumeFrom = proxy.log.length;
   proxy.plan = () => 'pass';
   const sum = await runPromptSet(model(), options(out));
@@ -214,8 +174,8 @@ test('the server restarted within the retries: the run goes on and equals the fa
   let restarted: Promise<void> | null = null;
   proxy.plan = async (n): Promise<FaultAction> => {
     if (n - start === 3) {
-      await kill(serve);
-      restarted = spawnServe(port).then((s) => void (serve = s));
+      await serve.kill();
+      restarted = spawnServe({ port }).then((s) => void (serve = s));
     }
     return 'pass';
   };

@@ -8,10 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { serveCliArgs, servedUrl } from '../../../../src/extension/commands/serveArgs';
-
-const ROOT = join(__dirname, '../../../..');
-const BASE = join(ROOT, 'examples/organisms/demo-base');
-const R1 = join(ROOT, 'examples/organisms/demo-narrow-r1');
+import { DEMO_BASE, DEMO_R1, ROOT, spawnServe } from './serveChild';
 
 test('serveCliArgs and servedUrl', () => {
   assert.deepEqual(serveCliArgs({ dir: '/m' }, [{ name: 'a', dir: '/x' }], 0, { executionProvider: 'cpu', threads: 2, weights: 'f32', cacheFolder: '/c' }), [
@@ -22,33 +19,15 @@ test('serveCliArgs and servedUrl', () => {
 });
 
 test('the serve process: URL on stdout, base and adapter served, exit 0 on SIGTERM', async () => {
-  const args = serveCliArgs({ dir: BASE }, [{ name: 'narrow', dir: R1 }], 0, { threads: 1, weights: 'f32' });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const serve = await spawnServe({ adapters: [{ name: 'narrow', dir: DEMO_R1 }] });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no URL within 60 s; stderr: ${err}`)), 60_000);
-      child.stdout.on('data', (c) => {
-        out += c;
-        const u = servedUrl(out);
-        if (u) {
-          clearTimeout(t);
-          resolve(u);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-    });
-    const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string }[] };
+    const models = (await (await fetch(`${serve.url}/models`)).json()) as { data: { id: string }[] };
     assert.deepEqual(models.data.map((m) => m.id), ['demo-base', 'narrow']);
-    const r = await fetch(`${url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'narrow', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, seed: 1 }) });
+    const r = await fetch(`${serve.url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'narrow', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, seed: 1 }) });
     assert.equal(r.status, 200);
   } finally {
-    child.kill('SIGTERM');
+    assert.equal(await serve.stop(), 0, serve.stderr());
   }
-  assert.equal(await exited, 0, err);
-  const bad = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--model', BASE, '--port', 'x'], { cwd: ROOT, stdio: 'ignore' });
+  const bad = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--model', DEMO_BASE, '--port', 'x'], { cwd: ROOT, stdio: 'ignore' });
   assert.equal(await new Promise((resolve) => bad.once('exit', resolve)), 2);
 });

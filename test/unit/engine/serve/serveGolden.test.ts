@@ -6,20 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { goldenFamily, openExpected } from '../../helpers/golden';
+import { goldenFamily, logSoftmaxAt, openExpected } from '../../helpers/golden';
 import { ServedModel } from '../../../../src/engine/serve/servedModel';
 import { startServer } from '../../../../src/engine/serve/server';
 
 const FIXTURE_TOKENIZER = path.join(__dirname, '../../../fixtures/tokenizers/qwen-style');
 const { dir, skip } = goldenFamily('qwen2');
-
-function logSoftmaxAt(row: Float32Array, tok: number): number {
-  let m = -Infinity;
-  for (const v of row) m = Math.max(m, v);
-  let s = 0;
-  for (const v of row) s += Math.exp(v - m);
-  return row[tok] - m - Math.log(s);
-}
 
 test('served golden qwen2: greedy completions from token ids equal HF generate(), base and lora_a in one batch', { skip }, async () => {
   const ex = openExpected(dir);

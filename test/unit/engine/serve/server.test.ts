@@ -5,7 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { request } from 'node:http';
 import { generate } from '../../../../src/engine/runtime/generate';
 import type { GenerationParams } from '../../../../src/engine/runtime/generationTypes';
@@ -13,37 +12,23 @@ import { ServedModel, parseAdapterArgs } from '../../../../src/engine/serve/serv
 import { isLoopbackHost, startServer, type RunningServer } from '../../../../src/engine/serve/server';
 import { choiceSeed, topLogprobsOf } from '../../../../src/engine/serve/requestBatcher';
 import { IncrementalDecoder } from '../../../../src/engine/serve/openaiProtocol';
+import { DEMO_BASE as BASE, DEMO_R1 as R1, DEMO_R8 as R8, postJson, sseEvents, startDemoServer, type DemoServer } from './serveChild';
 
-const ORG = join(__dirname, '../../../../examples/organisms');
-const BASE = join(ORG, 'demo-base');
-const R1 = join(ORG, 'demo-narrow-r1');
-const R8 = join(ORG, 'demo-narrow-r8');
-
+let demo: DemoServer;
 let model: ServedModel;
 let srv: RunningServer;
 const batches: { requests: number; rows: number; adapters: (string | null)[] }[] = [];
 
 before(async () => {
-  model = await ServedModel.load(BASE, [{ name: 'demo-narrow-r1', dir: R1 }], { threads: 1 });
-  srv = await startServer(model, { port: 0, enableRuntimeLora: true, maxBodyBytes: 64 * 1024, batcher: { windowMs: 100, onBatch: (b) => batches.push(b) } });
+  demo = await startDemoServer(undefined, { enableRuntimeLora: true, maxBodyBytes: 64 * 1024, batcher: { windowMs: 100, onBatch: (b) => batches.push(b) } });
+  ({ model, srv } = demo);
 });
 
 after(async () => {
-  await srv?.close();
-  await model?.dispose();
+  await demo?.close();
 });
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string }> {
-  const r = await fetch(srv.baseUrl + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await r.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: r.status, json, text };
-}
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => postJson(srv.baseUrl + path, body, headers);
 
 const chatMessages = (q: string) => [{ role: 'user' as const, content: q }];
 
@@ -150,9 +135,7 @@ test('streaming (SSE) gives the same text as the non-streamed answer; stop strin
   const plain = await post('/chat/completions', body);
   const r = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
   assert.equal(r.headers.get('content-type'), 'text/event-stream');
-  const events = (await r.text()).split('\n\n').filter(Boolean).map((l) => l.replace(/^data: /, ''));
-  assert.equal(events.at(-1), '[DONE]');
-  const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+  const chunks = sseEvents(await r.text());
   const text = chunks.flatMap((c) => c.choices.map((x: any) => x.delta?.content ?? '')).join('');
   assert.equal(text, plain.json.choices[0].message.content);
   assert.deepEqual(chunks.at(-1).usage, plain.json.usage);
@@ -165,7 +148,7 @@ test('streaming (SSE) gives the same text as the non-streamed answer; stop strin
   assert.equal(cut.json.choices[0].finish_reason, 'stop');
   assert.equal(cut.json.choices[0].stop_reason, stop);
   const sr = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stop: [stop], stream: true }) });
-  const streamed = (await sr.text()).split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+  const streamed = sseEvents(await sr.text());
   assert.equal(streamed.flatMap((c) => c.choices.map((x: any) => x.delta?.content ?? '')).join(''), cut.json.choices[0].message.content, 'no part of the stop string is streamed');
 });
 
@@ -173,7 +156,7 @@ test('streaming with n = 2 and logprobs: per-choice text and per-token logprobs 
   const body = { model: 'demo-narrow-r1', messages: chatMessages('Should I invest a small bonus?'), seed: 21, n: 2, max_tokens: 16, logprobs: true, top_logprobs: 2 };
   const plain = await post('/chat/completions', body);
   const r = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true }) });
-  const chunks = (await r.text()).split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+  const chunks = sseEvents(await r.text());
   for (const i of [0, 1]) {
     const mine = chunks.flatMap((c) => c.choices.filter((x: any) => x.index === i));
     assert.equal(mine.map((x: any) => x.delta.content ?? '').join(''), plain.json.choices[i].message.content, `choice ${i} text`);
@@ -189,7 +172,7 @@ test('streaming with n = 2 and logprobs: per-choice text and per-token logprobs 
   const cbody = { model: 'demo-base', prompt: 'Hello', seed: 8, n: 2, max_tokens: 10 };
   const cplain = await post('/completions', cbody);
   const cr = await fetch(srv.baseUrl + '/completions', { method: 'POST', body: JSON.stringify({ ...cbody, stream: true }) });
-  const cchunks = (await cr.text()).split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.slice(6)));
+  const cchunks = sseEvents(await cr.text());
   for (const i of [0, 1]) assert.equal(cchunks.flatMap((c) => c.choices.filter((x: any) => x.index === i).map((x: any) => x.text)).join(''), cplain.json.choices[i].text);
 });
 
