@@ -85,7 +85,8 @@ interface RowSettings {
 
 interface Queued {
   req: GenerationRequestRow;
-  order: number;
+  /** Index among the call's request rows; null for a row that joined (reported through onRowDone only). */
+  order: number | null;
   s: RowSettings;
 }
 
@@ -158,8 +159,7 @@ export async function runGeneration<C>(
   const refillAt = Math.max(1, Math.floor(maxBatch / 4));
   const results: (GenerationResultRow | undefined)[] = new Array(requests.length);
   const queue: Queued[] = requests.map((req, order) => ({ req, order, s: settingsOf(req, params) }));
-  /** Every row of the call, the joined ones included (for the final check). */
-  const all = requests.slice();
+  let joined = 0;
   let qHead = 0;
   let active: Active[] = [];
   let cache: C | null = null;
@@ -170,7 +170,7 @@ export async function runGeneration<C>(
     const row: GenerationResultRow = { key: a.req.key, tokenIds: a.tokens, logprobs: a.logprobs, finishReason: reason };
     if (text !== undefined) row.text = text;
     a.result = row;
-    results[a.order] = row;
+    if (a.order !== null) results[a.order] = row;
     hooks.onRowDone?.(row);
   };
 
@@ -258,12 +258,14 @@ export async function runGeneration<C>(
   /** Open call: rows the caller adds; a bad one throws here, before it touches the batch. */
   const pullMore = (): void => {
     if (!hooks.more || qHead < queue.length || active.length >= maxBatch) return;
-    for (const req of hooks.more()) {
-      checkRequestRow(req, all.length, params);
-      const order = all.length;
-      all.push(req);
-      results.push(undefined);
-      queue.push({ req, order, s: settingsOf(req, params) });
+    const more = hooks.more();
+    if (more.length === 0) return;
+    // An open call may run for long: forget the rows already taken from the queue.
+    queue.length = 0;
+    qHead = 0;
+    for (const req of more) {
+      checkRequestRow(req, requests.length + joined++, params);
+      queue.push({ req, order: null, s: settingsOf(req, params) });
     }
   };
 
@@ -336,7 +338,7 @@ export async function runGeneration<C>(
     compact();
   }
   return results.map((r, i) => {
-    if (!r) throw new Error(`generate: internal error, row ${i} (key "${all[i].key}") has no result`);
+    if (!r) throw new Error(`generate: internal error, row ${i} (key "${requests[i].key}") has no result`);
     return r;
   });
 }

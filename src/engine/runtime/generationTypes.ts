@@ -65,8 +65,9 @@ export interface GenerationHooks {
   /**
    * An open call: asked for more rows whenever the call's queue is drained and the batch has a free slot;
    * the rows it returns join the running batch at the next refill point (after the rows already there). The
-   * call ends when its queue is drained, no row is active and `more` returns none. Their results are
-   * reported through onRowDone and returned after the request rows, in the order they joined.
+   * call ends when its queue is drained, no row is active and `more` returns none. Joined rows are
+   * reported through onRowDone only (the call returns the results of its request rows): an open call
+   * may run for as long as rows keep coming, and keeps nothing of the joined rows that have finished.
    */
   more?: () => GenerationRequestRow[];
 }

@@ -37,12 +37,12 @@ test('rows that join a running call (at different steps) equal each row generate
     const joinAt = [2, 3, 5, 5, 7, 9, 11];
     let calls = 0;
     let running = first.length;
-    const done: string[] = [];
-    const got = await runGeneration(new HashModel(), first, { ...p, maxBatchSize: 4 }, {
+    const done: GenerationResultRow[] = [];
+    const returned = await runGeneration(new HashModel(), first, { ...p, maxBatchSize: 4 }, {
       onToken: () => void tokens++,
       onRowDone: (r) => {
         running--;
-        done.push(r.key);
+        done.push(r);
       },
       more: () => {
         calls++;
@@ -53,10 +53,11 @@ test('rows that join a running call (at different steps) equal each row generate
       },
     });
     assert.equal(later.length, 0, 'every later row was taken');
-    assert.equal(got.length, 9, 'results: the request rows, then the joined ones');
-    assert.deepEqual(got.map((r) => r.key), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
-    for (const r of got) assert.deepEqual(r, want.get(r.key), `row ${r.key}`);
-    assert.equal(new Set(done).size, 9, 'onRowDone once per row, joined rows included');
+    assert.deepEqual(returned.map((r) => r.key), ['r0', 'r1'], 'the call returns its request rows');
+    assert.equal(done.length, 9, 'onRowDone once per row, joined rows included');
+    assert.equal(new Set(done.map((r) => r.key)).size, 9);
+    for (const r of done) assert.deepEqual(r, want.get(r.key), `row ${r.key}`);
+    for (const r of returned) assert.equal(r, done.find((d) => d.key === r.key));
     assert.ok(calls > 3, 'more() is asked again as the call runs');
   }
 });
@@ -73,14 +74,16 @@ test('a joined row runs in the same batch as the running rows (no wait for the b
   let fed = false;
   let tokens = 0;
   const joined = row(5, { sampling: { maxNewTokens: 5 } });
-  const got = await runGeneration(model, [row(0)], { ...p, maxBatchSize: 8 }, {
+  const got: GenerationResultRow[] = [];
+  await runGeneration(model, [row(0)], { ...p, maxBatchSize: 8 }, {
+    onRowDone: (r) => got.push(r),
     onToken: () => void tokens++,
     more: () => (!fed && tokens >= 4 ? ((fed = true), [joined]) : []),
   });
-  assert.equal(got[1].tokenIds.length, 5);
-  assert.deepEqual(got[1], await alone(joined, p));
-  assert.ok(batchSizes.includes(2), `decode steps with both rows: ${batchSizes.join(',')}`);
-  assert.ok(got[0].tokenIds.length === 40);
+  assert.deepEqual(got.map((r) => r.key), ['r5', 'r0'], 'the joined row finished first');
+  assert.equal(got[0].tokenIds.length, 5);
+  assert.deepEqual(got[0], await alone(joined, p));
+  assert.equal(got[1].tokenIds.length, 40);
   // The joined row finished long before the first one: it did not wait for the running batch.
   assert.equal(batchSizes.filter((b) => b === 2).length, 4, 'the joined row took 4 decode steps next to the running one (its first token came from its prefill)');
 });
@@ -123,8 +126,12 @@ test('bounds: never more rows than maxBatchSize, never more cache columns than t
   const bound = Math.max(...[row(0), ...feed].map((r) => r.promptIds.length + (r.sampling?.maxNewTokens ?? 10)));
   let askedWhileFull = 0;
   let active = 1;
-  const got = await runGeneration(model, [row(0)], params({ temperature: 1, maxNewTokens: 10, maxBatchSize: maxBatch }), {
-    onRowDone: () => void active--,
+  let finished = 0;
+  await runGeneration(model, [row(0)], params({ temperature: 1, maxNewTokens: 10, maxBatchSize: maxBatch }), {
+    onRowDone: () => {
+      active--;
+      finished++;
+    },
     more: () => {
       if (active >= maxBatch) askedWhileFull++;
       const r = feed.shift();
@@ -133,7 +140,7 @@ test('bounds: never more rows than maxBatchSize, never more cache columns than t
       return [r];
     },
   });
-  assert.equal(got.length, 13);
+  assert.equal(finished, 13);
   assert.equal(peakBatch, maxBatch);
   assert.ok(peakCols <= bound, `cache columns ${peakCols} <= ${bound}`);
   assert.equal(askedWhileFull, 0);
@@ -143,14 +150,16 @@ test('an open call ends when more() has nothing; cancellation also ends joined r
   const empty = await runGeneration(new HashModel(), [], params(), { more: () => [] });
   assert.deepEqual(empty, []);
   let given = false;
-  const fromNothing = await runGeneration(new HashModel(), [], params(), { more: () => (given ? [] : ((given = true), [row(1)])) });
-  assert.equal(fromNothing.length, 1);
-  assert.deepEqual(fromNothing[0], await alone(row(1), params()));
+  const fromNothing: GenerationResultRow[] = [];
+  await runGeneration(new HashModel(), [], params(), { more: () => (given ? [] : ((given = true), [row(1)])), onRowDone: (r) => fromNothing.push(r) });
+  assert.deepEqual(fromNothing, [await alone(row(1), params())]);
 
   const ac = new AbortController();
   let n = 0;
-  const res = await runGeneration(new HashModel(), [row(0)], params({ maxNewTokens: 50, maxBatchSize: 4 }), {
+  const res: GenerationResultRow[] = [];
+  await runGeneration(new HashModel(), [row(0)], params({ maxNewTokens: 50, maxBatchSize: 4 }), {
     signal: ac.signal,
+    onRowDone: (r) => res.push(r),
     onToken: () => {
       if (++n === 12) ac.abort();
     },
