@@ -481,7 +481,8 @@ export class RequestBatcher {
       }
       if (p.done === p.results.length) {
         release(p);
-        if (p.results.every((x) => x !== undefined)) this.#settle(p, { ok: p.results as ChoiceResult[] });
+        // (`every` would skip the holes of the results array: count the results instead.)
+        if (p.results.filter((x) => x !== undefined).length === p.results.length) this.#settle(p, { ok: p.results as ChoiceResult[] });
         else this.#settle(p, { err: new JobCancelledError() });
       }
     };
