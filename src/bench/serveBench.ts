@@ -12,6 +12,7 @@
  *
  *   node --import tsx src/bench/serveBench.ts --join [--long-clients 8] [--long-tokens 200] [--late-clients 4]
  *        [--late-tokens 32] [--late-after 16] [--repeats 3] [--model DIR] [--adapter NAME=DIR] [--threads N]
+ *        [--tokenizer-dir DIR]
  *
  * Requests arriving while a long batch runs, batch-at-a-time (RequestBatcher continuous: false, as serve ran
  * before) vs continuous batching (the default), in the same run on the same loaded model, interleaved
@@ -20,8 +21,11 @@
  * `--late-after` pieces of text, `--late-clients` requests of `--late-tokens` tokens (temperature 1) are sent.
  * Measured: the late requests' time to first token and time to their last token, and the throughput of the
  * whole scenario (all completion tokens / wall time); ratios before / after (times) and after / before
- * (throughput) are printed. Every request is seeded, so both modes generate the same tokens.
+ * (throughput) are printed. Every request is seeded, so both modes generate the same tokens. A model folder
+ * without tokenizer.json (bench-models/qwen2.5-0.5b-random) takes --tokenizer-dir, else the Qwen-style test
+ * tokenizer (test/fixtures/tokenizers/qwen-style): random weights give random text anyway.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { generate } from '../engine/runtime/generate';
@@ -188,8 +192,8 @@ const median = (xs: number[]): number => {
 };
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-export async function joinBench(o: { model: string; adapters: { name: string; dir: string }[]; threads?: number; windowMs: number; longClients: number; longTokens: number; lateClients: number; lateTokens: number; lateAfter: number; repeats: number; log?: (s: string) => void }): Promise<JoinBenchResult> {
-  const model = await ServedModel.load(o.model, o.adapters, { threads: o.threads });
+export async function joinBench(o: { model: string; adapters: { name: string; dir: string }[]; tokenizerDir?: string; threads?: number; windowMs: number; longClients: number; longTokens: number; lateClients: number; lateTokens: number; lateAfter: number; repeats: number; log?: (s: string) => void }): Promise<JoinBenchResult> {
+  const model = await ServedModel.load(o.model, o.adapters, { threads: o.threads, tokenizerDir: o.tokenizerDir });
   const names = [model.servedName, ...o.adapters.map((a) => a.name)];
   const maxBatchSize = Math.max(32, o.longClients + o.lateClients);
   const servers = await Promise.all([false, true].map((continuous) => startServer(model, { port: 0, batcher: { windowMs: o.windowMs, maxBatchSize, continuous } })));
@@ -313,7 +317,12 @@ if (require.main === module) {
   if (argv.includes('--join')) {
     const o = { longClients: num('--long-clients', '8'), longTokens: num('--long-tokens', '200'), lateClients: num('--late-clients', '4'), lateTokens: num('--late-tokens', '32'), lateAfter: num('--late-after', '16'), repeats: num('--repeats', '3') };
     log(`join: ${o.longClients} long requests (${o.longTokens} tokens, temperature 5); after ${o.lateAfter} streamed pieces of the first, ${o.lateClients} late requests (${o.lateTokens} tokens); ${o.repeats} interleaved repeats, medians`);
-    joinBench({ model: modelDir, adapters, threads: threadsArg ? Number(threadsArg) : undefined, windowMs: Number(arg(argv, '--window-ms', '5')), ...o, log }).then((res) => {
+    let tokenizerDir = argv.includes('--tokenizer-dir') ? path.resolve(arg(argv, '--tokenizer-dir', '')) : undefined;
+    if (!tokenizerDir && !existsSync(path.join(modelDir, 'tokenizer.json'))) {
+      tokenizerDir = path.join(root, 'test/fixtures/tokenizers/qwen-style');
+      log(`${modelDir} has no tokenizer.json: using the Qwen-style test tokenizer (${tokenizerDir})`);
+    }
+    joinBench({ model: modelDir, adapters, tokenizerDir, threads: threadsArg ? Number(threadsArg) : undefined, windowMs: Number(arg(argv, '--window-ms', '5')), ...o, log }).then((res) => {
       for (const r of res.rows) log(`${r.mode.padEnd(15)}: late requests: first token ${r.lateTtftMs.toFixed(0)} ms, last token ${r.lateDoneMs.toFixed(0)} ms; long requests done ${r.longDoneMs.toFixed(0)} ms; ${r.tokens} tokens in ${r.wallMs.toFixed(0)} ms = ${r.tokPerS.toFixed(1)} tok/s (${r.calls} calls, ${r.joined} requests joined a running one)`);
       log(`ratios: late time to first token ${res.ttftRatio.toFixed(2)}x sooner, late completion ${res.lateDoneRatio.toFixed(2)}x sooner, throughput ${res.throughputRatio.toFixed(2)}x (continuous vs batch-at-a-time)`);
       log(JSON.stringify(res));
