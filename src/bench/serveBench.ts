@@ -18,7 +18,8 @@
  * before) vs continuous batching (the default), in the same run on the same loaded model, interleaved
  * repeats, medians. `--long-clients` streamed requests of `--long-tokens` tokens each start together
  * (temperature 5, near-uniform tokens, so they run to max_tokens); once the first of them has streamed
- * `--late-after` pieces of text, `--late-clients` requests of `--late-tokens` tokens (temperature 1) are sent.
+ * `--late-after` tokens, `--late-clients` requests of `--late-tokens` tokens (temperature 1) are sent.
+ * Requests stream with logprobs, so that every token is seen as it comes (text may be held back).
  * Measured: the late requests' time to first token and time to their last token, and the throughput of the
  * whole scenario (all completion tokens / wall time); ratios before / after (times) and after / before
  * (throughput) are printed. Every request is seeded, so both modes generate the same tokens. A model folder
@@ -97,17 +98,18 @@ export interface StreamedTiming {
 
 /**
  * The join scenario's clients (worker thread, as above): the long requests, then, once the first of them has
- * streamed `lateAfter` pieces of text (or has ended), the late ones; every request streamed with usage.
+ * streamed `lateAfter` tokens (or has ended), the late ones; every request streamed with logprobs and usage.
  */
 const JOIN_JS = `
 const { parentPort, workerData } = require('node:worker_threads');
-async function streamed(url, body, onContent) {
+async function streamed(url, body, onToken) {
   const t0 = performance.now();
-  const r = await fetch(url + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
+  // logprobs: every token gets a chunk, even while its text is held back (stop strings, partial characters).
+  const r = await fetch(url + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true, logprobs: true, stream_options: { include_usage: true } }) });
   if (!r.ok) throw new Error('served request failed: HTTP ' + r.status + ' ' + (await r.text()));
   const reader = r.body.getReader();
   const dec = new TextDecoder();
-  let buf = '', first = null, tokens = null, pieces = 0;
+  let buf = '', first = null, tokens = null, seen = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -120,11 +122,11 @@ async function streamed(url, body, onContent) {
       const j = JSON.parse(ev.slice(6));
       if (j.error) throw new Error('served request failed: ' + j.error.message);
       if (j.usage) tokens = j.usage.completion_tokens;
-      const c = j.choices && j.choices[0] && j.choices[0].delta && j.choices[0].delta.content;
-      if (c) {
-        pieces++;
+      const lp = j.choices && j.choices[0] && j.choices[0].logprobs && j.choices[0].logprobs.content;
+      if (lp && lp.length > 0) {
+        seen += lp.length;
         if (first === null) first = performance.now() - t0;
-        if (onContent) onContent(pieces);
+        if (onToken) onToken(seen);
       }
     }
   }
@@ -135,13 +137,14 @@ async function streamed(url, body, onContent) {
   const { url, long, late, lateAfter } = workerData;
   const t0 = performance.now();
   let fire;
+  let whileRunning = true;
   const go = new Promise((r) => (fire = r));
-  const longP = long.map((b, i) => streamed(url, b, i === 0 ? (n) => { if (n === lateAfter) fire(); } : null));
-  longP[0].then(() => fire(), () => fire());
+  const longP = long.map((b, i) => streamed(url, b, i === 0 ? (n) => { if (n >= lateAfter) fire(); } : null));
+  longP[0].then(() => { whileRunning = false; fire(); }, () => fire());
   await go;
   const lateP = late.map((b) => streamed(url, b));
   const [L, T] = await Promise.all([Promise.all(longP), Promise.all(lateP)]);
-  parentPort.postMessage({ long: L, late: T, wallMs: performance.now() - t0 });
+  parentPort.postMessage({ long: L, late: T, wallMs: performance.now() - t0, whileRunning });
 })().catch((e) => parentPort.postMessage({ error: String(e) }));
 `;
 
@@ -149,6 +152,8 @@ interface JoinRun {
   long: StreamedTiming[];
   late: StreamedTiming[];
   wallMs: number;
+  /** The late requests were sent while the first long one still ran (false: it ended before `lateAfter` tokens). */
+  whileRunning: boolean;
 }
 
 function runJoinClients(url: string, long: unknown[], late: unknown[], lateAfter: number): Promise<JoinRun> {
@@ -207,6 +212,7 @@ export async function joinBench(o: { model: string; adapters: { name: string; di
       for (let m = 0; m < 2; m++) {
         const run = await runJoinClients(servers[m].baseUrl, long, late, o.lateAfter);
         runs[m].push(run);
+        if (!run.whileRunning) o.log?.('note: the first long request ended before --late-after tokens: the late requests came after it; lower --late-after');
         o.log?.(`  repeat ${r + 1} ${m ? 'continuous     ' : 'batch-at-a-time'}: late TTFT ${mean(run.late.map((x) => x.ttftMs)).toFixed(0)} ms, late done ${mean(run.late.map((x) => x.ms)).toFixed(0)} ms, all done ${run.wallMs.toFixed(0)} ms`);
       }
     }
@@ -316,7 +322,7 @@ if (require.main === module) {
   };
   if (argv.includes('--join')) {
     const o = { longClients: num('--long-clients', '8'), longTokens: num('--long-tokens', '200'), lateClients: num('--late-clients', '4'), lateTokens: num('--late-tokens', '32'), lateAfter: num('--late-after', '16'), repeats: num('--repeats', '3') };
-    log(`join: ${o.longClients} long requests (${o.longTokens} tokens, temperature 5); after ${o.lateAfter} streamed pieces of the first, ${o.lateClients} late requests (${o.lateTokens} tokens); ${o.repeats} interleaved repeats, medians`);
+    log(`join: ${o.longClients} long requests (${o.longTokens} tokens, temperature 5); after ${o.lateAfter} streamed tokens of the first, ${o.lateClients} late requests (${o.lateTokens} tokens); ${o.repeats} interleaved repeats, medians`);
     let tokenizerDir = argv.includes('--tokenizer-dir') ? path.resolve(arg(argv, '--tokenizer-dir', '')) : undefined;
     if (!tokenizerDir && !existsSync(path.join(modelDir, 'tokenizer.json'))) {
       tokenizerDir = path.join(root, 'test/fixtures/tokenizers/qwen-style');
