@@ -137,11 +137,12 @@ async function streamed(url, body, onToken) {
   const { url, long, late, lateAfter } = workerData;
   const t0 = performance.now();
   let fire;
-  let whileRunning = true;
+  let firstEnded = false;
   const go = new Promise((r) => (fire = r));
   const longP = long.map((b, i) => streamed(url, b, i === 0 ? (n) => { if (n >= lateAfter) fire(); } : null));
-  longP[0].then(() => { whileRunning = false; fire(); }, () => fire());
+  longP[0].then(() => { firstEnded = true; fire(); }, () => fire());
   await go;
+  const whileRunning = !firstEnded;
   const lateP = late.map((b) => streamed(url, b));
   const [L, T] = await Promise.all([Promise.all(longP), Promise.all(lateP)]);
   parentPort.postMessage({ long: L, late: T, wallMs: performance.now() - t0, whileRunning });
