@@ -16,8 +16,8 @@
  *
  * Requests arriving while a long batch runs, batch-at-a-time (RequestBatcher continuous: false, as serve ran
  * before) vs continuous batching (the default), in the same run on the same loaded model, interleaved
- * repeats, medians. `--long-clients` streamed requests of `--long-tokens` tokens each start together
- * (temperature 5, near-uniform tokens, so they run to max_tokens); once the first of them has streamed
+ * repeats, medians. `--long-clients` streamed requests of `--long-tokens` tokens each start together, as one
+ * batch (the bench holds the batcher until all have arrived) (temperature 5, near-uniform tokens, so they run to max_tokens); once the first of them has streamed
  * `--late-after` tokens, `--late-clients` requests of `--late-tokens` tokens (temperature 1) are sent.
  * Requests stream with logprobs, so that every token is seen as it comes (text may be held back).
  * Measured: the late requests' time to first token and time to their last token, and the throughput of the
@@ -211,7 +211,18 @@ export async function joinBench(o: { model: string; adapters: { name: string; di
     for (const srv of servers) await fetch(`${srv.baseUrl}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: names[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, seed: 0 }) });
     for (let r = 0; r < o.repeats; r++) {
       for (let m = 0; m < 2; m++) {
+        // The long requests start as one batch in both modes: the batcher is held until all of them wait
+        // (on a loaded host they do not all reach the server within the batch window).
+        const b = servers[m].batcher;
+        const gate = b.exclusive(async () => {
+          const t = performance.now();
+          while (b.waiting < o.longClients) {
+            if (performance.now() - t > 120_000) throw new Error(`serve bench: only ${b.waiting} of the ${o.longClients} long requests reached the server within 2 minutes`);
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        });
         const run = await runJoinClients(servers[m].baseUrl, long, late, o.lateAfter);
+        await gate;
         runs[m].push(run);
         if (!run.whileRunning) o.log?.('note: the first long request ended before --late-after tokens: the late requests came after it; lower --late-after');
         o.log?.(`  repeat ${r + 1} ${m ? 'continuous     ' : 'batch-at-a-time'}: late TTFT ${mean(run.late.map((x) => x.ttftMs)).toFixed(0)} ms, late done ${mean(run.late.map((x) => x.ms)).toFixed(0)} ms, all done ${run.wallMs.toFixed(0)} ms`);

@@ -252,6 +252,11 @@ export class RequestBatcher {
     return this.#joined;
   }
 
+  /** Requests waiting to start a call or to join the running one. */
+  get waiting(): number {
+    return this.#pending.length;
+  }
+
   get busy(): boolean {
     return this.#running !== null || this.#pending.length > 0;
   }
