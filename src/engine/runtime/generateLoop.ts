@@ -18,9 +18,17 @@
  *    Cached keys already carry their rotary positions, and every row's real tokens stay contiguous
  *    at the right end of the cache, so column distance = position distance (sliding windows stay
  *    right) and the merged batch computes exactly what each row would compute alone.
+ *  - Open calls (hooks.more): when the queue is drained and a slot is free, the caller is asked for more
+ *    rows; they join through the same refill (their own prefill, then a cache merge), so a row that joins a
+ *    running batch computes what it would compute alone. The call ends when the queue is drained, no row is
+ *    active and `more` has nothing. The batch never holds more than maxBatchSize rows; the cache never holds
+ *    more columns than the longest (prompt + max new tokens) among its active rows (every row's tokens are
+ *    right-aligned and the all-padding columns on the left are trimmed as rows leave).
+ *  - Per-row parameters: a row's `sampling` (temperature, top-p/k, min-p, stop strings, max new tokens)
+ *    replaces the call's for that row alone; token choice and stop checks are per row anyway.
  *  - Cancellation is checked between forwards; every unfinished row ends with 'cancelled'.
  *  - Random draws: row r at decode step t (t = index of the token in its completion) uses
- *    uniformAt(seed_r, t), independent of batch composition and scheduling.
+ *    uniformAt(seed_r, t), independent of batch composition, joining time and scheduling.
  */
 import type {
   GenerationHooks,
@@ -68,9 +76,21 @@ export interface StepBackend<C> {
   logSumExpRows?(logits: Float32Array, batch: number, vocab: number): Promise<Float32Array>;
 }
 
-interface Active {
+/** A row's parameters: its own where given, else the call's. */
+interface RowSettings {
+  sampling: SamplingParams;
+  stop: string[];
+  maxNew: number;
+}
+
+interface Queued {
   req: GenerationRequestRow;
-  order: number;
+  /** Index among the call's request rows; null for a row that joined (reported through onRowDone only). */
+  order: number | null;
+  s: RowSettings;
+}
+
+interface Active extends Queued {
   /** Leading cache columns that are padding for this row. */
   pad: number;
   /** Real tokens of this row already in the cache. */
@@ -93,8 +113,36 @@ export function checkGenerationParams(params: GenerationParams): void {
   validateSamplingParams(samplingOf(params));
 }
 
-function samplingOf(p: GenerationParams): SamplingParams {
+function samplingOf(p: Pick<GenerationParams, 'temperature' | 'topK' | 'topP' | 'minP'>): SamplingParams {
   return { temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP };
+}
+
+function settingsOf(r: GenerationRequestRow, params: GenerationParams): RowSettings {
+  const o = r.sampling ?? {};
+  return {
+    sampling: samplingOf({ temperature: o.temperature ?? params.temperature, topK: o.topK ?? params.topK, topP: o.topP ?? params.topP, minP: o.minP ?? params.minP }),
+    stop: o.stop ?? params.stop,
+    maxNew: o.maxNewTokens ?? params.maxNewTokens,
+  };
+}
+
+/**
+ * Throws a clear error for a row the call cannot run (empty prompt, non-integer seed, bad per-row
+ * parameters). `params` must already have passed checkGenerationParams.
+ */
+export function checkRequestRow(r: GenerationRequestRow, i: number, params: GenerationParams): void {
+  const where = `generate: row ${i} (key "${r.key}")`;
+  if (r.promptIds.length === 0) throw new Error(`${where} has an empty prompt; every row needs at least one prompt token`);
+  if (!Number.isSafeInteger(r.seed)) throw new Error(`${where} has seed ${r.seed}; seeds must be integers`);
+  if (!r.sampling) return;
+  const s = settingsOf(r, params);
+  if (!Number.isInteger(s.maxNew) || s.maxNew < 1) throw new Error(`${where}: sampling.maxNewTokens = ${s.maxNew} is invalid; use a positive integer`);
+  if (s.stop.length > 0 && !params.decode) throw new Error(`${where} has stop strings but the call has no decode function; pass params.decode (the tokenizer)`);
+  try {
+    validateSamplingParams(s.sampling);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
 }
 
 export async function runGeneration<C>(
@@ -104,16 +152,14 @@ export async function runGeneration<C>(
   hooks: GenerationHooks = {},
 ): Promise<GenerationResultRow[]> {
   checkGenerationParams(params);
-  requests.forEach((r, i) => {
-    if (r.promptIds.length === 0) throw new Error(`generate: row ${i} (key "${r.key}") has an empty prompt; every row needs at least one prompt token`);
-    if (!Number.isSafeInteger(r.seed)) throw new Error(`generate: row ${i} (key "${r.key}") has seed ${r.seed}; seeds must be integers`);
-  });
-  const sampling = samplingOf(params);
+  requests.forEach((r, i) => checkRequestRow(r, i, params));
   const eos = new Set(params.eosTokenIds);
-  const maxBatch = params.maxBatchSize ?? Math.min(requests.length, DEFAULT_MAX_BATCH);
+  // An open call does not know its rows in advance: the default cap then.
+  const maxBatch = params.maxBatchSize ?? (hooks.more ? DEFAULT_MAX_BATCH : Math.max(1, Math.min(requests.length, DEFAULT_MAX_BATCH)));
   const refillAt = Math.max(1, Math.floor(maxBatch / 4));
   const results: (GenerationResultRow | undefined)[] = new Array(requests.length);
-  const queue = requests.map((req, order) => ({ req, order }));
+  const queue: Queued[] = requests.map((req, order) => ({ req, order, s: settingsOf(req, params) }));
+  let joined = 0;
   let qHead = 0;
   let active: Active[] = [];
   let cache: C | null = null;
@@ -124,7 +170,7 @@ export async function runGeneration<C>(
     const row: GenerationResultRow = { key: a.req.key, tokenIds: a.tokens, logprobs: a.logprobs, finishReason: reason };
     if (text !== undefined) row.text = text;
     a.result = row;
-    results[a.order] = row;
+    if (a.order !== null) results[a.order] = row;
     hooks.onRowDone?.(row);
   };
 
@@ -134,11 +180,11 @@ export async function runGeneration<C>(
     rows.forEach((a, b) => {
       const step = a.tokens.length;
       const row = logits.subarray(b * vocab, (b + 1) * vocab);
-      const { tokenId, logprob } = chooseToken(row, sampling, uniformAt(a.req.seed, step), lse?.[b]);
+      const { tokenId, logprob } = chooseToken(row, a.s.sampling, uniformAt(a.req.seed, step), lse?.[b]);
       a.tokens.push(tokenId);
       a.logprobs.push(logprob);
       hooks.onToken?.(a.req.key, tokenId, step);
-      const s = checkStop(a.tokens, eos, params.stop, params.maxNewTokens, params.decode);
+      const s = checkStop(a.tokens, eos, a.s.stop, a.s.maxNew, params.decode);
       if (s.reason) finish(a, s.reason, s.text);
     });
   };
@@ -173,7 +219,7 @@ export async function runGeneration<C>(
       past: null,
       pastLength: 0,
       rows: rows.map((a) => a.req.variant),
-      reserve: { rows: maxBatch, columns: P + params.maxNewTokens },
+      reserve: { rows: maxBatch, columns: P + Math.max(...rows.map((a) => a.s.maxNew)) },
     });
     await takeTokens(rows, out.lastLogits, out.vocab);
     return { cache: out.present, len: P };
@@ -205,16 +251,31 @@ export async function runGeneration<C>(
     for (const a of active) if (!a.result) finish(a, 'cancelled', params.decode ? params.decode(a.tokens) : undefined);
     active = [];
     while (qHead < queue.length) {
-      const { req, order } = queue[qHead++];
-      finish({ req, order, pad: 0, inCache: 0, tokens: [], logprobs: [] }, 'cancelled');
+      finish({ ...queue[qHead++], pad: 0, inCache: 0, tokens: [], logprobs: [] }, 'cancelled');
     }
   };
 
-  while (active.length > 0 || qHead < queue.length) {
+  /** Open call: rows the caller adds; a bad one throws here, before it touches the batch. */
+  const pullMore = (): void => {
+    if (!hooks.more || qHead < queue.length || active.length >= maxBatch) return;
+    const more = hooks.more();
+    if (more.length === 0) return;
+    // An open call may run for long: forget the rows already taken from the queue.
+    queue.length = 0;
+    qHead = 0;
+    for (const req of more) {
+      checkRequestRow(req, requests.length + joined++, params);
+      queue.push({ req, order: null, s: settingsOf(req, params) });
+    }
+  };
+
+  for (;;) {
     if (hooks.signal?.aborted) {
       cancelAll();
       break;
     }
+    pullMore();
+    if (active.length === 0 && qHead >= queue.length) break;
     const free = maxBatch - active.length;
     if (qHead < queue.length && free > 0 && (active.length === 0 || free >= refillAt || fillMore)) {
       // Newcomers in prefill groups of at most PREFILL_TOKENS padded tokens (at least one row), so a
@@ -223,11 +284,11 @@ export async function runGeneration<C>(
       const group: Active[] = [];
       let groupMax = 0;
       for (let i = 0; i < take; i++) {
-        const { req, order } = queue[qHead + i];
-        const len = Math.max(groupMax, req.promptIds.length);
+        const q = queue[qHead + i];
+        const len = Math.max(groupMax, q.req.promptIds.length);
         if (group.length > 0 && len * (group.length + 1) > PREFILL_TOKENS) break;
         groupMax = len;
-        group.push({ req, order, pad: 0, inCache: 0, tokens: [], logprobs: [] });
+        group.push({ ...q, pad: 0, inCache: 0, tokens: [], logprobs: [] });
       }
       qHead += group.length;
       const pre = await prefill(group);

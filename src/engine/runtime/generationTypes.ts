@@ -23,7 +23,15 @@ export interface GenerationRequestRow {
   seed: number;
   /** Opaque key the caller uses to find the row again. */
   key: string;
+  /**
+   * This row's own sampling parameters, stop strings and token limit, in place of the call's (the serve
+   * batcher runs requests with different parameters in one call). Fields left out come from the call.
+   */
+  sampling?: RowSampling;
 }
+
+/** The per-row part of GenerationParams. */
+export type RowSampling = Partial<Pick<GenerationParams, 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'maxNewTokens'>>;
 
 export interface GenerationParams {
   temperature: number;
@@ -54,4 +62,12 @@ export interface GenerationHooks {
   onToken?: (key: string, tokenId: number, step: number) => void;
   /** Called as soon as a row finishes, so the caller can write it to the run file at once. */
   onRowDone?: (row: GenerationResultRow) => void;
+  /**
+   * An open call: asked for more rows whenever the call's queue is drained and the batch has a free slot;
+   * the rows it returns join the running batch at the next refill point (after the rows already there). The
+   * call ends when its queue is drained, no row is active and `more` returns none. Joined rows are
+   * reported through onRowDone only (the call returns the results of its request rows): an open call
+   * may run for as long as rows keep coming, and keeps nothing of the joined rows that have finished.
+   */
+  more?: () => GenerationRequestRow[];
 }
