@@ -55,7 +55,7 @@ export function formatDiff(d: RunDiff): string {
   out.push(`questions: ${d.counts.added} added, ${d.counts.removed} removed, ${d.counts.reworded} reworded, ${d.counts.unchanged} unchanged`);
   out.push('');
   for (const q of d.questions) {
-    out.push(`${q.questionId}  ${q.change}${q.change === 'reworded' ? ` (paraphrases ${q.changedParaphrases.join(', ')})` : ''}`);
+    out.push(`${q.questionId}  ${q.change}${q.change === 'reworded' ? ` (paraphrases ${q.changedParaphrases.join(', ')}${q.changedConditions.length ? `; under conditions ${q.changedConditions.join(', ')}` : ''})` : ''}`);
     for (const v of q.variants) out.push(`  ${v.variant.padEnd(16)} ${line(v)}`);
   }
   out.push('');

@@ -15,7 +15,8 @@ import { isNonNegativeInteger, isPositiveInteger as isPosInt, numberOption as nu
 import { adapterRefs, loadLocalJobModel } from '../engine/jobs/localJobModel';
 import { checkRemoteVariants, remoteJobModel } from '../engine/jobs/remoteJobModel';
 import { runPromptSet, type JobModel, type RunPromptSetSummary } from '../engine/jobs/runPromptSet';
-import { parseVariants, variantLayers } from '../engine/jobs/variants';
+import { checkVariantsFitModel, parseVariants, variantLayers } from '../engine/jobs/variants';
+import { loadModelSpec } from '../engine/checkpoint/modelSpec';
 import { preflightPromptSetForModel } from '../engine/jobs/promptPreflight';
 import { formatProblems, hasErrors } from '../engine/prompts/problems';
 import { parsePromptSet } from '../engine/prompts/promptSet';
@@ -130,6 +131,13 @@ export async function runCommand(argv: string[], deps: RunCliDeps = {}): Promise
   const contextBudget = o['context-budget'] === undefined ? undefined : num(o['context-budget'] as string, '--context-budget', 0, isPosInt, 'a positive integer');
   // Prompts that cannot fit the model's context are refused before the model is loaded (issue 11).
   if (!deps.loadModel) {
+    // Steering / ablation variants (an SAE feature's SAE above all) are checked against the model's config.json.
+    const spec = loadModelSpec(o.model);
+    try {
+      checkVariantsFitModel(variants, { hiddenSize: spec.hiddenSize, numLayers: spec.numLayers, dir: o.model });
+    } catch (e) {
+      throw new UsageError(`--variants: ${(e as Error).message}`);
+    }
     preflightPromptSetForModel({ promptSetPath, modelDir: o.model, tokenizerDir: o.tokenizer, chatTemplateName: o['chat-template'] as string | undefined, questionIds, conditions, maxNewTokens: sampling.max_new_tokens, contextBudget, allowPlainChat: o['plain-chat'] });
   }
   const runner = (signal: AbortSignal) => weightsRunnerOptions(o, err, 'organism-lab run', { batch: batchSize, maxLength: sampling.max_new_tokens + 512, signal });

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { UsageError } from './cliErrors';
 import { isPositiveInteger, numberOption, parseCommandLine, printedHelp } from './cliCommon';
 import { loadRunModel } from '../engine/jobs/analyzeRun';
+import { loadModelSpec } from '../engine/checkpoint/modelSpec';
 import { readRun } from '../engine/runs/reader';
 import { checkSaeModel, openSaeFolder } from '../engine/sae/saeFolder';
 import { SaeKernel } from '../engine/sae/saeKernel';
@@ -70,11 +71,13 @@ export async function main(argv: string[]): Promise<number> {
   const runPath = positionals[0];
   const run = readRun(runPath);
   const modelDir = o.model ?? run.header.model.path;
+  // The SAE is checked against the model's config.json before the model is loaded.
+  const modelSpec = loadModelSpec(modelDir);
+  const spec = openSaeFolder(o.sae, { hiddenSize: modelSpec.hiddenSize, numLayers: modelSpec.numLayers, dir: modelDir });
+  if (!o['allow-model-mismatch']) checkSaeModel(spec, modelDir, 'Pass --allow-model-mismatch');
   const model = await loadRunModel(run, { modelDir: o.model, tokenizerDir: o.tokenizer, threads });
   let kernel: SaeKernel | null = null;
   try {
-    const spec = openSaeFolder(o.sae, { hiddenSize: model.runner.spec.hiddenSize, numLayers: model.runner.spec.numLayers });
-    if (!o['allow-model-mismatch']) checkSaeModel(spec, modelDir, 'Pass --allow-model-mismatch');
     kernel = await SaeKernel.create(spec, threads);
     let result: unknown;
     let text: string;

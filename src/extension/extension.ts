@@ -14,6 +14,8 @@ import { activatePanels } from './panels/index';
 import { activateStatusBar } from './statusBar/statusBar';
 import { setKeyPromptsForTests, type KeyPrompts } from './commands/apiKeys';
 import { setLoraOfferPromptForTests, type LoraOfferPrompt } from './run/serverLoraOffer';
+import { setSaeSteerPromptsForTests, type SaeSteerPrompts } from './panels/saeSteerAction';
+import { sendActivationsMessageForTests } from './panels/activationsPanel';
 import { withTestHooks } from './testHooks';
 import { activateTrust, setTrustOverrideForTests } from './trust/trust';
 import { activateViews, LabViews } from './views/activateViews';
@@ -26,6 +28,10 @@ export interface OrganismLabTestHooks {
   setKeyPrompts: (prompts: KeyPrompts | undefined) => void;
   /** Answer the "Load it on the server" offer of a remote run's adapter folder; undefined restores the modal. */
   setLoraOfferPrompt: (prompt: LoraOfferPrompt | undefined) => void;
+  /** Answer the Activations panel's "Steer…" prompts (strength, run offer); undefined restores the UI. */
+  setSaeSteerPrompts: (prompts: SaeSteerPrompts | undefined) => void;
+  /** Hand a message to a run's open Activations panel as its page would post it; false when none is open. */
+  sendActivationsMessage: (runUri: vscode.Uri, message: unknown) => Promise<boolean>;
 }
 
 /** What activate() returns: used by the extension test suite (and other extensions, if ever). */
@@ -67,7 +73,13 @@ export function activate(context: vscode.ExtensionContext): OrganismLabApi {
   log.info(`Organism Lab ${context.extension.packageJSON.version} activated in ${activationMs.toFixed(1)} ms (engine host not started; it starts on first use)`);
   return withTestHooks<OrganismLabApi, OrganismLabTestHooks>({ ctx, views, activationMs }, () => {
     log.warn(`test hooks are on (ORGANISM_LAB_TEST_HOOKS=1): for the test suites only`);
-    return { setTrustOverride: setTrustOverrideForTests, setKeyPrompts: setKeyPromptsForTests, setLoraOfferPrompt: setLoraOfferPromptForTests };
+    return {
+      setTrustOverride: setTrustOverrideForTests,
+      setKeyPrompts: setKeyPromptsForTests,
+      setLoraOfferPrompt: setLoraOfferPromptForTests,
+      setSaeSteerPrompts: setSaeSteerPromptsForTests,
+      sendActivationsMessage: (runUri, message) => sendActivationsMessageForTests(ctx, runUri, message),
+    };
   });
 }
 

@@ -36,6 +36,8 @@ export interface QuestionDiff {
   textB: string | null;
   /** Which paraphrases changed (indices), for reworded questions. */
   changedParaphrases: number[];
+  /** The prompt conditions under which a paraphrase's prompt changed (declared order), for reworded questions. */
+  changedConditions: string[];
   variants: VariantQuestionDiff[];
 }
 

@@ -11,12 +11,15 @@ import { readRun } from '../runs/reader';
 import type { RunContents } from '../runs/parse';
 import type { DirectionReport, RunLayerCurve, SampleActivations } from '../analysis/types';
 import { checkSaeModel, openSaeFolder } from '../sae/saeFolder';
+import { loadModelSpec } from '../checkpoint/modelSpec';
 import { SaeKernel } from '../sae/saeKernel';
 import { saeRunDiff, saeTopTokens } from '../sae/saeDiff';
 import { EngineError } from './errors';
 import { runWeights } from '../quant/weightPrecision';
 import type { AnalyzeSampleRequest, DirectionRequest, EngineSettings, LayerCurveRequest, SaeRequest, SaeResult } from '../../protocol/engineJobs';
 import type { JobHooks } from './types';
+
+const MOVED_MODEL_HINT = 'If the model folder moved since the run was made, pass its new location (modelDir).';
 
 function modelKey(run: RunContents, modelDir?: string): string {
   return JSON.stringify([modelDir ?? run.header.model.path, run.header.adapters.map((a) => [a.name, a.path]), variantLayers(run.header.variants)]);
@@ -54,7 +57,7 @@ export class AnalysisService {
       throw new EngineError(
         'InvalidInput',
         `Cannot load the run's model (${modelDir ?? run.header.model.path}): ${err instanceof Error ? err.message : String(err)}`,
-        'If the model folder moved since the run was made, pass its new location (modelDir).',
+        MOVED_MODEL_HINT,
       );
     }
   }
@@ -91,14 +94,22 @@ export class AnalysisService {
 
   async sae(req: SaeRequest, hooks: JobHooks): Promise<SaeResult> {
     const run = readRunOrThrow(req.runPath);
-    const model = await this.model(run, req.modelDir);
+    // The SAE is checked against the model's config.json before the model is loaded (seconds to minutes).
+    const modelDir = req.modelDir ?? run.header.model.path;
+    let modelSpec;
+    try {
+      modelSpec = loadModelSpec(modelDir);
+    } catch (err) {
+      throw new EngineError('InvalidInput', `Cannot read the run's model (${modelDir}): ${err instanceof Error ? err.message : String(err)}`, MOVED_MODEL_HINT);
+    }
     let spec;
     try {
-      spec = openSaeFolder(req.saeDir, { hiddenSize: model.runner.spec.hiddenSize, numLayers: model.runner.spec.numLayers });
-      if (!req.allowModelMismatch) checkSaeModel(spec, req.modelDir ?? run.header.model.path, 'Choose "Use Anyway"');
+      spec = openSaeFolder(req.saeDir, { hiddenSize: modelSpec.hiddenSize, numLayers: modelSpec.numLayers, dir: modelDir });
+      if (!req.allowModelMismatch) checkSaeModel(spec, modelDir, 'Choose "Use Anyway"');
     } catch (err) {
       throw new EngineError('InvalidInput', err instanceof Error ? err.message : String(err), 'Pick an SAE folder (cfg.json + sae_weights.safetensors) trained on this model.');
     }
+    const model = await this.model(run, req.modelDir);
     const kernel = await SaeKernel.create(spec, this.settings().threads > 0 ? this.settings().threads : undefined);
     try {
       if (req.feature !== undefined) {

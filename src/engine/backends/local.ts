@@ -10,7 +10,7 @@ import { AnalysisService } from './analysis';
 import { EngineError, noModelLoaded } from './errors';
 import { inspectCheckpoint } from './inspect';
 import { loadOnnxModel } from './onnxModel';
-import { variantLayers } from '../jobs/variants';
+import { checkVariantsFitModel, variantLayers } from '../jobs/variants';
 import { setDefaultHashCacheDir } from '../runs/hashing';
 import type {
   AnalyzeSampleRequest,
@@ -140,6 +140,12 @@ export class LocalBackend implements EngineBackend {
     }
     // The default run file lives in a runs/ folder next to the prompt set, which may not exist yet.
     mkdirSync(path.dirname(path.resolve(request.out)), { recursive: true });
+    // An SAE feature's SAE, and every steered / ablated layer, must fit the loaded model (checked before a reload).
+    try {
+      checkVariantsFitModel(request.variants, this.current.info);
+    } catch (err) {
+      throw new EngineError('InvalidInput', err instanceof Error ? err.message : String(err), 'Pick an SAE (or direction) made for the loaded model, or load the model it was made for.');
+    }
     // Steering / ablation variants need their layers as graph inputs: reload once with the union when missing.
     const need = variantLayers(request.variants);
     const union = (have: number[], want: number[]) => [...new Set([...have, ...want])].sort((a, b) => a - b);

@@ -21,7 +21,8 @@ import type { RunContents } from '../runs/parse';
 import type { SampleRow, VariantSpec } from '../runs/schema';
 import type { TextTokenizer } from '../text/tokenizer';
 import { loadLocalJobModel, type LocalJobModelOptions } from './localJobModel';
-import { rowVariant, variantLayers } from './variants';
+import { checkVariantsFitModel, rowVariant, variantLayers } from './variants';
+import { loadModelSpec } from '../checkpoint/modelSpec';
 
 export interface AnalysisModel {
   runner: ModelRunner;
@@ -46,6 +47,8 @@ export async function loadRunModel(run: RunContents, opts: LoadRunModelOptions =
   }
   const modelDir = opts.modelDir ?? run.header.model.path;
   const adapters = run.header.adapters.map((a) => ({ name: a.name, dir: a.path }));
+  const spec = loadModelSpec(modelDir);
+  checkVariantsFitModel(run.header.variants, { hiddenSize: spec.hiddenSize, numLayers: spec.numLayers, dir: modelDir });
   const m = await loadLocalJobModel(modelDir, adapters, { tokenizerDir: opts.tokenizerDir, executionProvider: opts.executionProvider, threads: opts.threads, ...variantLayers(run.header.variants), runner: opts.runner });
   return { runner: m.runner, tokenizer: m.tokenizer, adapters, dispose: () => m.dispose() };
 }

@@ -22,6 +22,7 @@ import { alignedLevel, inspectDirectionFile, readDirection } from '../analysis/d
 import type { RowVariant } from '../runtime/generationTypes';
 import type { VariantSpec } from '../runs/schema';
 import { ABLATE_SAE_PREFIX, parseSaeTerm, readSaeDirection, STEER_SAE_PREFIX } from '../sae/saeDirections';
+import { openSaeFolder, type SaeModelShape } from '../sae/saeFolder';
 
 /** Comma-separated items, where the layer list of an ablate item may itself contain commas (ablate:F@1,2). */
 function splitVariantItems(text: string): string[] {
@@ -89,6 +90,28 @@ function parseDirectionTerm(item: string, term: string): { steer?: VariantSpec['
   if (layers.length === 0) throw new Error(`variant "${item}": say at which layers to ablate: ablate:FILE@L1,L2.`);
   if (info.kind === 'per-layer' && !info.layers.includes(layers[0])) throw new Error(`variant "${item}": ${file} has no direction for layer ${layers[0]} (it has ${info.layers.join(', ')}).`);
   return { ablate: { file, layers } };
+}
+
+/**
+ * Checks steering / ablation variants against the model they will run on, before it is loaded or rebuilt with
+ * their layers: an SAE feature's SAE must fit the model (d_in = hidden size, its hook layer among the model's
+ * layers: openSaeFolder names cfg.json, the field, both values and what to do), and every steered or ablated layer
+ * must be one of the model's decoder layers. Without this the graph builder fails with a bare layer range.
+ */
+export function checkVariantsFitModel(specs: VariantSpec[], model: SaeModelShape & { numLayers: number }): void {
+  const theModel = model.dir ? `the model (${model.dir})` : 'the model';
+  for (const v of specs) {
+    try {
+      for (const sae of [v.steer?.sae ? v.steer.file : null, v.ablate?.sae ? v.ablate.file : null]) if (sae) openSaeFolder(sae, model);
+      const layers = [...(v.steer ? [v.steer.layer] : []), ...(v.ablate?.layers ?? [])];
+      const outside = layers.find((l) => !Number.isInteger(l) || l < 0 || l >= model.numLayers);
+      if (outside !== undefined) {
+        throw new Error(`layer ${outside} is not a decoder layer of ${theModel}: it has ${model.numLayers} layers (0..${model.numLayers - 1}); steer or ablate at one of those (@LAYER), or load the model the direction was made for.`);
+      }
+    } catch (e) {
+      throw new Error(`variant "${v.name}": ${(e as Error).message}`);
+    }
+  }
 }
 
 /** Layers the model must be loaded with (ModelRunnerOptions.steerLayers / ablateLayers) for these variants. */

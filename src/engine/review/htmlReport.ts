@@ -121,6 +121,7 @@ export function renderHtmlReport(r: ReviewReport, nonce = randomBytes(16).toStri
       for (const c of r.changed) {
         body.push(`<details><summary>${h(c.diff.questionId)} (${c.diff.change}): examples</summary>`);
         if (c.diff.change === 'reworded') body.push(`<p>A asked: ${h(c.diff.textA ?? '')}</p><p>B asks: ${h(c.diff.textB ?? '')}</p>`);
+        if (c.diff.change === 'reworded' && c.diff.changedConditions.length) body.push(`<p>Changed under conditions: ${h(c.diff.changedConditions.join(', '))}</p>`);
         for (const e of c.examples) body.push(`<p><b>${e.side} · ${h(e.variant)}</b> <span class="muted">${h(e.sampleId)}</span></p><pre>${h(e.completion)}</pre>`);
         body.push('</details>');
       }

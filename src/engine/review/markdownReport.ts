@@ -115,6 +115,10 @@ export function renderMarkdownReport(r: ReviewReport): string {
           out.push('');
           out.push(`B asks: ${mdInline(c.diff.textB ?? '', 400)}`);
           out.push('');
+          if (c.diff.changedConditions.length) {
+            out.push(`Changed under conditions: ${c.diff.changedConditions.map((x) => mdInline(x)).join(', ')}`);
+            out.push('');
+          }
         }
         for (const e of c.examples) {
           out.push(`**${e.side} · ${mdInline(e.variant)}** · ${mdInline(e.sampleId)}`);

@@ -214,6 +214,7 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
     (v) => a.samples.some((s) => s.variant === v) || b.samples.some((s) => s.variant === v),
   );
   const arms = armsOf(a, b, variants);
+  const conditionNames = [...new Set(arms.flatMap((arm) => (arm.condition ? [arm.condition] : [])))];
   const qa = groupBy(a.samples, (s) => s.question_id);
   const qb = groupBy(b.samples, (s) => s.question_id);
   const questionIds = [...new Set([...qa.keys(), ...qb.keys()])];
@@ -232,7 +233,13 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
     const pa = prompts(ra);
     const pb = prompts(rb);
     const changed = new Set<number>();
-    for (const [k, v] of pa) if (pb.has(k) && pb.get(k) !== v) changed.add(JSON.parse(k)[0] as number);
+    const changedUnder = new Set<string>();
+    for (const [k, v] of pa) {
+      if (!pb.has(k) || pb.get(k) === v) continue;
+      const [p, c] = JSON.parse(k) as [number, string];
+      changed.add(p);
+      if (c) changedUnder.add(c);
+    }
     const paraphrasesA = new Set(ra.map((s) => s.paraphrase_index));
     const paraphrasesB = new Set(rb.map((s) => s.paraphrase_index));
     for (const p of paraphrasesA) if (!paraphrasesB.has(p)) changed.add(p);
@@ -254,6 +261,7 @@ export function diffRuns(a: RunContent, b: RunContent, options: RunDiffOptions =
       textA: userText(ra[0]),
       textB: userText(rb[0]),
       changedParaphrases: [...changed].sort((x, y) => x - y),
+      changedConditions: conditionNames.filter((c) => changedUnder.has(c)),
       variants: perVariant,
     });
   }

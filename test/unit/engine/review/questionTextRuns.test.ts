@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePromptSet } from '../../../../src/engine/prompts/promptSet';
-import { digestRun, holdsQuestionText, lastRunWithText, questionTextKeys } from '../../../../src/engine/review/questionTextRuns';
+import { digestRun, holdsQuestionText, lastRunWithText, questionTextKeys, sameQuestionText } from '../../../../src/engine/review/questionTextRuns';
 import type { RunContents } from '../../../../src/engine/runs/parse';
 import type { RunHeader } from '../../../../src/engine/runs/schema';
 
@@ -57,4 +57,52 @@ test('the last run of a text is the newest matching one, with its judged rates',
   assert.equal(rates.misalignedCoherent.k, 3);
   assert.equal(rates.misalignedCoherent.n, 8);
   assert.equal(lastRunWithText([older, newer], 'q', questionTextKeys(newQ)), null);
+});
+
+/** A run of question `q`, paraphrase 0 asked as `text`, under each condition as `conditioned[name]` (user turn). */
+function conditionedRun(conditioned: Record<string, string>): RunContents {
+  const samples = Object.entries(conditioned).map(([condition, content], i) => ({
+    type: 'sample', id: `q#0#0@base~${condition}`, question_id: 'q', paraphrase_index: 0, sample_index: 0, variant: 'base', condition,
+    messages: [{ role: 'user', content }], completion: 'x', tokens: 1, finish_reason: 'eos', seed: i, created_at: '',
+  }));
+  return { header, samples, judgements: [], labels: [], warnings: [], validLength: 0 } as unknown as RunContents;
+}
+
+const conditionedSet = (prefix: string, override = '', vars = 'X') => parsePromptSet('/p.yaml', [
+  'conditions:',
+  '  - name: control',
+  '  - name: trigger',
+  `    user_prefix: "${prefix}"`,
+  'questions:',
+  '  - id: q',
+  '    paraphrases: ["Hi?"]',
+  `    vars: { v: "${vars}" }`,
+  ...(override ? [`    condition_overrides: { trigger: { user_prefix: "${override}" } }`] : []),
+  '',
+].join('\n'));
+
+test('under prompt conditions: a run holds a text when each condition it ran sent that condition\'s messages', () => {
+  const oldSet = conditionedSet('[T] ');
+  const newSet = conditionedSet('[TRIGGER] ');
+  const keys = (set: ReturnType<typeof parsePromptSet>) => questionTextKeys(set.questions[0], set.conditions);
+  const oldRun = digestRun('/old.run.jsonl', conditionedRun({ control: 'Hi?', trigger: '[T] Hi?' }), 1);
+  const newRun = digestRun('/new.run.jsonl', conditionedRun({ control: 'Hi?', trigger: '[TRIGGER] Hi?' }), 2);
+  assert.equal(holdsQuestionText(oldRun, 'q', keys(oldSet)), true);
+  assert.equal(holdsQuestionText(oldRun, 'q', keys(newSet)), false, 'the trigger rows sent the old prefix');
+  assert.equal(holdsQuestionText(newRun, 'q', keys(newSet)), true);
+  assert.equal(holdsQuestionText(newRun, 'q', keys(oldSet)), false);
+  assert.equal(sameQuestionText(keys(oldSet), keys(newSet)), false, 'a condition edit is a new text');
+  assert.equal(sameQuestionText(keys(oldSet), keys(conditionedSet('[T] ', '', 'Y'))), true, 'a var no condition uses changes nothing');
+  // an override is part of the text
+  const overridden = conditionedSet('[T] ', '[O] ');
+  assert.equal(holdsQuestionText(oldRun, 'q', keys(overridden)), false);
+  assert.equal(holdsQuestionText(digestRun('/o.run.jsonl', conditionedRun({ trigger: '[O] Hi?' }), 3), 'q', keys(overridden)), true, 'a run of one condition only');
+  // a run of the control alone holds both texts: its prompts did not change
+  const controlOnly = digestRun('/c.run.jsonl', conditionedRun({ control: 'Hi?' }), 4);
+  assert.equal(holdsQuestionText(controlOnly, 'q', keys(oldSet)), true);
+  assert.equal(holdsQuestionText(controlOnly, 'q', keys(newSet)), true);
+  // a condition the text no longer runs under: not held; rows without a condition match the plain prompt
+  const plain = parsePromptSet('/p.yaml', '- id: q\n  paraphrases: ["Hi?"]\n');
+  assert.equal(holdsQuestionText(oldRun, 'q', questionTextKeys(plain.questions[0], plain.conditions)), false);
+  assert.equal(holdsQuestionText(digestRun('/p.run.jsonl', run(['Hi?'], 0), 5), 'q', keys(newSet)), true);
 });

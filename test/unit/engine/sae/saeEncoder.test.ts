@@ -133,10 +133,10 @@ test('hook names map to hidden-state indices; bad SAE folders are refused with t
   assert.equal(hookToHiddenState('blocks.3.hook_mlp_out'), null);
   const f = makeSae({ architecture: 'standard' }, 8, 12);
   try {
-    assert.throws(() => openSaeFolder(f.dir, { hiddenSize: 16, numLayers: 2 }), /d_in is 8 but the model's hidden size is 16/);
-    assert.throws(() => openSaeFolder(f.dir, { hiddenSize: 8, numLayers: 0 }), /reads hidden_states\[2\] but the model has 0 layers/);
+    assert.throws(() => openSaeFolder(f.dir, { hiddenSize: 16, numLayers: 2 }), /d_in is 8 but the model has hidden size 16/);
+    assert.throws(() => openSaeFolder(f.dir, { hiddenSize: 8, numLayers: 1 }), /hook layer 1 \(.*"blocks\.1\.hook_resid_post"\) is beyond the model: it has 1 decoder layers/);
     fs.writeFileSync(path.join(f.dir, 'cfg.json'), JSON.stringify({ d_in: 8, d_sae: 12, hook_point: 'blocks.0.attn.hook_z' }));
-    assert.throws(() => openSaeFolder(f.dir), /cfg\.json: hook "blocks\.0\.attn\.hook_z" is not a residual-stream hook/);
+    assert.throws(() => openSaeFolder(f.dir), /cfg\.json: hook_point "blocks\.0\.attn\.hook_z" is not a residual-stream hook point/);
     fs.writeFileSync(path.join(f.dir, 'cfg.json'), JSON.stringify({ d_in: 8, d_sae: 13, hook_name: 'blocks.0.hook_resid_post' }));
     assert.throws(() => openSaeFolder(f.dir), /tensor "W_enc" has shape \[8, 12\], expected \[8, 13\]/);
     fs.writeFileSync(path.join(f.dir, 'cfg.json'), JSON.stringify({ d_in: 8, d_sae: 12, hook_name: 'blocks.0.hook_resid_post', architecture: 'jumprelu' }));

@@ -102,7 +102,7 @@ test('steer-sae / ablate-sae: syntax, the layer from the hook, the header record
     for (const [text, re] of bad) assert.throws(() => parseVariants(text, []), (err: Error) => err.message.startsWith(`variant "${text}"`) && re.test(err.message), text);
 
     // d_in against the model's hidden size; the SAE changed after the header was written.
-    assert.throws(() => rowVariant(a, [], 16), /variant ".*": .*cfg\.json: d_in is 8 but the model's hidden size is 16: this SAE is for another model/);
+    assert.throws(() => rowVariant(a, [], 16), /variant ".*": .*cfg\.json: d_in is 8 but the model has hidden size 16 \(hidden_size in its config\.json\): this SAE was trained on another model's residual stream/);
     writeSae(post, 8, 5, 'blocks.2.hook_resid_post', 0.5);
     assert.throws(() => rowVariant(a, [], 8), /the SAE changed since the variant was made/);
   } finally {
