@@ -76,13 +76,15 @@ export class GraphWeights {
 
   /** A [N, K] matrix's MatMulNBits blocks and scales in the quantized weights file (shape checked). */
   quantized(name: string, N: number, K: number): { B: string; scales: string } {
+    this.checkQuantizedShape(name, N, K);
+    return { B: this.raw(qweightName(name)), scales: this.raw(qscalesName(name)) };
+  }
+
+  private checkQuantizedShape(name: string, N: number, K: number): void {
     const quant = this.requireQuant();
-    const B = this.raw(qweightName(name));
-    const scales = this.raw(qscalesName(name));
     const kb = Math.ceil(K / quant.blockSize);
     const bs = quant.weights.info(qweightName(name)).shape;
     if (bs.join() !== [N, kb, (quant.blockSize * quant.bits) / 8].join()) throw new Error(`${quant.weights.file}: "${qweightName(name)}" has shape [${bs.join(', ')}], expected [${N}, ${kb}, ${(quant.blockSize * quant.bits) / 8}]; delete the file to quantize again`);
-    return { B, scales };
   }
 
   /** x [..., K] times the transposed [N, K] weight `name`, quantized (MatMulNBits) or in float16. */
@@ -138,7 +140,7 @@ export class GraphWeights {
       const y = g.o('Cast', [g.o('FusedMatMul', [x16, w16], { transB: 1 }, `${hint}_f16`, MS_DOMAIN)], { to: OnnxDtype.FLOAT }, hint);
       return bias ? g.o('Add', [y, bias]) : y;
     }
-    names.forEach((n, i) => this.quantized(n, Ns[i], K)); // shape checks
+    names.forEach((n, i) => this.checkQuantizedShape(n, Ns[i], K));
     const kb = Math.ceil(K / quant.blockSize);
     const B = span(names.map(qweightName), [N, kb, (quant.blockSize * quant.bits) / 8]);
     const scales = span(names.map(qscalesName), [N, kb]);

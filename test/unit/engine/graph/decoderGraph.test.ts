@@ -115,5 +115,17 @@ test('int8/int4: a tied embedding is one copy of blocks in the quantized file, r
     assert.equal(where(lookup.input[0]), where(head.input[1]), 'the same bytes of the same file');
     const range = q.weights.byteRange('model.embed_tokens.weight.qweight');
     assert.equal(range.length, (spec.vocabSize * spec.hiddenSize * bits) / 8);
+    // every initializer is read by a node (onnxruntime warns about, and drops, the others)
+    const read = new Set(m.graph.node.flatMap((n) => n.input));
+    assert.deepEqual(m.graph.initializer.map((i) => i.name).filter((n) => !read.has(n)), [], 'unused initializers');
+    // a layer's q/k/v and gate/up are one product each: 4 per layer, plus the LM head
+    const products = m.graph.node.filter((n) => n.opType === 'MatMulNBits');
+    assert.equal(products.length, spec.numLayers * 4 + 1);
+    const qkv = products.find((n) => n.input[1] === 'model.layers.0.self_attn.q_proj.weight.qweight+2');
+    assert.ok(qkv, 'layer 0 q/k/v as one initializer');
+    const qkvRange = JSON.parse(where(qkv.input[1])) as { key: string; value: string }[];
+    const length = Number(qkvRange.find((e) => e.key === 'length')!.value);
+    const kvOut = spec.numKvHeads * spec.headDim;
+    assert.equal(length, ((spec.numHeads * spec.headDim + 2 * kvOut) * spec.hiddenSize * bits) / 8, 'q, k and v blocks in one range');
   }
 });
