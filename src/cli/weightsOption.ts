@@ -1,7 +1,7 @@
 /**
- * `--weights auto|f32|int8|int4`, `--cache-folder DIR` and `--max-memory-mb N`, shared by every subcommand
- * that loads a model: parsing, help lines, and the ModelRunner options they become (the preflight's
- * decision and the first-load quantization's progress printed on stderr).
+ * `--weights auto|f32|int8|int4`, `--cache-folder DIR`, `--max-memory-mb N` and `--spin-threads`, shared by
+ * every subcommand that loads a model: parsing, help lines, and the ModelRunner options they become (the
+ * preflight's decision and the first-load quantization's progress printed on stderr).
  */
 import path from 'node:path';
 import type { ModelRunnerOptions } from '../engine/runtime/modelRunner';
@@ -14,6 +14,7 @@ export const WEIGHTS_OPTIONS = {
   weights: { type: 'string' },
   'cache-folder': { type: 'string' },
   'max-memory-mb': { type: 'string' },
+  'spin-threads': { type: 'boolean' },
 } as const;
 
 export const WEIGHTS_HELP = `  --weights W                 weight precision: auto (default: f32 when the session fits the memory budget,
@@ -22,12 +23,15 @@ export const WEIGHTS_HELP = `  --weights W                 weight precision: aut
                               --execution-provider cuda; on CPU onnxruntime computes in float32 on them)
   --cache-folder DIR          cache root; quantized weights go to DIR/weights (default ~/.cache/organism-lab)
   --max-memory-mb N           memory budget for the preflight (default: what the machine or container has)
+  --spin-threads              idle onnxruntime threads spin before sleeping: faster batch-1 decoding on a
+                              machine with cores to spare, slower when other work competes for them
 `;
 
 export interface WeightsValues {
   weights?: string;
   'cache-folder'?: string;
   'max-memory-mb'?: string;
+  'spin-threads'?: boolean;
 }
 
 /** A progress printer for the first-load quantization: one updating line on a terminal, a line every 10% otherwise. */
@@ -60,7 +64,7 @@ export function weightsRunnerOptions(
   err: NodeJS.WritableStream,
   prefix: string,
   opts: { fallback?: WeightsChoice; batch?: number; maxLength?: number; signal?: AbortSignal } = {},
-): Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal'> {
+): Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal' | 'threadSpinning'> {
   let weights: WeightsChoice;
   try {
     weights = v.weights === undefined ? (opts.fallback ?? 'auto') : parseWeightsChoice(v.weights);
@@ -77,6 +81,7 @@ export function weightsRunnerOptions(
   if (opts.maxLength !== undefined) shape.maxLength = opts.maxLength;
   return {
     weights,
+    threadSpinning: v['spin-threads'] === true,
     cacheFolder: v['cache-folder'] ? path.join(path.resolve(v['cache-folder']), 'weights') : undefined,
     memory: { maxMemoryMB, shape },
     onWeightsDecision: (reason) => err.write(`${prefix}: ${reason}\n`),

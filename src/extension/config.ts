@@ -16,6 +16,7 @@ export function engineSettings(): EngineSettings {
     cacheFolder: c.get<string>('cacheFolder', ''),
     weights: c.get<'auto' | 'f32' | 'f16' | 'int8' | 'int4'>('weights', 'auto'),
     maxMemoryMB: c.get<number>('engine.maxMemoryMB', 0),
+    threadSpinning: c.get<boolean>('engine.threadSpinning', false),
     batchSize: c.get<number>('batchSize', 16),
   };
 }

@@ -58,6 +58,8 @@ export interface EngineSettings {
   executionProvider: ExecutionProviderName;
   /** Intra-op threads; 0 lets onnxruntime decide. */
   threads: number;
+  /** organismLab.engine.threadSpinning: idle onnxruntime pool threads spin before sleeping (faster batch-1 decoding on a quiet machine; default off). */
+  threadSpinning?: boolean;
   /** Folder for quantized weights and other caches ('' = none configured). */
   cacheFolder: string;
   /** organismLab.weights: weight precision of loaded models (default auto: f32 when it fits the memory budget, else int8, else int4). */

@@ -49,7 +49,7 @@ export class AnalysisService {
         executionProvider: s.executionProvider,
         threads: s.threads > 0 ? s.threads : undefined,
         // the run's own precision, so activations are those of the generated samples
-        runner: { weights: runWeights(run.header), cacheFolder: s.cacheFolder ? `${s.cacheFolder}/weights` : undefined, memory: { maxMemoryMB: s.maxMemoryMB } },
+        runner: { weights: runWeights(run.header), threadSpinning: s.threadSpinning, cacheFolder: s.cacheFolder ? `${s.cacheFolder}/weights` : undefined, memory: { maxMemoryMB: s.maxMemoryMB } },
       });
       this.cached = { key, model };
       return model;

@@ -50,6 +50,7 @@ export async function loadOnnxModel(dir: string, adapters: AdapterRef[], setting
       ablateLayers: layers?.ablateLayers,
       runner: {
         weights: settings.weights ?? 'auto',
+        threadSpinning: settings.threadSpinning,
         // quantized weights go to <cacheFolder>/weights (organismLab.cacheFolder); default ~/.cache/organism-lab/weights
         cacheFolder: settings.cacheFolder ? path.join(settings.cacheFolder, 'weights') : undefined,
         memory: { maxMemoryMB: settings.maxMemoryMB, shape: { batch: settings.batchSize ?? 16 } },

@@ -20,7 +20,7 @@ export interface LocalJobModelOptions {
   steerLayers?: number[];
   ablateLayers?: number[];
   /** Weight precision, cache folder, memory preflight, quantization progress (see ModelRunnerOptions). */
-  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal' | 'fingerprint'>;
+  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal' | 'fingerprint' | 'threadSpinning'>;
 }
 
 /** Adapter names default to folder basenames; a repeated basename gets a numeric suffix. */

@@ -25,7 +25,7 @@ export interface LocalJudgeOptions {
   threads?: number;
   executionProvider?: 'cpu' | 'cuda';
   /** Weight precision, cache folder, memory preflight of the judge model (default f32). */
-  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal'>;
+  runner?: Pick<ModelRunnerOptions, 'weights' | 'cacheFolder' | 'memory' | 'onWeightsDecision' | 'onQuantProgress' | 'signal' | 'threadSpinning'>;
 }
 
 export class LocalJudge implements Judge {

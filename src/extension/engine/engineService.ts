@@ -92,7 +92,7 @@ export class EngineService implements vscode.Disposable {
     this.update({});
     this.poll = setInterval(() => void this.refreshStatus(), 5000);
     this.configListener = vscode.workspace.onDidChangeConfiguration((e) => {
-      const keys = ['organismLab.executionProvider', 'organismLab.threads', 'organismLab.cacheFolder', 'organismLab.engine.maxMemoryMB', 'organismLab.weights'];
+      const keys = ['organismLab.executionProvider', 'organismLab.threads', 'organismLab.cacheFolder', 'organismLab.engine.maxMemoryMB', 'organismLab.engine.threadSpinning', 'organismLab.weights'];
       if (!this.client.running || !keys.some((k) => e.affectsConfiguration(k))) return;
       void vscode.window.showInformationMessage('Organism Lab: engine settings changed. Restart the engine host to apply them (the loaded model is re-loaded).', 'Restart Engine').then((c) => {
         if (c) void vscode.commands.executeCommand('organismLab.restartEngine');
