@@ -8,7 +8,8 @@
 # what it measured.
 #
 #   bash scripts/bench-7b.sh [DIR]        DIR default /tmp/organism-lab-7b (needs ~25 GB free: 15 GB + caches)
-#   KEEP_7B=1 keeps DIR afterwards; MAX_NEW_TOKENS (default 16); DECODE_TOKENS (default 9: 8 timed steps)
+#   KEEP_7B=1 keeps DIR afterwards; MAX_NEW_TOKENS (default 16); DECODE_TOKENS (default 9: 8 timed steps);
+#   SPIN_THREADS=1 lets the decode bench's idle threads spin (bench --spin-threads)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${1:-/tmp/organism-lab-7b}"
@@ -80,7 +81,7 @@ console.log('   ' + s.length + ' samples (' + [...new Set(s.map((r) => r.variant
 done
 echo "== decode tokens/s at batch 1 and 8 from the cached weights (base model, 2 threads, 1 repeat)"
 for w in int4 int8; do
-  node "$ROOT/dist/bench.js" --weights-only --weights "$w" --model "$MODEL" --cache-folder "$CACHE" --batches 1,8 --repeats 1 \
+  node "$ROOT/dist/bench.js" --weights-only --weights "$w" --model "$MODEL" --cache-folder "$CACHE" --batches 1,8 --repeats 1 ${SPIN_THREADS:+--spin-threads} \
     --prompt-len 16 --new-tokens "${DECODE_TOKENS:-9}" 2>&1 | grep -E '^(load|decode batch|peak RSS|bench failed)' | sed 's/^/   /' || true
 done
 du -sh "$CACHE" 2>/dev/null || true

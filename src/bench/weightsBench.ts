@@ -21,6 +21,8 @@ export interface WeightsBenchOptions {
   precisions: WeightPrecision[];
   /** The quantized-weights cache folder (default the engine's). */
   cacheFolder?: string;
+  /** Idle pool threads spin before sleeping (bench --spin-threads). */
+  threadSpinning?: boolean;
 }
 
 export interface WeightsBenchResult {
@@ -45,6 +47,7 @@ export async function weightsBench(o: WeightsBenchOptions, log: (s: string) => v
       let lastPct = -10;
       const r = await ModelRunner.load(o.model, {
         threads: o.threads,
+        threadSpinning: o.threadSpinning,
         weights: p,
         cacheFolder: o.cacheFolder,
         memory: { shape: { batch: maxB, maxLength } },
@@ -105,7 +108,7 @@ export function formatWeightsRatios(res: WeightsBenchResult, batches: number[]):
 
 /** Runs this bench script again as `--rss-probe P` and reads the peak RSS it reports. */
 function probeRss(o: WeightsBenchOptions, p: WeightPrecision, batch: number): number | null {
-  const args = [...process.execArgv, process.argv[1], '--rss-probe', p, '--model', o.model, '--threads', String(o.threads), '--batch', String(batch), '--prompt-len', String(o.promptLen), '--new-tokens', String(o.newTokens), ...(o.cacheFolder ? ['--quant-cache', o.cacheFolder] : [])];
+  const args = [...process.execArgv, process.argv[1], '--rss-probe', p, '--model', o.model, '--threads', String(o.threads), ...(o.threadSpinning ? ['--spin-threads'] : []), '--batch', String(batch), '--prompt-len', String(o.promptLen), '--new-tokens', String(o.newTokens), ...(o.cacheFolder ? ['--quant-cache', o.cacheFolder] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
@@ -130,7 +133,7 @@ export async function rssProbeMain(argv: string[]): Promise<void> {
   const promptLen = Number(get('--prompt-len', '16'));
   const newTokens = Number(get('--new-tokens', '32'));
   const cacheFolder = argv.includes('--quant-cache') ? get('--quant-cache') : undefined;
-  const r = await ModelRunner.load(get('--model'), { threads: Number(get('--threads', '2')), weights: p, cacheFolder, memory: { shape: { batch, maxLength: promptLen + newTokens } } });
+  const r = await ModelRunner.load(get('--model'), { threads: Number(get('--threads', '2')), threadSpinning: argv.includes('--spin-threads'), weights: p, cacheFolder, memory: { shape: { batch, maxLength: promptLen + newTokens } } });
   const afterLoad = process.memoryUsage().rss;
   await timeDecode(r, Array.from({ length: batch }, () => BASE), promptLen, newTokens);
   await r.dispose();

@@ -20,7 +20,7 @@
  *          --contexts (64,600) over --steps (8) steps, --repeats interleaved, ratios, targets and peak RSS;
  *          needs node-llama-cpp: `npm install --prefix .tools/llama-cpp -E node-llama-cpp@3.21.1`, or
  *          ORGANISM_LAB_NODE_LLAMA_CPP=<its folder>; --spin-threads lets our idle pool threads spin before
- *          sleeping, as llama.cpp's do, instead of the engine's default of sleeping at once),
+ *          sleeping, as llama.cpp's do, instead of the engine's default of sleeping at once; also for --weights),
  *          --editor-path (only this: the demo prompt set on the demo organism through the CLI's in-process path and
  *          through a forked engine host's RPC as the extension drives it, samples/s of each and the ratio;
  *          --samples N per paraphrase (default 2), --max-new-tokens N (default 48), --batch-size N (default 8)).
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
 async function runWeightsComparison(o: Options, log: (s: string) => void): Promise<void> {
   if (!o.precisions.length) return;
   log(`weight precisions: ${o.precisions.join(', ')} (int8/int4: MatMulNBits, blocks of 32, accuracy_level 4), decode at batches ${o.batches.join(', ')}, ${o.repeats} interleaved repeats (medians); base model, ${o.threads} threads`);
-  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions, cacheFolder: o.cacheFolder }, log);
+  const res = await weightsBench({ model: o.model, threads: o.threads, promptLen: o.promptLen, newTokens: o.newTokens, repeats: o.repeats, batches: o.batches, precisions: o.precisions, cacheFolder: o.cacheFolder, threadSpinning: o.threadSpinning }, log);
   log('weight precision ratios (same run):');
   for (const l of formatWeightsRatios(res, o.batches)) log(l);
 }
