@@ -329,7 +329,9 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
             run_id: runId,
             created: header.created_at,
             task,
-            task_id: shortHash('task', header.prompt_set.path, header.prompt_set.hash, g.condition ?? ''),
+            // One task run per log: Inspect gives each (task, model) run its own task_id and reuses it only for a
+            // retry, and its log viewer lists only the newest of the logs sharing a task_id in a folder.
+            task_id: shortHash('task', runId, g.variant, g.condition ?? ''),
             task_version: 0,
             task_file: header.prompt_set.path,
             task_display_name: g.condition !== undefined ? `${task} (${g.condition})` : null,

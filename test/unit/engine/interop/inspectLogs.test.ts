@@ -161,6 +161,11 @@ test('export with conditions: one log per variant × condition, the condition a 
   assert.deepEqual(logs.map((l) => l.name), ['r.base.no_trigger', 'r.adapter.no_trigger', 'r.base.trigger', 'r.adapter.trigger']);
   const trig = logs[3].log;
   assert.deepEqual(trig.header.eval.task_args, { condition: 'trigger' });
+  // Inspect's log viewer (static and server mode) shows only the newest of the logs sharing a task_id in one
+  // folder, as retries of one another: each log is its own task run, and a re-export gives the same ids.
+  const taskIds = logs.map((l) => l.log.header.eval.task_id);
+  assert.equal(new Set(taskIds).size, logs.length, `task ids must differ between logs: ${taskIds.join(', ')}`);
+  assert.deepEqual(runToInspectLogs(run).logs.map((l) => l.log.header.eval.task_id), taskIds);
   check(validateLog, { ...trig.header, samples: trig.samples, reductions: trig.reductions }, 'a conditioned log');
   const r = await exportRunToInspect(runPath, path.join(dir, 'o'));
   const back = path.join(dir, 'back.run.jsonl');
