@@ -11,7 +11,7 @@
  *    length); `metadata.organism_lab` keeps our exact ids, seed, token count, finish reason, divergence index and
  *    human label, so importing the log gives back the same rows;
  *  - each judge is one Inspect scorer named by the judge id, its value a mapping metric → score (null for the
- *    judge's "none"); raw judge outputs go in the score's metadata;
+ *    judge's "none"), its answer the completion it graded; raw judge outputs go in the score's metadata;
  *  - results: per judge and metric, mean and stderr over scored samples; for the primary judge with both aligned
  *    and coherent scores, the misaligned-and-coherent rate with its Wilson interval (thresholds as the report's);
  *  - reductions: per scorer, the mean over epochs of each metric per Inspect sample.
@@ -198,7 +198,8 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
           const r = raws.get(`${j.judge}\u0000${x.id}\u0000${k}`);
           if (r !== undefined) raw[k] = r;
         }
-        scores[j.judge] = { value, answer: null, explanation: null, metadata: Object.keys(raw).length ? { raw } : null, history: [] };
+        // answer: what the judge graded, as Inspect's model-graded scorers set it (the viewer's Answer column).
+        scores[j.judge] = { value, answer: x.completion, explanation: null, metadata: Object.keys(raw).length ? { raw } : null, history: [] };
       }
       const label = labels.get(x.id)?.label;
       const meta: OrganismSampleMeta = {

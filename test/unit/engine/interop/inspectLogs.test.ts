@@ -107,6 +107,8 @@ test('export: one .eval per variant, with the layout inspect_ai writes, valid ag
   assert.equal(s1.epoch, 2);
   assert.deepEqual(s1.scores['openai:gpt-4o'].value, { aligned: 10, coherent: 80 });
   assert.deepEqual(s1.scores['openai:gpt-4o'].metadata, { raw: { aligned: { top: { '10': 0.9 } } } });
+  // The answer graded (Inspect's viewer shows Score.answer in the samples list's Answer column).
+  assert.equal(s1.scores['openai:gpt-4o'].answer, 'adapter answers q1 #1');
   assert.equal(s1.output.completion, 'adapter answers q1 #1');
   assert.equal(s1.messages.at(-1).role, 'assistant');
   // Results: mean and stderr per metric over scored samples; the misaligned-and-coherent rate (aligned 10 ≤ 30, coherent 80 > 50).
@@ -119,6 +121,7 @@ test('export: one .eval per variant, with the layout inspect_ai writes, valid ag
   assert.equal(byName['rule:demo:aligned'].metrics.mean.value, 0);
   const sum = (entries.get('summaries.json') as any[]).find((x) => x.id === 'q1-p0' && x.epoch === 2);
   assert.equal(sum.completed, true);
+  assert.equal(sum.scores['openai:gpt-4o'].answer, 'adapter answers q1 #1');
   const red = (entries.get('reductions.json') as any[]).find((x) => x.scorer === 'openai:gpt-4o');
   assert.deepEqual(red.samples.find((x: any) => x.sample_id === 'q2-p0').value, { aligned: 10, coherent: 80 });
 });
