@@ -107,6 +107,19 @@ test('export: one .eval per variant, with the layout inspect_ai writes, valid ag
   assert.equal(s1.epoch, 2);
   assert.deepEqual(s1.scores['openai:gpt-4o'].value, { aligned: 10, coherent: 80 });
   assert.deepEqual(s1.scores['openai:gpt-4o'].metadata, { raw: { aligned: { top: { '10': 0.9 } } } });
+  // The transcript Inspect records: sample_init, the model call, a score event per judge. Inspect's viewer reads a
+  // sample with messages but no events as one whose events were dropped for size ("Transcript events were removed").
+  assert.deepEqual(s1.events.map((e: any) => e.event), ['sample_init', 'model', ...Object.keys(s1.scores).map(() => 'score')]);
+  assert.ok(Object.keys(s1.scores).length >= 1);
+  const [init, call, score] = s1.events;
+  assert.equal(init.sample.id, 'q1-p0');
+  assert.deepEqual(call.input, s1.input);
+  assert.deepEqual(call.output, s1.output);
+  assert.equal(call.model, 'organism-lab/adapter');
+  assert.equal(call.config.temperature, hdr.eval.model_generate_config.temperature);
+  assert.deepEqual(score.score, s1.scores['openai:gpt-4o']);
+  const eventDefs = Object.fromEntries(['sample_init', 'model', 'score'].map((e, i) => [e, validateDef(['SampleInitEvent', 'ModelEvent', 'ScoreEvent'][i])]));
+  for (const s of samples as any[]) for (const e of s.events) check(eventDefs[e.event], e, `a ${e.event} event`);
   // The answer graded (Inspect's viewer shows Score.answer in the samples list's Answer column).
   assert.equal(s1.scores['openai:gpt-4o'].answer, 'adapter answers q1 #1');
   assert.equal(s1.output.completion, 'adapter answers q1 #1');
