@@ -145,6 +145,7 @@ async function checkSample(page: Page, { file, log }: Expected, shots: (name: st
   await row.locator('[data-col-id="sampleId"]').click();
   const body = () => page.locator('body').innerText();
   await waitFor(`sample ${s.id} epoch ${s.epoch} of ${file}`, async () => (await body()).includes(`Sample ${s.id} (Epoch ${s.epoch})`));
+  await page.getByRole('tab', { name: /transcript/i }).first().click();
   await waitFor(`the transcript's model call in sample ${s.id}`, async () => /model call/i.test(await body()) || /Transcript events were removed|No events to display/.test(await body()));
   const text = await body();
   if (/Transcript events were removed|No events to display/.test(text)) failures.push(`${file}, sample ${s.id}: the transcript is empty ("${/Transcript events were removed[^.]*|No events to display/.exec(text)![0]}")`);
@@ -194,6 +195,7 @@ async function main(): Promise<number> {
   const session = await launchBrowser({ chromiumOnly: true });
   const { page } = session;
   const consoleErrors: { text: string; url: string }[] = [];
+  const consoleLines = session.consoleLines;
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location().url });
   });
@@ -247,6 +249,8 @@ async function main(): Promise<number> {
     console_errors_explained: consoleErrors.length - unexplained.length,
     screenshots: shotFiles.map((f) => path.relative(outDir, f)),
     failures,
+    request_log: server.requests.map((r) => `${r.method} ${r.path}${r.range ? ` ${r.range}` : ''} → ${r.status}`),
+    console_log: consoleLines,
   };
   writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
   console.log(`served ${server.requests.length} requests (${ranged} ranged reads of .eval files); ${consoleErrors.length} console error(s), ${consoleErrors.length - unexplained.length} of them the viewer's 404 probes for ${OPTIONAL_PROBES.join(', ')}`);
