@@ -95,28 +95,74 @@ function primaryMetric(log: InspectLog): number | undefined {
   return first ? Object.values(first.metrics)[0]?.value : undefined;
 }
 
-async function checkLogList(page: Page, expected: Expected[], failures: string[]): Promise<void> {
+/** The log list's cells of each file's row, read in one go (the grid re-renders while it loads). */
+async function listRows(page: Page, files: string[]): Promise<Record<string, Record<string, string> | undefined>> {
+  return page.evaluate((names) => {
+    const out: Record<string, Record<string, string> | undefined> = {};
+    for (const name of names) {
+      const row = [...document.querySelectorAll(`a[href$="#/tasks/${name}"]`)].map((a) => a.closest('[role=row]')).find((r) => r);
+      if (!row) continue;
+      const cells: Record<string, string> = {};
+      for (const c of row.querySelectorAll<HTMLElement>('[data-col-id]')) cells[c.dataset.colId!] = c.innerText.trim();
+      out[name] = cells;
+    }
+    return out;
+  }, files);
+}
+
+/**
+ * Every log listed with its model, task and score (from listing.json) and, once the viewer has read the log's
+ * header, its task arguments and sample count. The viewer (inspect_ai 499e6152) sometimes leaves a row or two
+ * without the header's details, for Inspect's own logs as much as ours (in most loads of 5-6 logs here, whether
+ * all six were written by Inspect or four by us), though every request for them was answered; a reload
+ * usually fills them. Rows still without details are reported as notes: each log's header
+ * is checked again when the log is opened.
+ */
+async function checkLogList(page: Page, expected: Expected[], failures: string[], notes: string[]): Promise<void> {
+  const files = expected.map((e) => e.file);
+  const detailed = (rows: Awaited<ReturnType<typeof listRows>>) => files.filter((f) => rows[f] && rows[f]!.totalSamples && rows[f]!.totalSamples !== '-');
+  let rows = await waitFor('the log list with every log', async () => {
+    const r = await listRows(page, files);
+    return files.every((f) => r[f]) && r;
+  });
+  for (let load = 0; ; load++) {
+    const until = Date.now() + 30_000;
+    while (detailed(rows).length < files.length && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 500));
+      rows = await listRows(page, files);
+    }
+    if (detailed(rows).length === files.length || load === 2) break;
+    notes.push(`log list: the viewer left ${files.filter((f) => !detailed(rows).includes(f)).join(', ')} without the header's details after 30 s; reloaded`);
+    await page.reload();
+    rows = await waitFor('the log list with every log after a reload', async () => {
+      const r = await listRows(page, files);
+      return files.every((f) => r[f]) && r;
+    });
+  }
   for (const { file, log } of expected) {
-    const row = page.locator('[role=row]').filter({ has: page.locator(`a[href$="#/tasks/${file}"]`) });
-    const cell = (col: string) => row.locator(`[data-col-id="${col}"]`).innerText();
-    await waitFor(`the row of ${file}`, async () => (await row.count()) === 1 && (await cell('totalSamples')).trim() !== '-');
-    const model = (await cell('model')).trim();
-    if (model !== log.header.eval.model) failures.push(`log list, ${file}: model shown "${model}", expected "${log.header.eval.model}"`);
-    const task = (await cell('task')).trim();
-    if (task !== log.header.eval.task) failures.push(`log list, ${file}: task shown "${task}", expected "${log.header.eval.task}"`);
-    const condition = (log.header.eval.task_args as Record<string, unknown> | undefined)?.condition;
-    const args = (await cell('taskArgs')).trim();
-    if (condition !== undefined && !args.includes(`condition="${condition}"`)) failures.push(`log list, ${file}: task args shown "${args}", expected condition="${condition}"`);
-    const samples = (await cell('totalSamples')).trim();
-    if (samples !== String(log.samples.length)) failures.push(`log list, ${file}: ${samples} samples shown, the log has ${log.samples.length}`);
+    const cells = rows[file];
+    if (!cells) {
+      failures.push(`log list: no row for ${file}`);
+      continue;
+    }
+    if (cells.model !== log.header.eval.model) failures.push(`log list, ${file}: model shown "${cells.model}", expected "${log.header.eval.model}"`);
+    if (cells.task !== log.header.eval.task) failures.push(`log list, ${file}: task shown "${cells.task}", expected "${log.header.eval.task}"`);
     const primary = primaryMetric(log);
-    const score = (await cell('score')).trim();
-    if (primary !== undefined && !showsNumber(score, primary)) failures.push(`log list, ${file}: score shown "${score}", expected ${primary}`);
+    if (primary !== undefined && !showsNumber(cells.score ?? '', primary)) failures.push(`log list, ${file}: score shown "${cells.score}", expected ${primary}`);
+    if (!detailed(rows).includes(file)) {
+      notes.push(`log list, ${file}: task arguments and sample count not shown (the viewer never read its header for the list)`);
+      continue;
+    }
+    const condition = (log.header.eval.task_args as Record<string, unknown> | undefined)?.condition;
+    if (condition !== undefined && !(cells.taskArgs ?? '').includes(`condition="${condition}"`)) failures.push(`log list, ${file}: task args shown "${cells.taskArgs}", expected condition="${condition}"`);
+    if (cells.totalSamples !== String(log.samples.length)) failures.push(`log list, ${file}: ${cells.totalSamples} samples shown, the log has ${log.samples.length}`);
   }
 }
 
 async function checkSamplesList(page: Page, { file, log }: Expected, failures: string[]): Promise<void> {
   await waitFor(`the title of ${file} with its model`, async () => (await page.locator('body').innerText()).includes(log.header.eval.model));
+  const condition = (log.header.eval.task_args as Record<string, unknown> | undefined)?.condition;
+  if (condition !== undefined && !(await page.locator('body').innerText()).includes(`condition: ${condition}`)) failures.push(`${file}: the log's header does not show its task argument condition: ${condition}`);
   const rows = page.locator('[role=row]').filter({ has: page.locator('[data-col-id="sampleId"]') });
   await waitFor(`the ${log.samples.length} samples of ${file}`, async () => (await rows.count()) === log.samples.length);
   for (const s of log.samples) {
@@ -209,10 +255,11 @@ async function main(): Promise<number> {
     return file;
   };
   const failures: string[] = [];
+  const notes: string[] = [];
   try {
     await page.goto(`${server.url}/`);
     // 3. what a user sees
-    await checkLogList(page, [...expected, control], failures);
+    await checkLogList(page, [...expected, control], failures, notes);
     await shots('log-list');
     for (const [i, e] of expected.entries()) {
       if (i === 0) await page.locator(`a[href$="#/tasks/${e.file}"]`).first().click();
@@ -249,11 +296,13 @@ async function main(): Promise<number> {
     console_errors_explained: consoleErrors.length - unexplained.length,
     screenshots: shotFiles.map((f) => path.relative(outDir, f)),
     failures,
+    notes,
     request_log: server.requests.map((r) => `${r.method} ${r.path}${r.range ? ` ${r.range}` : ''} → ${r.status}`),
     console_log: consoleLines,
   };
   writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
   console.log(`served ${server.requests.length} requests (${ranged} ranged reads of .eval files); ${consoleErrors.length} console error(s), ${consoleErrors.length - unexplained.length} of them the viewer's 404 probes for ${OPTIONAL_PROBES.join(', ')}`);
+  for (const n of notes) console.log(`note: ${n}`);
   console.log(`screenshots: ${shotFiles.map((f) => path.relative(ROOT, f)).join(', ')}`);
   if (failures.length) {
     console.error(`Inspect's viewer check FAILED (${failures.length}):\n  ${failures.join('\n  ')}`);
