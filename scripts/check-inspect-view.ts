@@ -162,7 +162,9 @@ async function checkLogList(page: Page, expected: Expected[], failures: string[]
 async function checkSamplesList(page: Page, { file, log }: Expected, failures: string[]): Promise<void> {
   await waitFor(`the title of ${file} with its model`, async () => (await page.locator('body').innerText()).includes(log.header.eval.model));
   const condition = (log.header.eval.task_args as Record<string, unknown> | undefined)?.condition;
-  if (condition !== undefined && !(await page.locator('body').innerText()).includes(`condition: ${condition}`)) failures.push(`${file}: the log's header does not show its task argument condition: ${condition}`);
+  if (condition !== undefined) {
+    await waitFor(`the task argument condition: ${condition} in the header of ${file}`, async () => (await page.locator('body').innerText()).includes(`condition: ${condition}`), 30_000).catch((e: Error) => failures.push(e.message));
+  }
   const rows = page.locator('[role=row]').filter({ has: page.locator('[data-col-id="sampleId"]') });
   await waitFor(`the ${log.samples.length} samples of ${file}`, async () => (await rows.count()) === log.samples.length);
   for (const s of log.samples) {
