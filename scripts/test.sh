@@ -43,6 +43,14 @@ else
 fi
 stage "end-to-end suite in code-server (Playwright + Chromium; screenshots in test-results/screens/)" \
   node --import tsx scripts/e2e.ts
+# Our Inspect logs in Inspect's own log viewer: only where its built viewer is at hand (inspect_ai ships it; it is
+# not in this repository: README, "Export to Inspect logs").
+if [ -n "${ORGANISM_LAB_INSPECT_VIEW_DIST:-}" ]; then
+  stage "Inspect's log viewer on our exported logs (screenshots in test-results/inspect-view/)" \
+    node --import tsx scripts/check-inspect-view.ts --dist "$ORGANISM_LAB_INSPECT_VIEW_DIST"
+else
+  results+=("  n/a   Inspect's log viewer check (set ORGANISM_LAB_INSPECT_VIEW_DIST to inspect_ai's _view/dist to run it)")
+fi
 
 echo; echo "== summary ($(( $(date +%s) - t0 ))s)"
 printf '%s\n' "${results[@]}"

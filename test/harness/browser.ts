@@ -3,7 +3,7 @@
  * (no sandbox, no GPU, no background traffic).
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CHROMIUM, assertToolsInstalled } from './paths';
+import { CHROMIUM, assertChromiumInstalled, assertToolsInstalled } from './paths';
 
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -24,8 +24,10 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { width?: number; height?: number; headless?: boolean } = {}): Promise<BrowserSession> {
-  assertToolsInstalled();
+/** `chromiumOnly`: for pages that need no code-server (e.g. Inspect's log viewer), check only that Chromium is there. */
+export async function launchBrowser(opts: { width?: number; height?: number; headless?: boolean; chromiumOnly?: boolean } = {}): Promise<BrowserSession> {
+  if (opts.chromiumOnly) assertChromiumInstalled();
+  else assertToolsInstalled();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: opts.headless ?? true });
   const context = await browser.newContext({ viewport: { width: opts.width ?? 1440, height: opts.height ?? 900 } });
   const page = await context.newPage();

@@ -21,6 +21,11 @@ export const RESULTS_DIR = path.resolve(process.env.ORGANISM_LAB_RESULTS_DIR ?? 
 export const SCREENS_DIR = path.join(RESULTS_DIR, 'screens');
 export const EXAMPLES_DIR = path.join(ROOT, 'examples');
 
+/** Throws an actionable error when Chromium is missing (a check that drives only a browser, no code-server). */
+export function assertChromiumInstalled(): void {
+  if (!existsSync(CHROMIUM)) throw new Error(`Missing: Chromium (${CHROMIUM}; set CHROMIUM_PATH to use another).\nInstall it with:  npm run setup`);
+}
+
 /** Throws an actionable error when `npm run setup` has not been run (CI must fail, never skip). */
 export function assertToolsInstalled(): void {
   const missing: string[] = [];

@@ -8,10 +8,10 @@
  *  - an Inspect sample is one (question, paraphrase): id `<question_id>-p<paraphrase_index>`, and each of our
  *    samples of it is an epoch (`epoch = sample_index + 1`), as Inspect repeats a sample over epochs;
  *  - input = the messages sent; output = the completion (stop_reason `stop` for eos/stop-string, `max_tokens` for
- *    length); `metadata.organism_lab` keeps our exact ids, seed, token count, finish reason, divergence index and
+ *    length); events = the transcript Inspect records (sample_init, the model call, a score event per judge); `metadata.organism_lab` keeps our exact ids, seed, token count, finish reason, divergence index and
  *    human label, so importing the log gives back the same rows;
  *  - each judge is one Inspect scorer named by the judge id, its value a mapping metric → score (null for the
- *    judge's "none"); raw judge outputs go in the score's metadata;
+ *    judge's "none"), its answer the completion it graded; raw judge outputs go in the score's metadata;
  *  - results: per judge and metric, mean and stderr over scored samples; for the primary judge with both aligned
  *    and coherent scores, the misaligned-and-coherent rate with its Wilson interval (thresholds as the report's);
  *  - reductions: per scorer, the mean over epochs of each metric per Inspect sample.
@@ -32,6 +32,7 @@ import {
   type InspectEvalScore,
   type InspectGenerateConfig,
   type InspectLog,
+  type InspectModelOutput,
   type InspectSample,
   type InspectSampleReductions,
   type InspectScore,
@@ -130,6 +131,54 @@ function meanStderr(xs: number[]): Record<string, InspectEvalMetric> {
   return out;
 }
 
+/**
+ * A sample's transcript as Inspect records it for a generate-only task: `sample_init` (the dataset sample), one
+ * `model` event (the prompt, the sampling config and the output), then one `score` event per judge. Inspect's log
+ * viewer reads a sample with messages but no events as one whose events were dropped for size, and says so.
+ * Times: the model call ends at the sample's `created_at` and, when the run measured it, starts `seconds` before.
+ */
+function sampleEvents(s: {
+  id: string;
+  input: InspectChatMessage[];
+  model: string;
+  config: InspectGenerateConfig;
+  output: InspectModelOutput;
+  scores: Record<string, InspectScore>;
+  finishedAt: string;
+  seconds: number | null;
+}): Record<string, unknown>[] {
+  const endMs = Date.parse(s.finishedAt);
+  const started = s.seconds !== null && !Number.isNaN(endMs) ? new Date(endMs - s.seconds * 1000).toISOString() : s.finishedAt;
+  const common = (event: string, timestamp: string, workingStart: number) => ({ uuid: null, span_id: null, timestamp, working_start: workingStart, metadata: null, pending: null, event });
+  return [
+    {
+      ...common('sample_init', started, 0),
+      sample: { input: s.input, choices: null, target: '', id: s.id, metadata: null, sandbox: null, files: null, setup: null },
+      state: { messages: s.input },
+    },
+    {
+      ...common('model', started, 0),
+      model: s.model,
+      role: null,
+      input: s.input,
+      input_refs: null,
+      tools: [],
+      tool_choice: 'none',
+      config: s.config,
+      output: s.output,
+      retries: null,
+      error: null,
+      traceback: null,
+      traceback_ansi: null,
+      cache: null,
+      call: null,
+      completed: s.finishedAt,
+      working_time: s.seconds,
+    },
+    ...Object.values(s.scores).map((score) => ({ ...common('score', s.finishedAt, s.seconds ?? 0), score, target: '', intermediate: false, model_usage: null, role_usage: null })),
+  ];
+}
+
 /** Splits the run's samples into (variant, condition) groups in header order. */
 function groups(run: RunContent): { variant: string; condition?: string; samples: SampleRow[] }[] {
   const order = new Map<string, { variant: string; condition?: string; samples: SampleRow[] }>();
@@ -198,7 +247,8 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
           const r = raws.get(`${j.judge}\u0000${x.id}\u0000${k}`);
           if (r !== undefined) raw[k] = r;
         }
-        scores[j.judge] = { value, answer: null, explanation: null, metadata: Object.keys(raw).length ? { raw } : null, history: [] };
+        // answer: what the judge graded, as Inspect's model-graded scorers set it (the viewer's Answer column).
+        scores[j.judge] = { value, answer: x.completion, explanation: null, metadata: Object.keys(raw).length ? { raw } : null, history: [] };
       }
       const label = labels.get(x.id)?.label;
       const meta: OrganismSampleMeta = {
@@ -216,8 +266,10 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
         ...(label ? { label } : {}),
       };
       const seconds = x.elapsed_ms !== undefined ? x.elapsed_ms / 1000 : null;
+      const id = inspectSampleId(x.question_id, x.paraphrase_index);
+      const output: InspectModelOutput = { model, choices: [{ message: answer, stop_reason: stopReason(x), logprobs: null }], completion: x.completion, usage: null, time: seconds, metadata: null, error: null };
       return {
-        id: inspectSampleId(x.question_id, x.paraphrase_index),
+        id,
         epoch: x.sample_index + 1,
         input,
         choices: null,
@@ -226,11 +278,11 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
         files: null,
         setup: null,
         messages: [...input, answer],
-        output: { model, choices: [{ message: answer, stop_reason: stopReason(x), logprobs: null }], completion: x.completion, usage: null, time: seconds, metadata: null, error: null },
+        output,
         scores: Object.keys(scores).length ? scores : null,
         metadata: { organism_lab: meta },
         store: {},
-        events: [],
+        events: sampleEvents({ id, input, model, config: generateConfig, output, scores, finishedAt: x.created_at, seconds }),
         timelines: null,
         model_usage: {},
         role_usage: {},
@@ -329,7 +381,9 @@ export function runToInspectLogs(run: RunContent, options: InspectExportOptions 
             run_id: runId,
             created: header.created_at,
             task,
-            task_id: shortHash('task', header.prompt_set.path, header.prompt_set.hash, g.condition ?? ''),
+            // One task run per log: Inspect gives each (task, model) run its own task_id and reuses it only for a
+            // retry, and its log viewer lists only the newest of the logs sharing a task_id in a folder.
+            task_id: shortHash('task', runId, g.variant, g.condition ?? ''),
             task_version: 0,
             task_file: header.prompt_set.path,
             task_display_name: g.condition !== undefined ? `${task} (${g.condition})` : null,

@@ -107,6 +107,21 @@ test('export: one .eval per variant, with the layout inspect_ai writes, valid ag
   assert.equal(s1.epoch, 2);
   assert.deepEqual(s1.scores['openai:gpt-4o'].value, { aligned: 10, coherent: 80 });
   assert.deepEqual(s1.scores['openai:gpt-4o'].metadata, { raw: { aligned: { top: { '10': 0.9 } } } });
+  // The transcript Inspect records: sample_init, the model call, a score event per judge. Inspect's viewer reads a
+  // sample with messages but no events as one whose events were dropped for size ("Transcript events were removed").
+  assert.deepEqual(s1.events.map((e: any) => e.event), ['sample_init', 'model', ...Object.keys(s1.scores).map(() => 'score')]);
+  assert.ok(Object.keys(s1.scores).length >= 1);
+  const [init, call, score] = s1.events;
+  assert.equal(init.sample.id, 'q1-p0');
+  assert.deepEqual(call.input, s1.input);
+  assert.deepEqual(call.output, s1.output);
+  assert.equal(call.model, 'organism-lab/adapter');
+  assert.equal(call.config.temperature, hdr.eval.model_generate_config.temperature);
+  assert.deepEqual(score.score, s1.scores['openai:gpt-4o']);
+  const eventDefs = Object.fromEntries(['sample_init', 'model', 'score'].map((e, i) => [e, validateDef(['SampleInitEvent', 'ModelEvent', 'ScoreEvent'][i])]));
+  for (const s of samples as any[]) for (const e of s.events) check(eventDefs[e.event], e, `a ${e.event} event`);
+  // The answer graded (Inspect's viewer shows Score.answer in the samples list's Answer column).
+  assert.equal(s1.scores['openai:gpt-4o'].answer, 'adapter answers q1 #1');
   assert.equal(s1.output.completion, 'adapter answers q1 #1');
   assert.equal(s1.messages.at(-1).role, 'assistant');
   // Results: mean and stderr per metric over scored samples; the misaligned-and-coherent rate (aligned 10 ≤ 30, coherent 80 > 50).
@@ -119,6 +134,7 @@ test('export: one .eval per variant, with the layout inspect_ai writes, valid ag
   assert.equal(byName['rule:demo:aligned'].metrics.mean.value, 0);
   const sum = (entries.get('summaries.json') as any[]).find((x) => x.id === 'q1-p0' && x.epoch === 2);
   assert.equal(sum.completed, true);
+  assert.equal(sum.scores['openai:gpt-4o'].answer, 'adapter answers q1 #1');
   const red = (entries.get('reductions.json') as any[]).find((x) => x.scorer === 'openai:gpt-4o');
   assert.deepEqual(red.samples.find((x: any) => x.sample_id === 'q2-p0').value, { aligned: 10, coherent: 80 });
 });
@@ -161,6 +177,11 @@ test('export with conditions: one log per variant × condition, the condition a 
   assert.deepEqual(logs.map((l) => l.name), ['r.base.no_trigger', 'r.adapter.no_trigger', 'r.base.trigger', 'r.adapter.trigger']);
   const trig = logs[3].log;
   assert.deepEqual(trig.header.eval.task_args, { condition: 'trigger' });
+  // Inspect's log viewer (static and server mode) shows only the newest of the logs sharing a task_id in one
+  // folder, as retries of one another: each log is its own task run, and a re-export gives the same ids.
+  const taskIds = logs.map((l) => l.log.header.eval.task_id);
+  assert.equal(new Set(taskIds).size, logs.length, `task ids must differ between logs: ${taskIds.join(', ')}`);
+  assert.deepEqual(runToInspectLogs(run).logs.map((l) => l.log.header.eval.task_id), taskIds);
   check(validateLog, { ...trig.header, samples: trig.samples, reductions: trig.reductions }, 'a conditioned log');
   const r = await exportRunToInspect(runPath, path.join(dir, 'o'));
   const back = path.join(dir, 'back.run.jsonl');
