@@ -479,7 +479,37 @@ describe('Organism Lab in code-server (e2e)', () => {
   });
 
   for (const panel of [
-    { name: 'activations', title: 'Open Activations', prefer: () => [/^demo-.*\.run\.jsonl/, /adversarial\.run\.jsonl/] },
+    {
+      name: 'activations',
+      title: 'Open Activations',
+      prefer: () => [/^demo-.*\.run\.jsonl/, /adversarial\.run\.jsonl/],
+      // No editor open, so the command asks which run (an open Report would answer for it): the demo run, whose
+      // model is in the workspace. Its first sample's layer × token heatmap must be drawn, with no error shown.
+      fresh: true,
+      verify: async (page: BrowserSession['page']) => {
+        const frame = await retry(
+          'the Activations panel with a drawn heatmap or an error',
+          async () => {
+            for (const f of page.frames()) {
+              const state = await f
+                .evaluate(() => {
+                  const canvas = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement | null;
+                  const error = document.querySelector('[data-testid="status"] .error');
+                  return { drawn: !!canvas && canvas.width > 0 && canvas.height > 0, error: error ? (error.textContent ?? '') : null, status: document.querySelector('[data-testid="status"]')?.textContent ?? '' };
+                })
+                .catch(() => null);
+              if (state && (state.error !== null || (state.drawn && /on identical tokens/.test(state.status)))) return state;
+            }
+            return undefined;
+          },
+          LONG,
+          1000,
+        );
+        log(`activations: ${JSON.stringify(frame)}`);
+        assert.equal(frame.error, null, `the Activations panel shows an error: ${frame.error}`);
+        assert.match(frame.status, /^.+: ".+" vs ".+" on identical tokens/, `unexpected status line: ${frame.status}`);
+      },
+    },
     { name: 'inspector', title: 'Inspect Checkpoint', prefer: () => [/demo-narrow-r1(?!-run)/, /demo-base/], path: () => ws.demo.adapter ?? ws.demo.base },
     {
       name: 'inspector-training-run',
@@ -506,11 +536,12 @@ describe('Organism Lab in code-server (e2e)', () => {
         assert.ok(dom.canvases >= 2, `the training-run view drew ${dom.canvases} charts, expected the norm and trajectory charts`);
       },
     },
-  ] as Array<{ name: string; title: string; prefer: () => RegExp[]; path?: () => string | undefined; verify?: (page: BrowserSession['page']) => Promise<void> }>) {
+  ] as Array<{ name: string; title: string; prefer: () => RegExp[]; path?: () => string | undefined; fresh?: boolean; verify?: (page: BrowserSession['page']) => Promise<void> }>) {
     it(`opens the ${panel.name} panel`, async (t) => {
       if (!(await hasCommand(panel.title))) return skipScreen(t, panel.name, `no "Organism Lab: ${panel.title}" command`);
       if (panel.path && !panel.path()) return demoMissing(t, panel.name);
       const page = session!.page;
+      if (panel.fresh) await closeAllEditors(page);
       const tabs = () => page.locator('.tabs-container .tab').allInnerTexts().then((l) => l.map((x) => x.replace(/\s+/g, ' ').trim()));
       const activeTab = () => page.locator('.tabs-container .tab.active').first().innerText().catch(() => '');
       const tabsBefore = await tabs();
