@@ -35,30 +35,6 @@ import type { ExportResult, ExportRunParams } from './runExport';
 import type { RunDiff } from './review';
 import type { JudgeThresholds } from './thresholds';
 
-export type {
-  AnalyzeSampleRequest,
-  CheckpointReport,
-  DirectionRequest,
-  JudgeRunResult,
-  LayerCurveRequest,
-  LocalJudgeRequest,
-  SaeRequest,
-  SaeResult,
-  EngineSettings,
-  ExecutionProviderName,
-  LoadedAdapterInfo,
-  LoadedModelInfo,
-  ProgressEvent,
-  RunPromptSetRequest,
-  RunPromptSetResult,
-  RemoteGenerationServer,
-  SmokeTestRequest,
-  SmokeTestResult,
-  SmokeTestRow,
-} from './engineJobs';
-export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from './analysis';
-export type { LocalJudgeSpec } from './judges';
-
 /** Bumped on any incompatible change; the client refuses a host that answers another version. */
 export const ENGINE_PROTOCOL_VERSION = 2;
 
@@ -136,8 +112,6 @@ export interface InspectCheckpointParams {
 }
 
 export type AnalyzeSampleParams = AnalyzeSampleRequest;
-
-export type { RemoteSampleLogprobs };
 
 /** One sample of a remote run (header backend "openai") scored under its base and adapter served names by the server that generated it. */
 export interface RemoteLogprobsParams {
@@ -293,8 +267,6 @@ export type RunRowsResult =
   | { kind: 'load'; snapshot: RunSnapshot; expectedSamples: number | null; cursor: RunRowsCursor }
   | { kind: 'append'; rows: RunRow[]; warnings: string[]; cursor: RunRowsCursor }
   | { kind: 'unchanged'; cursor: RunRowsCursor };
-
-export type { ExportResult, ExportRunParams };
 
 /** Error codes the host uses in ResponseError.code (JSON-RPC reserves -32768..-32000 for itself). */
 export const EngineErrorCodes = {

@@ -23,8 +23,6 @@ import { RunFileCache } from './runFileCache';
 import type {
   DivergenceOffsetsParams,
   DivergenceOffsetsResult,
-  ExportResult,
-  ExportRunParams,
   RunDiffParams,
   RunDiffResult,
   RunReportParams,
@@ -32,6 +30,7 @@ import type {
   RunRowsParams,
   RunRowsResult,
 } from '../../protocol/engineHost';
+import type { ExportResult, ExportRunParams } from '../../protocol/runExport';
 
 /** The run files these requests parsed, by path (one version each). */
 const runFiles = new RunFileCache();

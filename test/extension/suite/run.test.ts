@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineHost';
+import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineJobs';
 import { api, testHooks, testModel, waitFor, workspaceFolder } from './helpers';
 import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
 import { parseVariants } from '../../../src/engine/jobs/variants';
