@@ -31,7 +31,7 @@ import type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActiva
 import type { ReportData, ReportOptions } from './reportData';
 import type { RunCompleteness, RunRow } from './runFile';
 import type { RunSnapshot } from './compare';
-import type { ExportResult, ExportRunParams } from './runExport';
+import type { ExportResult, ExportRunParams, RunArmsParams, RunArmsResult } from './runExport';
 import type { RunDiff } from './review';
 import type { JudgeThresholds } from './thresholds';
 
@@ -322,6 +322,8 @@ export const EngineMethods = {
   runRows: new RequestType<RunRowsParams, RunRowsResult, void>('engine/runRows'),
   /** Export a run file as CSV, JSONL or LLM Comparator JSON (no model needed; not a job). */
   exportRun: new RequestType<ExportRunParams, ExportResult, void>('engine/exportRun'),
+  /** The arms of a run file an LLM Comparator export can compare, from its header (no model needed; not a job). */
+  runArms: new RequestType<RunArmsParams, RunArmsResult, void>('engine/runArms'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),
   /** Test-only: the host exits at once with the given code (to exercise crash handling). */
   debugCrash: new RequestType<{ exitCode: number }, void, void>('engine/debugCrash'),
