@@ -1,7 +1,7 @@
 /** Reads the organismLab.* settings into the shapes the engine host expects. */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { EngineSettings } from '../protocol/engineHost';
+import type { EngineSettings } from '../protocol/engineJobs';
 import type { SamplingParams } from '../engine/runs/schema';
 
 export function section(): vscode.WorkspaceConfiguration {

@@ -31,33 +31,9 @@ import type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActiva
 import type { ReportData, ReportOptions } from './reportData';
 import type { RunCompleteness, RunRow } from './runFile';
 import type { RunSnapshot } from './compare';
-import type { ExportResult, ExportRunParams } from './runExport';
+import type { ExportResult, ExportRunParams, RunArmsParams, RunArmsResult } from './runExport';
 import type { RunDiff } from './review';
 import type { JudgeThresholds } from './thresholds';
-
-export type {
-  AnalyzeSampleRequest,
-  CheckpointReport,
-  DirectionRequest,
-  JudgeRunResult,
-  LayerCurveRequest,
-  LocalJudgeRequest,
-  SaeRequest,
-  SaeResult,
-  EngineSettings,
-  ExecutionProviderName,
-  LoadedAdapterInfo,
-  LoadedModelInfo,
-  ProgressEvent,
-  RunPromptSetRequest,
-  RunPromptSetResult,
-  RemoteGenerationServer,
-  SmokeTestRequest,
-  SmokeTestResult,
-  SmokeTestRow,
-} from './engineJobs';
-export type { DirectionReport, InspectorReport, RunLayerCurve, SampleActivations } from './analysis';
-export type { LocalJudgeSpec } from './judges';
 
 /** Bumped on any incompatible change; the client refuses a host that answers another version. */
 export const ENGINE_PROTOCOL_VERSION = 2;
@@ -136,8 +112,6 @@ export interface InspectCheckpointParams {
 }
 
 export type AnalyzeSampleParams = AnalyzeSampleRequest;
-
-export type { RemoteSampleLogprobs };
 
 /** One sample of a remote run (header backend "openai") scored under its base and adapter served names by the server that generated it. */
 export interface RemoteLogprobsParams {
@@ -294,8 +268,6 @@ export type RunRowsResult =
   | { kind: 'append'; rows: RunRow[]; warnings: string[]; cursor: RunRowsCursor }
   | { kind: 'unchanged'; cursor: RunRowsCursor };
 
-export type { ExportResult, ExportRunParams };
-
 /** Error codes the host uses in ResponseError.code (JSON-RPC reserves -32768..-32000 for itself). */
 export const EngineErrorCodes = {
   /** Bad input: a file or field the user can fix. `data.hint` says what to do. */
@@ -350,6 +322,8 @@ export const EngineMethods = {
   runRows: new RequestType<RunRowsParams, RunRowsResult, void>('engine/runRows'),
   /** Export a run file as CSV, JSONL or LLM Comparator JSON (no model needed; not a job). */
   exportRun: new RequestType<ExportRunParams, ExportResult, void>('engine/exportRun'),
+  /** The arms of a run file an LLM Comparator export can compare, from its header (no model needed; not a job). */
+  runArms: new RequestType<RunArmsParams, RunArmsResult, void>('engine/runArms'),
   shutdown: new RequestType0<void, void>('engine/shutdown'),
   /** Test-only: the host exits at once with the given code (to exercise crash handling). */
   debugCrash: new RequestType<{ exitCode: number }, void, void>('engine/debugCrash'),

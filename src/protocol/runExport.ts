@@ -1,6 +1,7 @@
 /**
  * Exporting a run file (engine/runs/export.ts): the formats, and the engine host's `engine/exportRun` request that
- * the extension's "Export Run…" sends (the CLI's `export` calls the same function in its own process).
+ * the extension's "Export Run…" sends (the CLI's `export` calls the same function in its own process), with
+ * `engine/runArms` that lists the arms it offers as the LLM Comparator's sides.
  */
 
 export const EXPORT_FORMATS = ['csv', 'jsonl', 'comparator'] as const;
@@ -28,4 +29,16 @@ export interface ExportResult {
   /** Rows (CSV/JSONL) or examples (comparator) written. */
   count: number;
   warnings: string[];
+}
+
+export interface RunArmsParams {
+  runPath: string;
+}
+
+/** The arms of a run an LLM Comparator export can compare (side A / side B), from the run file's header. */
+export interface RunArmsResult {
+  /** Each variant, or each `variant~condition` pair in a run with conditions, in the header's order. */
+  arms: string[];
+  /** Whether the run has conditions (the arms are then `variant~condition`). */
+  withConditions: boolean;
 }

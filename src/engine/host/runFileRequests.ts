@@ -3,8 +3,8 @@
  * that follows it (Compare), the Run Report of one run (computeReport, the numbers the Report and Compare panels
  * show), the diff of two runs (diffRuns), where each diverging row's first diverging token starts in its text
  * (decoded with the run's tokenizer), and the export of a run (CSV, JSONL, LLM Comparator). They run in the engine
- * host so the extension host neither reads run files for these views nor computes over them. A Compare view asks
- * for several of these on the same file version: the file is parsed once for all of them (RunFileCache).
+ * host so the extension host neither reads run files for these views nor computes over them (nor for the arms an
+ * LLM Comparator export offers as its sides). A Compare view asks for several of these on the same file version: the file is parsed once for all of them (RunFileCache).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { runContentOf } from '../judges/runAccess';
 import { diffRuns, RunMismatchError } from '../review/runDiff';
 import { plannedSamples } from '../runs/completeness';
 import { exportRun } from '../runs/export';
+import { comparatorArms } from '../runs/exportComparator';
 import { runFileVersion, sameVersion } from '../runs/fileVersion';
 import type { RunContents } from '../runs/parse';
 import { expectedFromPromptSet, runFileCompleteness } from '../runs/resumeCandidates';
@@ -23,8 +24,6 @@ import { RunFileCache } from './runFileCache';
 import type {
   DivergenceOffsetsParams,
   DivergenceOffsetsResult,
-  ExportResult,
-  ExportRunParams,
   RunDiffParams,
   RunDiffResult,
   RunReportParams,
@@ -32,6 +31,7 @@ import type {
   RunRowsParams,
   RunRowsResult,
 } from '../../protocol/engineHost';
+import type { ExportResult, ExportRunParams, RunArmsParams, RunArmsResult } from '../../protocol/runExport';
 
 /** The run files these requests parsed, by path (one version each). */
 const runFiles = new RunFileCache();
@@ -66,6 +66,11 @@ export async function exportRunFile(params: ExportRunParams): Promise<ExportResu
   } catch (e) {
     throw new EngineError('InvalidInput', (e as Error).message);
   }
+}
+
+/** The arms of a run file an LLM Comparator export can compare (its header, parsed and checked by the reader). */
+export function runArmsOfFile(params: RunArmsParams): RunArmsResult {
+  return comparatorArms(runFiles.read(params.runPath).contents.header);
 }
 
 /** The report of one run file, with the reader's warnings and how complete the run is. */

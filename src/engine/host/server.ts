@@ -28,7 +28,7 @@ import { runRemoteLogprobs } from './remoteLogprobsJob';
 import { runServerLora } from './serverLoraJob';
 import { testHooksEnabled } from './testHooks';
 import { clearCache, listCache } from '../quant/quantCache';
-import { divergenceOffsetsOfFile, exportRunFile, runDiffOfFiles, runReportOfFile, runRowsOfFile } from './runFileRequests';
+import { divergenceOffsetsOfFile, exportRunFile, runArmsOfFile, runDiffOfFiles, runReportOfFile, runRowsOfFile } from './runFileRequests';
 
 export interface ServeOptions {
   /** Called by engine/shutdown and engine/debugCrash; defaults to process.exit. */
@@ -207,6 +207,7 @@ export function serve(connection: MessageConnection, backend: EngineBackend, opt
   connection.onRequest(EngineMethods.runDiff, guarded((p) => runDiffOfFiles(p)));
   connection.onRequest(EngineMethods.divergenceOffsets, guarded((p) => divergenceOffsetsOfFile(p)));
   connection.onRequest(EngineMethods.runRows, guarded((p) => runRowsOfFile(p)));
+  connection.onRequest(EngineMethods.runArms, guarded((p) => runArmsOfFile(p)));
   // Writes only the export file (atomically), never the run file: not a job either.
   connection.onRequest(EngineMethods.exportRun, guarded((p) => exportRunFile(p)));
 

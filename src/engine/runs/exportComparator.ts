@@ -18,7 +18,7 @@ import type { RunContent } from '../judges/metrics';
 import { latestLabels, scoreTable, summarizeJudges } from '../judges/metrics';
 import { questionText } from '../judges/runAccess';
 import { pickPrimaryJudge } from './exportRecords';
-import { armLabel, cellId, type SampleRow } from './schema';
+import { armLabel, cellId, type RunHeader, type SampleRow } from './schema';
 
 export interface ComparatorOptions {
   judge?: string;
@@ -50,6 +50,17 @@ interface Side {
   variant: string;
   /** undefined: not named (the other side's condition, or each condition in turn). */
   condition?: string;
+}
+
+/**
+ * The arms a user can pick as the two sides, from the run's header: each variant, or each `variant~condition` pair
+ * in a run with conditions (variants first, then conditions, in the header's order).
+ */
+export function comparatorArms(header: RunHeader): { arms: string[]; withConditions: boolean } {
+  const variants = header.variants.map((v) => v.name);
+  const conditions = header.conditions?.map((c) => c.name) ?? [];
+  const arms = conditions.length ? variants.flatMap((v) => conditions.map((c) => armLabel(v, c))) : variants;
+  return { arms, withConditions: conditions.length > 0 };
 }
 
 /** `variant` or `variant~condition`, checked against the run's variants and conditions. */

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { LoadedAdapterInfo, LoadedModelInfo, SmokeTestResult } from '../../protocol/engineHost';
+import type { LoadedAdapterInfo, LoadedModelInfo, SmokeTestResult } from '../../protocol/engineJobs';
 import { isPromptSetDocument } from '../codelens/promptSetDocuments';
 import type { LabContext } from '../context';
 import { errorMessage, showCommandError, uriFromArg } from '../run/args';

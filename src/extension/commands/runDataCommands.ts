@@ -9,7 +9,6 @@ import * as vscode from 'vscode';
 import { loadJudgesFile, type JudgeSpec } from '../../engine/judges/judgesFile';
 import { EngineMethods } from '../../protocol/engineHost';
 import { EXPORT_FORMATS, type ExportFormat } from '../../protocol/runExport';
-import { readHeaderLine } from '../../engine/runs/resumeCandidates';
 import { section } from '../config';
 import type { LabContext } from '../context';
 import { apiKeyForJudge, judgesFileKeySource, judgeSettingUrl, type KeySource } from './apiKeys';
@@ -21,17 +20,15 @@ const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', jsonl: 'jsonl', c
 
 /**
  * The two arms an LLM Comparator export compares: `variant`, or `variant~condition` in a run with conditions.
- * Asked when the run has more than two arms (`pair` answers it for commands and tests); undefined when dismissed.
+ * The engine host reads them from the run's header (engine/runArms). Asked when the run has more than two arms
+ * (`pair` answers it for commands and tests); undefined when dismissed.
  */
-async function comparatorPair(runPath: string, pair?: [string, string]): Promise<[string, string] | undefined> {
+async function comparatorPair(ctx: LabContext, runPath: string, pair?: [string, string]): Promise<[string, string] | undefined> {
   if (pair) return pair;
-  const header = readHeaderLine(runPath);
-  const variants = header.variants.map((v) => v.name);
-  const conditions = header.conditions?.map((c) => c.name) ?? [];
-  const arms = conditions.length ? variants.flatMap((v) => conditions.map((c) => `${v}~${c}`)) : variants;
+  const { arms, withConditions } = await ctx.engine.client.request(EngineMethods.runArms, { runPath });
   if (arms.length <= 2) return arms.length === 2 ? [arms[0], arms[1]] : undefined;
   const pick = async (title: string, exclude?: string) =>
-    (await vscode.window.showQuickPick(arms.filter((a) => a !== exclude), { title, placeHolder: conditions.length ? 'variant~condition' : 'variant' })) ?? undefined;
+    (await vscode.window.showQuickPick(arms.filter((a) => a !== exclude), { title, placeHolder: withConditions ? 'variant~condition' : 'variant' })) ?? undefined;
   const a = await pick('LLM Comparator: side A (1/2)');
   if (!a) return undefined;
   const b = await pick(`LLM Comparator: side B, compared with ${a} (2/2)`, a);
@@ -55,7 +52,7 @@ export async function exportRunCommand(ctx: LabContext, arg?: unknown, opts: { f
   let pair: [string, string] | undefined;
   if (format === 'comparator') {
     try {
-      pair = await comparatorPair(run.fsPath, opts.pair);
+      pair = await comparatorPair(ctx, run.fsPath, opts.pair);
     } catch (err) {
       void vscode.window.showErrorMessage(`Organism Lab: export failed: ${errorMessage(err)}`);
       return undefined;

@@ -2,7 +2,7 @@
  * The pure part of the serve commands (./serveCommands): the `organism-lab serve` command line for the
  * loaded model and adapters, and the URL the server prints once it listens. No vscode import (unit-tested).
  */
-import type { EngineSettings, LoadedAdapterInfo, LoadedModelInfo } from '../../protocol/engineHost';
+import type { EngineSettings, LoadedAdapterInfo, LoadedModelInfo } from '../../protocol/engineJobs';
 
 /** The CLI arguments that serve this model and these adapters (each under its variant name) on loopback. */
 export function serveCliArgs(model: Pick<LoadedModelInfo, 'dir'>, adapters: Pick<LoadedAdapterInfo, 'name' | 'dir'>[], port: number, settings: Partial<EngineSettings> = {}): string[] {

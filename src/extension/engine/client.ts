@@ -15,12 +15,12 @@ import {
   EngineErrorData,
   EngineMethods,
   EngineNotifications,
-  EngineSettings,
   InitializeResult,
   LogParams,
   ProgressParams,
 } from '../../protocol/engineHost';
 import type { RunReportParams, RunReportResult } from '../../protocol/engineHost';
+import type { EngineSettings } from '../../protocol/engineJobs';
 
 export interface EngineHostClientOptions {
   /** Path of the host's entry module (dist/engineHost.js, or src/engine/host/main.ts with tsx in execArgv). */

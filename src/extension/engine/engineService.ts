@@ -12,30 +12,29 @@ import {
   RemoteLogprobsParams,
   ServerLoraParams,
   ServerLoraResult,
-  RemoteSampleLogprobs,
-  CheckpointReport,
-  DirectionReport,
-  DirectionRequest,
-  JudgeRunResult,
-  LayerCurveRequest,
-  SaeRequest,
-  SaeResult,
   JudgeRunParams,
-  RunLayerCurve,
-  SampleActivations,
   EngineMethods,
-  LoadedAdapterInfo,
-  LoadedModelInfo,
   MemoryInfo,
   ProgressParams,
   WeightsCacheResult,
+} from '../../protocol/engineHost';
+import { defaultAdapters, defaultModel, engineExecArgv, engineSettings } from '../config';
+import type { DirectionReport, RemoteSampleLogprobs, RunLayerCurve, SampleActivations } from '../../protocol/analysis';
+import type {
+  CheckpointReport,
+  DirectionRequest,
+  JudgeRunResult,
+  LayerCurveRequest,
+  LoadedAdapterInfo,
+  LoadedModelInfo,
   RemoteGenerationServer,
   RunPromptSetRequest,
   RunPromptSetResult,
+  SaeRequest,
+  SaeResult,
   SmokeTestRequest,
   SmokeTestResult,
-} from '../../protocol/engineHost';
-import { defaultAdapters, defaultModel, engineExecArgv, engineSettings } from '../config';
+} from '../../protocol/engineJobs';
 
 const LAST_LOADED_KEY = 'organismLab.lastLoaded';
 

@@ -13,7 +13,7 @@ import { selectConditions } from '../../engine/prompts/conditions';
 import { completenessText } from '../../engine/runs/completeness';
 import { findResumableRun, runFileCompleteness, type ResumableRun } from '../../engine/runs/resumeCandidates';
 import type { RunHeader, VariantSpec } from '../../engine/runs/schema';
-import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineHost';
+import type { RemoteGenerationServer, RunPromptSetResult } from '../../protocol/engineJobs';
 import { runSettings, serverSettings } from '../config';
 import { apiKeyForRequest, settingSource } from '../commands/apiKeys';
 import type { LabContext } from '../context';

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { testHooksEnabled } from '../../engine/host/testHooks';
-import type { RemoteGenerationServer } from '../../protocol/engineHost';
+import type { RemoteGenerationServer } from '../../protocol/engineJobs';
 import type { LabContext } from '../context';
 
 export const LOAD_ON_SERVER = 'Load it on the server';

@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunPromptSetResult } from '../../../src/protocol/engineHost';
+import type { RunPromptSetResult } from '../../../src/protocol/engineJobs';
 import { servedUrl } from '../../../src/extension/commands/serveArgs';
 import type { LoraOffer } from '../../../src/extension/run/serverLoraOffer';
 import { api, repoRoot, testHooks, workspaceFolder } from './helpers';

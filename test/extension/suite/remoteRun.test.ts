@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunPromptSetResult } from '../../../src/protocol/engineHost';
+import type { RunPromptSetResult } from '../../../src/protocol/engineJobs';
 import { statusText } from '../../../src/extension/statusBar/statusBar';
 import { apiKeyForRequest, setKeyPromptsForTests, settingSource, type KeyPrompts } from '../../../src/extension/commands/apiKeys';
 import { setTrustOverrideForTests } from '../../../src/extension/trust/trust';

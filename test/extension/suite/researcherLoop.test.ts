@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunPromptSetResult } from '../../../src/protocol/engineHost';
+import type { RunPromptSetResult } from '../../../src/protocol/engineJobs';
 import { api, testModel, waitFor, workspaceFolder } from './helpers';
 
 const samplesIn = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'sample');

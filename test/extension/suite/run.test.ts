@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineHost';
+import type { LoadedAdapterInfo, LoadedModelInfo, RunPromptSetResult, SmokeTestResult } from '../../../src/protocol/engineJobs';
+import { EngineMethods } from '../../../src/protocol/engineHost';
 import { api, testHooks, testModel, waitFor, workspaceFolder } from './helpers';
 import { writeSafetensors } from '../../../src/engine/checkpoint/safetensorsWriter';
 import { parseVariants } from '../../../src/engine/jobs/variants';
@@ -247,6 +248,11 @@ suite('running a prompt set in the engine host', function () {
       rmSync(comparator, { force: true });
       assert.deepEqual(file.models.map((m) => m.name), ['base~control', 'base~trigger']);
       assert.equal(file.examples.length, 1, 'one example: the one cell of the question');
+      // Without a pair, Export Run offers the arms the engine host reads from the run's header (engine/runArms).
+      assert.deepEqual(await a.ctx.engine.client.request(EngineMethods.runArms, { runPath: out }), {
+        arms: variants.flatMap((v) => [`${v}~control`, `${v}~trigger`]),
+        withConditions: true,
+      });
     } finally {
       rmSync(out, { force: true });
       rmSync(set, { force: true });

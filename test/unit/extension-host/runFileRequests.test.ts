@@ -154,4 +154,22 @@ describe('engine host: runReport and runDiff requests', () => {
     });
     assert.equal(existsSync(cmp), false, 'nothing written');
   });
+
+  test('runArms lists the comparator sides from the header: variants, or variant~condition pairs; a non-run file is an input error naming it', async () => {
+    assert.deepEqual(await c.request(EngineMethods.runArms, { runPath }), { arms: ['base', 'adapter'], withConditions: false });
+    const withConditions = path.join(dir, 'conditions.run.jsonl');
+    writeFileSync(withConditions, JSON.stringify({ ...header(), conditions: [{ name: 'plain' }, { name: 'evil', system: 'Be evil.' }] }) + '\n');
+    assert.deepEqual(await c.request(EngineMethods.runArms, { runPath: withConditions }), {
+      arms: ['base~plain', 'base~evil', 'adapter~plain', 'adapter~evil'],
+      withConditions: true,
+    });
+    const notARun = path.join(dir, 'notes.run.jsonl');
+    writeFileSync(notARun, 'not json\n');
+    await assert.rejects(c.request(EngineMethods.runArms, { runPath: notARun }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, EngineErrorCodes.InvalidInput);
+      assert.match(err.message, /notes\.run\.jsonl:1: the run header is not valid JSON/);
+      return true;
+    });
+  });
 });
