@@ -80,6 +80,12 @@ export class GraphWeights {
     return { B: this.raw(qweightName(name)), scales: this.raw(qscalesName(name)) };
   }
 
+  private checkF16Shape(name: string, N: number, K: number): void {
+    const quant = this.requireQuant();
+    const ws = quant.weights.info(f16Name(name)).shape;
+    if (ws.join() !== [N, K].join()) throw new Error(`${quant.weights.file}: "${f16Name(name)}" has shape [${ws.join(', ')}], expected [${N}, ${K}]; delete the file to make it again`);
+  }
+
   private checkQuantizedShape(name: string, N: number, K: number): void {
     const quant = this.requireQuant();
     const kb = Math.ceil(K / quant.blockSize);
@@ -93,9 +99,8 @@ export class GraphWeights {
     const g = this.g;
     if (quant.bits === 16) {
       // f16: the matrix product in float16 (the CUDA provider's tensor cores), activations float32 around it
+      this.checkF16Shape(name, N, K);
       const w16 = this.raw(f16Name(name));
-      const ws = quant.weights.info(f16Name(name)).shape;
-      if (ws.join() !== [N, K].join()) throw new Error(`${quant.weights.file}: "${f16Name(name)}" has shape [${ws.join(', ')}], expected [${N}, ${K}]; delete the file to make it again`);
       const x16 = g.o('Cast', [x], { to: OnnxDtype.FLOAT16 }, `${hint}_in16`);
       return g.o('Cast', [g.o('FusedMatMul', [x16, w16], { transB: 1 }, `${hint}_f16`, MS_DOMAIN)], { to: OnnxDtype.FLOAT }, hint);
     }
@@ -131,10 +136,7 @@ export class GraphWeights {
       return this.external(`${tensorNames[0]}+${tensorNames.length - 1}`, { ...ranges[0], length, shape });
     };
     if (quant.bits === 16) {
-      names.forEach((n, i) => {
-        const ws = quant.weights.info(f16Name(n)).shape;
-        if (ws.join() !== [Ns[i], K].join()) throw new Error(`${quant.weights.file}: "${f16Name(n)}" has shape [${ws.join(', ')}], expected [${Ns[i]}, ${K}]; delete the file to make it again`);
-      });
+      names.forEach((n, i) => this.checkF16Shape(n, Ns[i], K));
       const w16 = span(names.map(f16Name), [N, K]);
       const x16 = g.o('Cast', [x], { to: OnnxDtype.FLOAT16 }, `${hint}_in16`);
       const y = g.o('Cast', [g.o('FusedMatMul', [x16, w16], { transB: 1 }, `${hint}_f16`, MS_DOMAIN)], { to: OnnxDtype.FLOAT }, hint);
