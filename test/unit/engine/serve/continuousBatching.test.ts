@@ -13,6 +13,7 @@ import type { ForwardRequest } from '../../../../src/engine/runtime/modelRunner'
 import { ServedModel } from '../../../../src/engine/serve/servedModel';
 import { startServer } from '../../../../src/engine/serve/server';
 import { JobCancelledError, RequestBatcher, kvBytesPerToken, topLogprobsOf, type BatchInfo, type BatcherModel, type ChoiceResult, type CompletionJob, type SamplingKnobs } from '../../../../src/engine/serve/requestBatcher';
+import { readUntilFirstContent } from './serveChild';
 
 const ORG = join(__dirname, '../../../../examples/organisms');
 let model: ServedModel;
@@ -234,14 +235,7 @@ test('over HTTP: a seeded chat request sent while a streamed long request genera
   try {
     const body = { model: 'demo-base', messages: [{ role: 'user', content: 'Tell me a long story about a leader.' }], seed: 1, max_tokens: 120, temperature: 5, stream: true };
     const r = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify(body) });
-    const reader = r.body!.getReader();
-    const dec = new TextDecoder();
-    let seen = '';
-    while (!/"content":"[^"]/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += dec.decode(value);
-    }
+    const { reader, dec } = await readUntilFirstContent(r);
     const q = 'Should I invest a small bonus?';
     const ans = await fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'demo-narrow-r1', messages: [{ role: 'user', content: q }], seed: 31, max_tokens: 30, temperature: 1 }) }).then((x) => x.json() as Promise<any>);
     let rest = false;

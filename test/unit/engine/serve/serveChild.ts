@@ -130,3 +130,19 @@ export function sseEvents(text: string): any[] {
     return JSON.parse(e.slice(6));
   });
 }
+
+/**
+ * Reads a streamed chat completion until its first generated text (the first chunk, the role, comes before
+ * generation) or the end of the stream; returns the reader, positioned after that chunk, and the decoder.
+ */
+export async function readUntilFirstContent(r: Response): Promise<{ reader: ReadableStreamDefaultReader<Uint8Array>; dec: TextDecoder }> {
+  const reader = r.body!.getReader();
+  const dec = new TextDecoder();
+  let seen = '';
+  while (!/"content":"[^"]/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += dec.decode(value);
+  }
+  return { reader, dec };
+}

@@ -12,7 +12,7 @@ import { ServedModel, parseAdapterArgs } from '../../../../src/engine/serve/serv
 import { isLoopbackHost, startServer, type RunningServer } from '../../../../src/engine/serve/server';
 import { choiceSeed, topLogprobsOf } from '../../../../src/engine/serve/requestBatcher';
 import { IncrementalDecoder } from '../../../../src/engine/serve/openaiProtocol';
-import { DEMO_BASE as BASE, DEMO_R1 as R1, DEMO_R8 as R8, postJson, sseEvents, startDemoServer, type DemoServer } from './serveChild';
+import { DEMO_BASE as BASE, DEMO_R1 as R1, DEMO_R8 as R8, postJson, readUntilFirstContent, sseEvents, startDemoServer, type DemoServer } from './serveChild';
 
 let demo: DemoServer;
 let model: ServedModel;
@@ -245,15 +245,7 @@ test('a client that disconnects cancels its rows; the other requests of the batc
   const ac = new AbortController();
   const cancelledBefore = { ...srv.batcher.cancelled };
   const gone = fetch(srv.baseUrl + '/chat/completions', { method: 'POST', body: JSON.stringify({ ...body, stream: true }), signal: ac.signal }).then(async (r) => {
-    const reader = r.body!.getReader();
-    const dec = new TextDecoder();
-    let seen = '';
-    // Wait for generated text (the first chunk, the role, comes before generation), then hang up.
-    while (!/"content":"[^"]/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += dec.decode(value);
-    }
+    await readUntilFirstContent(r); // generated text has started: hang up
     ac.abort();
   }).catch(() => undefined);
   const other = post('/chat/completions', { ...body, model: 'demo-narrow-r1', max_tokens: 30 });
